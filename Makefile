@@ -1,0 +1,59 @@
+# The two commands: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt | sha1sum | cut -c1-12)
+PORT ?= 8000
+LOCALSTRIPE_PORT ?= 8420
+export LOCALSTRIPE_PORT
+
+.PHONY: run test venv install migrate seed lint check browser ci clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python requirements/base.txt requirements/local.txt
+	$(BIN)/pip install --quiet -r requirements/local.txt
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+venv install: $(STAMP)
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+seed: migrate
+	$(BIN)/python manage.py seed_demo
+
+# Debian's Chromium for the browser tests; Playwright never downloads one.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's chromium for the browser tests…"; \
+	    (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium)) >/dev/null; \
+	  else echo "note: /usr/bin/chromium missing; browser tests will be skipped (apt-get install chromium)"; fi; \
+	fi
+
+run: seed
+	$(BIN)/python scripts/run_dev.py --port $(PORT)
+
+test: install browser
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+check: install
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	DJANGO_SECRET_KEY=check-only-$$(head -c 32 /dev/urandom | sha1sum | cut -c1-40) \
+	DJANGO_ALLOWED_HOSTS=shop.example.com STRIPE_WEBHOOK_SECRET=whsec_check \
+	$(BIN)/python manage.py check --deploy --fail-level WARNING --settings=config.settings.production
+
+ci:
+	bash .ci/run
+
+clean:
+	rm -rf $(VENV) var db.sqlite3 staticfiles .pytest_cache .ruff_cache

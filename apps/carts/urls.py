@@ -1,0 +1,2 @@
+app_name = "carts"
+urlpatterns: list = []

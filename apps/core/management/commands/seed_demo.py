@@ -1,0 +1,38 @@
+"""Load demo data: a staff user, then each app's own seed command if it has one.
+
+Idempotent: running it twice leaves the same rows. Apps plug in by providing
+a management command named in SEED_COMMANDS, so core imports no app.
+"""
+
+import os
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command, get_commands
+from django.core.management.base import BaseCommand
+
+SEED_COMMANDS = ["seed_catalogue", "seed_shipping", "seed_plans", "stripe_dev_setup"]
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the demo staff user and load the demo catalogue and plans (idempotent)."
+    )
+
+    def handle(self, *args, **options):
+        email = os.environ.get("DJANGO_SUPERUSER_EMAIL", "admin@example.com")
+        password = os.environ.get("DJANGO_SUPERUSER_PASSWORD", "admin-demo-password")
+        user_model = get_user_model()
+        user, created = user_model.objects.get_or_create(
+            email=email,
+            defaults={"is_staff": True, "is_superuser": True, "name": "Demo staff"},
+        )
+        if created:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        self.stdout.write(
+            f"Staff login: {email} / {password if created else '(unchanged)'}"
+        )
+        available = get_commands()
+        for name in SEED_COMMANDS:
+            if name in available:
+                call_command(name, stdout=self.stdout, stderr=self.stderr)

@@ -1,0 +1,129 @@
+"""The one path every email takes: render, record, queue, send once.
+
+Callers use :func:`notification_enqueue`; it is safe to call twice with the
+same key (the second call returns the first row and queues nothing).
+"""
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.template import TemplateDoesNotExist
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from apps.core.exceptions import TransientError
+from apps.core.models import Notification
+
+logger = logging.getLogger(__name__)
+
+
+def render_email(template_prefix: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """Render ``<prefix>_subject.txt``, ``<prefix>_message.txt`` and optional ``.html``."""
+    subject = " ".join(
+        render_to_string(f"{template_prefix}_subject.txt", context).split()
+    )
+    text = render_to_string(f"{template_prefix}_message.txt", context)
+    try:
+        html = render_to_string(f"{template_prefix}_message.html", context)
+    except TemplateDoesNotExist:
+        html = ""
+    return subject, text, html
+
+
+def notification_enqueue(
+    *,
+    kind: str,
+    recipient: str,
+    idempotency_key: str,
+    subject: str,
+    body_text: str,
+    body_html: str = "",
+) -> Notification:
+    """Record a notification and queue its delivery after the transaction commits.
+
+    A second call with the same idempotency key returns the existing row.
+    """
+    from apps.core.tasks import send_notification
+
+    try:
+        with transaction.atomic():
+            notification = Notification.objects.create(
+                kind=kind,
+                recipient=recipient,
+                idempotency_key=idempotency_key[:255],
+                subject=subject[:255],
+                body_text=body_text,
+                body_html=body_html,
+            )
+    except IntegrityError:
+        return Notification.objects.get(idempotency_key=idempotency_key[:255])
+    transaction.on_commit(lambda: send_notification.delay(notification.pk))
+    return notification
+
+
+def notification_enqueue_template(
+    *,
+    kind: str,
+    recipient: str,
+    idempotency_key: str,
+    template_prefix: str,
+    context: dict[str, Any],
+) -> Notification:
+    subject, text, html = render_email(template_prefix, context)
+    return notification_enqueue(
+        kind=kind,
+        recipient=recipient,
+        idempotency_key=idempotency_key,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+    )
+
+
+def notification_deliver(*, notification_id: int) -> Notification:
+    """Send one notification unless it was already sent.
+
+    The row is claimed with a conditional update so two workers running the
+    same task (broker redelivery) cannot both send it. Raise TransientError
+    when the mail backend fails, so the task retries with backoff.
+    """
+    claimed = Notification.objects.filter(
+        pk=notification_id,
+        status__in=[Notification.Status.PENDING, Notification.Status.FAILED],
+    ).update(status=Notification.Status.SENDING, updated_at=timezone.now())
+    notification = Notification.objects.get(pk=notification_id)
+    if not claimed:
+        return notification
+
+    message = EmailMultiAlternatives(
+        subject=notification.subject,
+        body=notification.body_text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[notification.recipient],
+        headers={"X-Notification-Key": notification.idempotency_key},
+    )
+    if notification.body_html:
+        message.attach_alternative(notification.body_html, "text/html")
+    notification.attempts += 1
+    try:
+        message.send()
+    except Exception as exc:
+        notification.status = Notification.Status.FAILED
+        notification.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        notification.save(
+            update_fields=["status", "attempts", "last_error", "updated_at"]
+        )
+        logger.warning(
+            "notification %s failed: %s", notification.pk, notification.last_error
+        )
+        raise TransientError(notification.last_error) from exc
+    notification.status = Notification.Status.SENT
+    notification.sent_at = timezone.now()
+    notification.last_error = ""
+    notification.save(
+        update_fields=["status", "attempts", "last_error", "sent_at", "updated_at"]
+    )
+    return notification

@@ -1,0 +1,24 @@
+from celery import shared_task
+from django.core import management
+
+from apps.core.exceptions import TransientError
+
+
+@shared_task(
+    name="core.send_notification",
+    autoretry_for=(TransientError,),
+    retry_backoff=2,
+    retry_backoff_max=600,
+    retry_jitter=False,
+    max_retries=6,
+    acks_late=True,
+)
+def send_notification(notification_id: int) -> str:
+    from apps.core.notifications import notification_deliver
+
+    return notification_deliver(notification_id=notification_id).status
+
+
+@shared_task(name="core.clear_expired_sessions")
+def clear_expired_sessions() -> None:
+    management.call_command("clearsessions")

@@ -1,0 +1,115 @@
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+from apps.core.api.exception_handler import error_body
+
+logger = logging.getLogger(__name__)
+
+
+def home(request):
+    return render(request, "core/home.html")
+
+
+@never_cache
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _check_cache() -> None:
+    cache.set("readyz", "1", 5)
+    if cache.get("readyz") != "1":
+        raise RuntimeError("cache did not return the value just written")
+
+
+def _check_broker() -> None:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return  # embedded mode: tasks run in-process, there is no broker
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+
+
+@never_cache
+def readyz(request):
+    checks = {
+        "database": _check_database,
+        "cache": _check_cache,
+        "broker": _check_broker,
+    }
+    failed = {}
+    for name, check in checks.items():
+        try:
+            check()
+        except Exception as exc:
+            logger.warning("readiness check %s failed: %s", name, exc)
+            failed[name] = type(exc).__name__
+    if failed:
+        return JsonResponse({"status": "unavailable", "failed": failed}, status=503)
+    return JsonResponse({"status": "ok", "checks": sorted(checks)})
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/") or request.path.startswith("/_allauth/")
+
+
+def ratelimited(request, exception=None):
+    """django-ratelimit's view for blocked requests: JSON under /api/, a page elsewhere."""
+    if _is_api(request):
+        response = JsonResponse(
+            error_body(
+                "rate_limited",
+                "Too many requests. Try again later.",
+                {"retry_after": 60},
+            ),
+            status=429,
+        )
+    else:
+        response = render(request, "429.html", status=429)
+    response["Retry-After"] = "60"
+    return response
+
+
+def page_not_found(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
+    return render(request, "404.html", status=404)
+
+
+def permission_denied(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(
+            error_body("permission_denied", "You may not do that."), status=403
+        )
+    return render(request, "403.html", status=403)
+
+
+def server_error(request):
+    request_id = getattr(request, "request_id", None)
+    if _is_api(request):
+        return JsonResponse(
+            error_body(
+                "server_error",
+                "Something went wrong on our side.",
+                {"request_id": request_id},
+            ),
+            status=500,
+        )
+    return render(request, "500.html", {"request_id": request_id}, status=500)
+
+
+def bad_request(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(error_body("bad_request", "Bad request."), status=400)
+    return render(request, "400.html", status=400)

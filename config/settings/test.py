@@ -1,0 +1,28 @@
+"""Test run: fast hashing, in-memory mail, and a reusable test database."""
+
+from .base import *
+from .base import BASE_DIR, DATABASES, env
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+SITE_URL = "http://testserver"
+ALLOWED_HOSTS = ["*"]
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file (not :memory:) so --reuse-db can skip dj-stripe's ~40 s of
+    # migrations, and so live-server threads and subprocesses see one database.
+    DATABASES["default"]["TEST"] = {
+        "NAME": env(
+            "DJANGO_TEST_DB_NAME", default=str(BASE_DIR / "var" / "test-db.sqlite3")
+        )
+    }
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Tests run tasks in-process by default; tests marked `worker` switch to the
+# real broker and a real worker process (see tests/conftest.py).
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = False
+RATELIMIT_ENABLE = True

@@ -1,0 +1,209 @@
+"""Shared fixtures: service markers, a real Celery worker, and localstripe."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNNER = ROOT / "scripts" / "localstripe_runner.py"
+
+
+def _on_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+def pytest_collection_modifyitems(config, items):
+    on_postgres = _on_postgres()
+    have_redis = bool(settings.REDIS_URL)
+    require_services = os.environ.get("REQUIRE_SERVICES") == "1"
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            if require_services:
+                raise pytest.UsageError(
+                    "REQUIRE_SERVICES=1 but DATABASE_URL is not PostgreSQL"
+                )
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL (DATABASE_URL)"))
+        if "worker" in item.keywords and not have_redis:
+            if require_services:
+                raise pytest.UsageError("REQUIRE_SERVICES=1 but REDIS_URL is not set")
+            item.add_marker(
+                pytest.mark.skip(reason="needs Redis (REDIS_URL) and a worker")
+            )
+        if "browser" in item.keywords and not Path("/usr/bin/chromium").exists():
+            if os.environ.get("REQUIRE_BROWSER") == "1":
+                raise pytest.UsageError(
+                    "REQUIRE_BROWSER=1 but /usr/bin/chromium is missing"
+                )
+            item.add_marker(pytest.mark.skip(reason="needs Debian's chromium"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Rate-limit counters and cached values must not leak between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+# --- localstripe -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def localstripe_server(tmp_path_factory):
+    """Start the project's localstripe runner once per session, on its own port and data file."""
+    port = free_port()
+    data_file = tmp_path_factory.mktemp("localstripe") / "store.pickle"
+    log = open(data_file.with_suffix(".log"), "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(RUNNER),
+            "--port",
+            str(port),
+            "--data-file",
+            str(data_file),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture
+def localstripe(localstripe_server, settings):
+    """Point the stripe library, dj-stripe and the CSP at the running localstripe."""
+    import stripe
+
+    previous = stripe.api_base
+    settings.STRIPE_API_HOST = localstripe_server
+    settings.STRIPE_JS_URL = f"{localstripe_server}/js.stripe.com/v3/"
+    policy = {
+        k: list(v) for k, v in settings.CONTENT_SECURITY_POLICY["DIRECTIVES"].items()
+    }
+    for directive in ("script-src", "connect-src", "frame-src"):
+        policy[directive].append(localstripe_server)
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": policy}
+    stripe.api_base = localstripe_server
+    yield localstripe_server
+    stripe.api_base = previous
+
+
+# --- a real Celery worker ------------------------------------------------------
+
+
+def _database_url_for_subprocess() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+
+
+@pytest.fixture
+def celery_worker(transactional_db, settings, request):
+    """Run a real `celery worker` process against the test database and Redis.
+
+    Tests using it must be `transaction=True` (the worker only sees committed
+    rows). Tasks are published to Redis instead of running eagerly.
+    """
+    from config.celery import app
+
+    queue = f"test-{os.getpid()}-{time.monotonic_ns()}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.worker_test",
+        "DATABASE_URL": _database_url_for_subprocess(),
+        "REDIS_URL": settings.REDIS_URL,
+        "STRIPE_API_HOST": settings.STRIPE_API_HOST,
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "-Q",
+            queue,
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    app.conf.task_always_eager = False
+    app.conf.task_default_queue = queue
+    app.conf.broker_url = settings.REDIS_URL
+    try:
+        ping_deadline = time.monotonic() + 30
+        while time.monotonic() < ping_deadline:
+            if app.control.ping(timeout=0.5, destination=None):
+                break
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    "celery worker exited:\n" + (proc.stdout.read() or "")
+                )
+        yield proc
+    finally:
+        app.conf.task_always_eager = True
+        app.conf.task_default_queue = "celery"
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            out, _ = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate()
+        request.node.worker_log = out
+        if request.config.getoption("verbose") > 0:
+            sys.stdout.write(out[-4000:])

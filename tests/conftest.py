@@ -67,7 +67,6 @@ def _clear_cache():
     from django.core.cache import cache
 
     cache.clear()
-    yield
 
 
 @pytest.fixture
@@ -82,7 +81,7 @@ def api_client():
 
 @pytest.fixture(scope="session")
 def localstripe_server(tmp_path_factory):
-    """Start the project's localstripe runner once per session, on its own port and data file."""
+    """Start the localstripe runner once per session, with its own port and data."""
     port = free_port()
     data_file = tmp_path_factory.mktemp("localstripe") / "store.pickle"
     log = open(data_file.with_suffix(".log"), "w")  # noqa: SIM115

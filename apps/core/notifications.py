@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 
 def render_email(template_prefix: str, context: dict[str, Any]) -> tuple[str, str, str]:
-    """Render ``<prefix>_subject.txt``, ``<prefix>_message.txt`` and optional ``.html``."""
+    """Render `<prefix>_subject.txt`, `<prefix>_message.txt` and optional `.html`."""
     subject = " ".join(
         render_to_string(f"{template_prefix}_subject.txt", context).split()
     )

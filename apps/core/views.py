@@ -65,7 +65,7 @@ def _is_api(request) -> bool:
 
 
 def ratelimited(request, exception=None):
-    """django-ratelimit's view for blocked requests: JSON under /api/, a page elsewhere."""
+    """Answer a django-ratelimit block: JSON under /api/, a page elsewhere."""
     if _is_api(request):
         response = JsonResponse(
             error_body(

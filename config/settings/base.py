@@ -153,7 +153,7 @@ AUTHENTICATION_BACKENDS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {
-        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"  # noqa: E501
     },
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -255,17 +255,12 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password_from_key": "20/m/ip",
 }
 HEADLESS_CLIENTS = ("app", "browser")
-HEADLESS_TOKEN_STRATEGY = "allauth.headless.tokens.strategies.jwt.JWTTokenStrategy"
+HEADLESS_TOKEN_STRATEGY = "allauth.headless.tokens.strategies.jwt.JWTTokenStrategy"  # noqa: S105
 HEADLESS_JWT_PRIVATE_KEY = env.str(
     "HEADLESS_JWT_PRIVATE_KEY", multiline=True, default=""
 )
-if not HEADLESS_JWT_PRIVATE_KEY:
-    from config.settings.devkeys import dev_jwt_private_key
-
-    # Development and tests only; production.py requires the variable.
-    HEADLESS_JWT_PRIVATE_KEY = dev_jwt_private_key(
-        BASE_DIR / "var" / "dev-jwt-private-key.pem"
-    )
+# local.py and test.py fall back to a generated development key;
+# production.py requires the variable.
 HEADLESS_FRONTEND_URLS = {
     "account_confirm_email": SITE_URL + "/accounts/confirm-email/{key}/",
     "account_reset_password_from_key": SITE_URL + "/accounts/password/reset/key/{key}/",
@@ -324,23 +319,29 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-# Stripe.js is the only external script; its origin comes from STRIPE_JS_URL so
-# localstripe's fake Stripe.js works in development and js.stripe.com in
-# production. Elements and 3-D Secure frames come from the same origins.
-STRIPE_JS_ORIGIN = _origin(STRIPE_JS_URL)
-_stripe_origins = sorted({STRIPE_JS_ORIGIN, _origin(STRIPE_API_HOST)})
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": ["'self'"],
-        "script-src": ["'self'", *_stripe_origins],
-        "connect-src": ["'self'", *_stripe_origins],
-        "frame-src": ["'self'", *_stripe_origins, "https://hooks.stripe.com"],
-        "img-src": ["'self'", "data:"],
-        "style-src": ["'self'", "'unsafe-inline'"],
-        "font-src": ["'self'", "data:"],
-        "object-src": ["'none'"],
-        "base-uri": ["'self'"],
-        "form-action": ["'self'"],
-        "frame-ancestors": ["'none'"],
+def content_security_policy(stripe_origins: list[str]) -> dict:
+    """Build the CSP: Stripe.js is the only external script.
+
+    Its origins come from settings, so localstripe's fake Stripe.js works in
+    development and js.stripe.com in production; 3-D Secure frames too.
+    """
+    return {
+        "DIRECTIVES": {
+            "default-src": ["'self'"],
+            "script-src": ["'self'", *stripe_origins],
+            "connect-src": ["'self'", *stripe_origins],
+            "frame-src": ["'self'", *stripe_origins, "https://hooks.stripe.com"],
+            "img-src": ["'self'", "data:"],
+            "style-src": ["'self'", "'unsafe-inline'"],
+            "font-src": ["'self'", "data:"],
+            "object-src": ["'none'"],
+            "base-uri": ["'self'"],
+            "form-action": ["'self'"],
+            "frame-ancestors": ["'none'"],
+        }
     }
-}
+
+
+CONTENT_SECURITY_POLICY = content_security_policy(
+    sorted({_origin(STRIPE_JS_URL), _origin(STRIPE_API_HOST)})
+)

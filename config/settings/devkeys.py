@@ -1,4 +1,4 @@
-"""A persistent development key, so tokens survive restarts and gunicorn workers agree."""
+"""A persistent development key: tokens survive restarts, gunicorn workers agree."""
 
 import os
 from pathlib import Path

@@ -1,9 +1,16 @@
 """Developer laptop: debug on, console email, everything else from base."""
 
 from .base import *
-from .base import env
+from .base import BASE_DIR, HEADLESS_JWT_PRIVATE_KEY, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"]
 )
+
+if not HEADLESS_JWT_PRIVATE_KEY:
+    from config.settings.devkeys import dev_jwt_private_key
+
+    HEADLESS_JWT_PRIVATE_KEY = dev_jwt_private_key(
+        BASE_DIR / "var" / "dev-jwt-private-key.pem"
+    )

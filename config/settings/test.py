@@ -1,7 +1,7 @@
 """Test run: fast hashing, in-memory mail, and a reusable test database."""
 
 from .base import *
-from .base import BASE_DIR, DATABASES, env
+from .base import BASE_DIR, DATABASES, HEADLESS_JWT_PRIVATE_KEY, env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -26,3 +26,10 @@ STORAGES = {
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = False
 RATELIMIT_ENABLE = True
+
+if not HEADLESS_JWT_PRIVATE_KEY:
+    from config.settings.devkeys import dev_jwt_private_key
+
+    HEADLESS_JWT_PRIVATE_KEY = dev_jwt_private_key(
+        BASE_DIR / "var" / "dev-jwt-private-key.pem"
+    )

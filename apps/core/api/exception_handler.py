@@ -66,7 +66,7 @@ def api_exception_handler(exc, context):
         return Response(
             error_body(
                 "server_error",
-                "Something went wrong on our side. Quote the request id if you contact us.",
+                "Something went wrong on our side. Quote the request id to support.",
                 {"request_id": get_request_id()},
             ),
             status=500,

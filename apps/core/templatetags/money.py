@@ -7,7 +7,7 @@ register = template.Library()
 
 @register.filter(name="money")
 def money_filter(amount_minor, currency: str = "USD") -> str:
-    """Render minor units for display: ``{{ line.total_minor|money:cart.currency }}``."""
+    """Render minor units for display: ``{{ line.total_minor|money:currency }}``."""
     if amount_minor is None or amount_minor == "":
         return ""
     if isinstance(amount_minor, Money):

@@ -1,0 +1,37 @@
+"""Run `manage.py check --deploy` with production settings and throwaway secrets."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+ROOT = Path(__file__).resolve().parent.parent
+
+key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+pem = key.private_bytes(
+    serialization.Encoding.PEM,
+    serialization.PrivateFormat.PKCS8,
+    serialization.NoEncryption(),
+).decode()
+env = {
+    **os.environ,
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+    "DJANGO_ALLOWED_HOSTS": "shop.example.com",
+    "HEADLESS_JWT_PRIVATE_KEY": pem,
+    "STRIPE_TEST_SECRET_KEY": "sk_test_" + secrets.token_hex(16),
+    "STRIPE_TEST_PUBLIC_KEY": "pk_test_" + secrets.token_hex(16),
+    "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_hex(16),
+}
+env.pop("STRIPE_API_HOST", None)
+sys.exit(
+    subprocess.call(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+    )
+)

@@ -1,0 +1,66 @@
+"""Throwaway API views that raise each kind of error, for the handler tests."""
+
+from django.urls import include, path
+from django.utils.decorators import method_decorator
+from django_ratelimit.decorators import ratelimit
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core import exceptions
+
+
+class _Input(serializers.Serializer):
+    quantity = serializers.IntegerField(min_value=1)
+
+
+class RaiseApi(APIView):
+    permission_classes = [AllowAny]
+    errors = {
+        "not_found": exceptions.NotFound("No such cart."),
+        "forbidden": exceptions.PermissionDenied("Staff only."),
+        "conflict": exceptions.InvalidTransition("Cannot pay a cancelled order."),
+        "rule": exceptions.ApplicationError(
+            "Coupon has expired.", code="coupon_expired"
+        ),
+        "payment": exceptions.PaymentRequired("Your card was declined."),
+    }
+
+    def get(self, request, kind):
+        if kind == "crash":
+            raise RuntimeError("secret internal detail")
+        raise self.errors[kind]
+
+    def post(self, request, kind):
+        _Input(data=request.data).is_valid(raise_exception=True)
+        return Response({"ok": True})
+
+
+class PrivateApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request):
+        return Response({"ok": True})
+
+
+@method_decorator(ratelimit(key="ip", rate="2/m", block=True), name="post")
+class ThrottledApi(APIView):
+    permission_classes = [AllowAny]
+
+    def post(self, request):
+        return Response({"ok": True})
+
+
+urlpatterns = [
+    path(
+        "api/v1/",
+        include(
+            [
+                path("raise/<str:kind>/", RaiseApi.as_view()),
+                path("private/", PrivateApi.as_view()),
+                path("throttled/", ThrottledApi.as_view()),
+            ]
+        ),
+    ),
+]

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.core.models import Notification
+from apps.core.models import AuditLog, Notification
 
 
 @admin.register(Notification)
@@ -9,3 +9,28 @@ class NotificationAdmin(admin.ModelAdmin):
     list_filter = ("status", "kind")
     search_fields = ("recipient", "idempotency_key")
     readonly_fields = [f.name for f in Notification._meta.fields]
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "action",
+        "actor",
+        "object_type",
+        "object_id",
+        "ip_address",
+    )
+    list_filter = ("action",)
+    search_fields = ("object_id", "actor__email", "ip_address")
+    list_select_related = ("actor",)
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -22,3 +22,10 @@ def send_notification(notification_id: int) -> str:
 @shared_task(name="core.clear_expired_sessions")
 def clear_expired_sessions() -> None:
     management.call_command("clearsessions")
+
+
+@shared_task(name="core.purge_idempotency_records")
+def purge_idempotency_records() -> int:
+    from apps.core.idempotency import idempotency_records_purge
+
+    return idempotency_records_purge()

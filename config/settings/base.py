@@ -139,6 +139,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.clear_expired_sessions",
         "schedule": 60 * 60,
     },
+    "core.purge_idempotency_records": {
+        "task": "core.purge_idempotency_records",
+        "schedule": 60 * 60,
+    },
+    # inventory: expire lapsed stock holds (availability ignores them already).
+    "inventory.expire_reservations": {
+        "task": "inventory.expire_reservations",
+        "schedule": 60,
+    },
 }
 
 RATELIMIT_USE_CACHE = "default"
@@ -345,3 +354,6 @@ def content_security_policy(stripe_origins: list[str]) -> dict:
 CONTENT_SECURITY_POLICY = content_security_policy(
     sorted({_origin(STRIPE_JS_URL), _origin(STRIPE_API_HOST)})
 )
+
+# --- accounts: allauth headless rate limits answer 429 with Retry-After -------
+MIDDLEWARE += ["apps.accounts.middleware.AllauthRateLimitMiddleware"]

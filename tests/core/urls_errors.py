@@ -9,6 +9,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core import exceptions
+from apps.core.audit import audit_log
+from apps.core.idempotency import idempotent
 
 
 class _Input(serializers.Serializer):
@@ -52,6 +54,17 @@ class ThrottledApi(APIView):
         return Response({"ok": True})
 
 
+class CreateThingApi(APIView):
+    """Creates one audit row per real execution, so replays are countable."""
+
+    permission_classes = [AllowAny]
+
+    @idempotent
+    def post(self, request):
+        row = audit_log(action="thing_created", request=request, data=request.data)
+        return Response({"id": row.pk, "echo": request.data}, status=201)
+
+
 urlpatterns = [
     path(
         "api/v1/",
@@ -60,6 +73,7 @@ urlpatterns = [
                 path("raise/<str:kind>/", RaiseApi.as_view()),
                 path("private/", PrivateApi.as_view()),
                 path("throttled/", ThrottledApi.as_view()),
+                path("things/", CreateThingApi.as_view()),
             ]
         ),
     ),

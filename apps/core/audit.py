@@ -1,0 +1,49 @@
+"""Audit trail: who did what, from where. Rows are never updated or deleted."""
+
+from typing import Any
+
+from django.db import models
+
+from apps.core.models import AuditLog
+
+
+def _client_ip(request) -> str | None:
+    # Behind a proxy, SecurityMiddleware + SECURE_PROXY_SSL_HEADER trust only
+    # the proxy's scheme header; REMOTE_ADDR is what the WSGI server saw.
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def audit_log(
+    *,
+    action: str,
+    request=None,
+    actor=None,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    data: dict[str, Any] | None = None,
+) -> AuditLog:
+    """Write one audit row; request supplies ip, user agent, user and session."""
+    if request is not None:
+        user = getattr(request, "user", None)
+        if actor is None and user is not None and user.is_authenticated:
+            actor = user
+        session = getattr(request, "session", None)
+        session_key = (session.session_key or "") if session is not None else ""
+        ip_address = _client_ip(request)
+        user_agent = request.META.get("HTTP_USER_AGENT", "")[:512]
+    else:
+        session_key, ip_address, user_agent = "", None, ""
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or str(obj.pk)
+    return AuditLog.objects.create(
+        action=action,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        session_key=session_key,
+        ip_address=ip_address,
+        user_agent=user_agent,
+        object_type=object_type,
+        object_id=str(object_id),
+        data=data or {},
+    )

@@ -1,0 +1,124 @@
+"""`Idempotency-Key` for API POSTs that create something.
+
+Same key + same body → the stored response is replayed (the view does not run
+again); same key + different body → 422 ``idempotency_key_reused``; the same
+key while the first request is still running → 409
+``idempotency_request_in_progress``. Keys are scoped per user, or per cart or
+checkout for anonymous clients, and kept 24 hours.
+"""
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.response import Response
+
+from apps.core.exceptions import Conflict, UnprocessableEntity, ValidationFailed
+from apps.core.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+TTL = timedelta(hours=24)
+
+
+def _default_scope(request, kwargs) -> str:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    for name in ("cart_id", "checkout_id", "pk", "id"):
+        if name in kwargs:
+            return f"{name}:{kwargs[name]}"
+    return f"anon:{request.META.get('REMOTE_ADDR', '')}"
+
+
+def _request_hash(request) -> str:
+    try:
+        body = json.dumps(request.data, sort_keys=True, default=str)
+    except TypeError:
+        body = repr(request.data)
+    return hashlib.sha256(
+        f"{request.method} {request.path}\n{body}".encode()
+    ).hexdigest()
+
+
+def idempotent(
+    view_method: Callable | None = None, *, scope: Callable | None = None
+) -> Callable:
+    """Decorate an APIView's ``post`` to honour the ``Idempotency-Key`` header."""
+
+    def decorator(method):
+        @functools.wraps(method)
+        def wrapper(self, request, *args, **kwargs):
+            key = request.headers.get(HEADER, "").strip()
+            if not key:
+                return method(self, request, *args, **kwargs)
+            if len(key) > 255:
+                raise ValidationFailed(
+                    "Idempotency-Key is too long.",
+                    code="idempotency_key_invalid",
+                    details={"max_length": 255},
+                )
+            scope_value = (scope or _default_scope)(request, kwargs)
+            digest = _request_hash(request)
+            record = _claim(scope_value, key, request, digest)
+            if record.state == IdempotencyRecord.State.DONE:
+                response = Response(record.response_body, status=record.response_status)
+                response["Idempotent-Replayed"] = "true"
+                return response
+            try:
+                response = method(self, request, *args, **kwargs)
+            except Exception:
+                # A failed attempt is not remembered: the client may retry.
+                IdempotencyRecord.objects.filter(pk=record.pk).delete()
+                raise
+            if response.status_code >= 500:
+                IdempotencyRecord.objects.filter(pk=record.pk).delete()
+                return response
+            IdempotencyRecord.objects.filter(pk=record.pk).update(
+                state=IdempotencyRecord.State.DONE,
+                response_status=response.status_code,
+                response_body=json.loads(json.dumps(response.data, default=str)),
+            )
+            return response
+
+        return wrapper
+
+    return decorator(view_method) if view_method is not None else decorator
+
+
+def _claim(scope: str, key: str, request, digest: str) -> IdempotencyRecord:
+    IdempotencyRecord.objects.filter(
+        scope=scope, key=key, created_at__lt=timezone.now() - TTL
+    ).delete()
+    try:
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(
+                scope=scope,
+                key=key,
+                method=request.method,
+                path=request.path[:512],
+                request_hash=digest,
+            )
+    except IntegrityError:
+        existing = IdempotencyRecord.objects.get(scope=scope, key=key)
+    if existing.request_hash != digest:
+        raise UnprocessableEntity(
+            "This Idempotency-Key was already used with a different request.",
+            code="idempotency_key_reused",
+        )
+    if existing.state != IdempotencyRecord.State.DONE:
+        raise Conflict(
+            "A request with this Idempotency-Key is still being processed.",
+            code="idempotency_request_in_progress",
+        )
+    return existing
+
+
+def idempotency_records_purge() -> int:
+    deleted, _ = IdempotencyRecord.objects.filter(
+        created_at__lt=timezone.now() - TTL
+    ).delete()
+    return deleted

@@ -1,0 +1,18 @@
+"""Signals billing publishes (checkout subscribes in checkout/handlers.py).
+
+Both are sent once per Stripe event (dj-stripe stores each event id once, so a
+redelivered webhook does not send again), inside the webhook's transaction,
+with sender="billing" and these keyword arguments:
+
+    payment_intent_id: str   e.g. "pi_..."
+    amount_minor: int        the intent's amount in minor units
+    currency: str            upper-case ISO code, e.g. "EUR"
+    metadata: dict[str, str] the intent's metadata (checkout puts its ids there)
+    event_id: str            the Stripe event id, e.g. "evt_..."
+    error_message: str       payment_failed only: Stripe's last_payment_error
+"""
+
+from django.dispatch import Signal
+
+payment_succeeded = Signal()
+payment_failed = Signal()

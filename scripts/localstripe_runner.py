@@ -1,0 +1,478 @@
+"""Serve the published localstripe (fake Stripe API) with the shop's shims.
+
+localstripe is GPL and used as an external dev/test tool only: nothing under
+apps/ imports it. This script imports it, patches the gaps the shop hits, and
+serves it on loopback with its own data file:
+
+    python scripts/localstripe_runner.py --port 8420 --data-file var/ls.pickle
+
+Each shim has a name; ``--without-shim NAME`` (repeatable, or ``all``) turns it
+off so tests can show that published localstripe misbehaves without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import pickle
+import re
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+from aiohttp import web
+from localstripe import resources, server
+from localstripe.errors import UserError
+from localstripe.resources import (
+    PaymentIntent,
+    PaymentMethod,
+    StripeObject,
+    SubscriptionItem,
+    store,
+)
+
+SHIMS: dict[str, str] = {
+    "account": "GET /v1/account(s) answers a fixed test account (dj-stripe "
+    "resolves the owner account through it; published: 404)",
+    "product_features": "GET /v1/products/{id}/features answers an empty list "
+    "(dj-stripe syncs product features; published: 404)",
+    "subscription_item_subscription": "subscription items carry `subscription` "
+    "(dj-stripe column is NOT NULL; published omits it)",
+    "default_tax_rates": "`default_tax_rates: null` is exported as [] "
+    "(Stripe always sends a list)",
+    "expand_discounts": "expand=discounts is tolerated and `discounts` is [] "
+    "(published: 400 Bad expand 'discounts')",
+    "payment_method_list_type": "GET /v1/payment_methods without `type` lists "
+    "every type (published: 400)",
+    "idempotency": "POSTs with an Idempotency-Key replay the first response, "
+    "as Stripe does (published ignores the header)",
+    "intent_update_types": "POST /v1/payment_intents/{id} stores amount as an "
+    "integer (published keeps the form string)",
+    "decline_card_0002": "4000 0000 0000 0002 is declined when charged "
+    "(published declines it only when attaching to a customer)",
+    "reconfirm_after_decline": "a declined PaymentIntent takes a new payment "
+    "method and can be confirmed again (published: stuck, 400)",
+    "browser_confirm": "POST /v1/payment_intents/{id}/confirm accepts the "
+    "publishable key + client_secret, payment_method and payment_method_data "
+    "(what Stripe.js sends; published: 401 / 500)",
+    "stripe_js": "/js.stripe.com/v3/ confirmCardPayment confirms first and "
+    "shows the fake 3-D Secure box only on requires_action (localstripe#253)",
+}
+
+logger = logging.getLogger("localstripe.runner")
+
+TEST_ACCOUNT = {
+    "id": "acct_localstripe0000",
+    "object": "account",
+    "business_profile": {
+        "name": "Shop (localstripe)",
+        "support_email": "shop@example.com",
+        "url": None,
+        "mcc": None,
+        "product_description": None,
+        "support_phone": None,
+        "support_url": None,
+    },
+    "business_type": "company",
+    "capabilities": {"card_payments": "active", "transfers": "active"},
+    "charges_enabled": True,
+    "country": "FR",
+    "created": 1_700_000_000,
+    "default_currency": "eur",
+    "details_submitted": True,
+    "email": "shop@example.com",
+    "external_accounts": {"object": "list", "data": [], "has_more": False},
+    "livemode": False,
+    "metadata": {},
+    "payouts_enabled": True,
+    "requirements": {},
+    "settings": {
+        "branding": {"icon": None, "logo": None, "primary_color": None},
+        "dashboard": {"display_name": "Shop", "timezone": "Etc/UTC"},
+        "payments": {"statement_descriptor": "SHOP"},
+    },
+    "tos_acceptance": {},
+    "type": "standard",
+}
+
+
+def empty_list(url: str) -> dict:
+    return {"object": "list", "data": [], "has_more": False, "url": url}
+
+
+# --- data file --------------------------------------------------------------
+
+
+def use_data_file(path: Path) -> None:
+    """Give this instance its own store file.
+
+    Published localstripe hard-codes /tmp/localstripe.pickle, so every instance
+    on the machine would read and overwrite the same store.
+    """
+
+    def try_load_from_disk(self):
+        try:
+            with open(path, "rb") as f:
+                old = pickle.load(f)  # this instance's own file
+        except FileNotFoundError:
+            return
+        self.clear()
+        self.update(old)
+
+    def dump_to_disk(self):
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump(dict(self), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+
+    resources.Store.try_load_from_disk = try_load_from_disk
+    resources.Store.dump_to_disk = dump_to_disk
+
+
+# --- resource-level shims (patched on localstripe's classes) ---------------
+
+_DISCOUNTABLE = {"invoice", "subscription", "invoiceitem", "line_item"}
+
+
+def shim_export(enabled: set[str]) -> None:
+    original = StripeObject._export
+
+    def _export(self, expand=None):
+        if "expand_discounts" in enabled and isinstance(expand, list):
+            # dj-stripe asks for expand=discounts / lines.data.discounts, which
+            # localstripe does not model: drop those paths, export [] below.
+            expand = [p for p in expand if p.split(".")[-1] != "discounts"]
+        obj = original(self, expand=expand)
+        if (
+            "subscription_item_subscription" in enabled
+            and isinstance(self, SubscriptionItem)
+            and "subscription" not in obj
+        ):
+            obj["subscription"] = self._subscription
+        if "default_tax_rates" in enabled and obj.get("default_tax_rates", 0) is None:
+            obj["default_tax_rates"] = []
+        if "expand_discounts" in enabled and self.object in _DISCOUNTABLE:
+            obj.setdefault("discounts", [])
+        return obj
+
+    StripeObject._export = _export
+
+
+def shim_payment_method_list_type() -> None:
+    original = PaymentMethod._api_list_all.__func__
+
+    @classmethod
+    def _api_list_all(cls, url, customer=None, type=None, **kwargs):
+        if type is not None:
+            return original(cls, url, customer=customer, type=type, **kwargs)
+        # Without `type`, Stripe lists every type: take the card list (the
+        # only type published localstripe lists) plus the rest.
+        li = original(cls, url, customer=customer, type="card", **kwargs)
+        li._list = [
+            pm
+            for key, pm in store.items()
+            if key.startswith("payment_method:") and pm.customer == customer
+        ]
+        return li
+
+    PaymentMethod._api_list_all = _api_list_all
+
+
+def shim_decline_card_0002() -> None:
+    original = PaymentMethod._charging_is_declined
+
+    def _charging_is_declined(self):
+        if self.type == "card" and self._card_number == "4000000000000002":
+            return True
+        return original(self)
+
+    PaymentMethod._charging_is_declined = _charging_is_declined
+
+
+def _forget_failed_charge(intent) -> None:
+    # Real Stripe lets a declined intent (requires_payment_method) take a new
+    # payment method and be confirmed again; localstripe derives the status
+    # from latest_charge, so a failed charge would pin it there forever.
+    if intent.latest_charge is not None and intent.latest_charge.status == "failed":
+        intent._failed_charges = [
+            *getattr(intent, "_failed_charges", []),
+            intent.latest_charge,
+        ]
+        intent.latest_charge = None
+
+
+def shim_intent_update(enabled: set[str]) -> None:
+    original = PaymentIntent._update
+
+    def _update(self, **data):
+        if "intent_update_types" in enabled and "amount" in data:
+            amount = resources.try_convert_to_int(data["amount"])
+            if not isinstance(amount, int) or amount <= 0:
+                raise UserError(400, "Bad request")
+            data["amount"] = amount
+        if "reconfirm_after_decline" in enabled and data.get("payment_method"):
+            PaymentMethod._api_retrieve(data["payment_method"])  # 404 if unknown
+            _forget_failed_charge(self)
+        original(self, **data)
+
+    PaymentIntent._update = _update
+
+
+# --- HTTP-level shims (one middleware, placed before localstripe's auth) ----
+
+# In memory only: replays survive as long as this process (Stripe keeps 24 h).
+_IDEMPOTENT: dict[tuple[str, str, str], tuple[int, bytes]] = {}
+
+
+def build_middleware(enabled: set[str], js_text: str):
+    confirm_path = re.compile(r"^/v1/payment_intents/(pi_\w+)/confirm$")
+    features_path = re.compile(r"^/v1/products/([^/]+)/features$")
+    account_path = re.compile(r"^/v1/accounts?(?:/([^/]+))?$")
+
+    def authorized_by_secret_key(request) -> bool:
+        return server.get_api_key(request) is not None
+
+    async def browser_confirm(request, intent_id: str):
+        data = await server.get_post_data(request, remove_auth=False) or {}
+        data.update(server.unflatten_data(request.query) or {})
+        intent = PaymentIntent._api_retrieve(intent_id)
+        client_secret = data.pop("client_secret", None)
+        key = data.pop("key", None)
+        if not authorized_by_secret_key(request) and not (
+            isinstance(key, str)
+            and key.startswith("pk_")
+            and client_secret == intent.client_secret
+        ):
+            raise UserError(401, "Unauthorized")
+        for ignored in ("use_stripe_sdk", "return_url", "payment_user_agent"):
+            data.pop(ignored, None)
+        data.pop("referrer", None)
+        expand = data.pop("expand", None)
+        pm_data = data.pop("payment_method_data", None)
+        payment_method = data.pop("payment_method", None)
+        if pm_data:
+            payment_method = PaymentMethod(**pm_data).id
+        if payment_method:
+            intent._update(payment_method=payment_method)
+            if "reconfirm_after_decline" in enabled:
+                _forget_failed_charge(intent)
+        obj = PaymentIntent._api_confirm(intent_id, **data)
+        return server.json_response(obj._export(expand=expand))
+
+    @web.middleware
+    async def shim_middleware(request, handler):
+        path, method = request.path, request.method
+        if method == "GET" and "account" in enabled:
+            m = account_path.match(path)
+            if m:
+                if path == "/v1/accounts":
+                    return server.json_response(
+                        {**empty_list(path), "data": [TEST_ACCOUNT]}
+                    )
+                if m.group(1) in (None, TEST_ACCOUNT["id"]):
+                    return server.json_response(TEST_ACCOUNT)
+        if method == "GET" and "product_features" in enabled:
+            m = features_path.match(path)
+            if m:
+                resources.Product._api_retrieve(m.group(1))  # 404 if unknown
+                return server.json_response(empty_list(path))
+        if method == "GET" and path == "/js.stripe.com/v3/" and "stripe_js" in enabled:
+            return web.Response(text=js_text, content_type="application/javascript")
+        if method == "POST" and "browser_confirm" in enabled:
+            m = confirm_path.match(path)
+            if m:
+                try:
+                    return await browser_confirm(request, m.group(1))
+                finally:
+                    store.dump_to_disk()
+        key = request.headers.get("Idempotency-Key")
+        if method == "POST" and key and "idempotency" in enabled:
+            cache_key = (server.get_api_key(request) or "", path, key)
+            if cache_key in _IDEMPOTENT:
+                status, body = _IDEMPOTENT[cache_key]
+                response = web.Response(
+                    body=body, status=status, content_type="application/json"
+                )
+                response.headers["Idempotent-Replayed"] = "true"
+                return response
+            response = await handler(request)
+            if isinstance(response, web.Response) and response.status < 500:
+                _IDEMPOTENT[cache_key] = (response.status, response.body)
+            return response
+        return await handler(request)
+
+    return shim_middleware
+
+
+def error_capturing(handler_middleware):
+    """Render UserError raised inside the shim middleware like localstripe."""
+
+    @web.middleware
+    async def middleware(request, handler):
+        try:
+            return await handler_middleware(request, handler)
+        except UserError as e:
+            return e.to_response()
+
+    return middleware
+
+
+STRIPE_JS_SHIM = r"""
+// --- shop shim (scripts/localstripe_runner.py) -----------------------------
+// Published confirmCardPayment always shows the 3-D Secure box and then calls
+// _authenticate, which answers 400 unless the intent is requires_action
+// (localstripe#253). Confirm first, as Stripe.js does; authenticate only when
+// the intent asks for it.
+(function () {
+  const localstripeStripe = Stripe;
+  async function post(path, payload) {
+    const response = await fetch(LOCALSTRIPE_BASE_API + path, {
+      method: 'POST',
+      body: JSON.stringify(payload),
+    });
+    const body = await response.json().catch(() => ({}));
+    if (response.status !== 200 || body.error) {
+      return {error: body.error || {message: 'HTTP ' + response.status}};
+    }
+    return {body: body};
+  }
+  Stripe = (apiKey, options) => {
+    const stripe = localstripeStripe(apiKey, options);
+    stripe.confirmCardPayment = async (clientSecret, data) => {
+      console.log('localstripe (shop shim): Stripe().confirmCardPayment()');
+      const pi = clientSecret.match(/^(pi_\w+)_secret_/)[1];
+      const payload = {key: apiKey, client_secret: clientSecret};
+      const method = data && data.payment_method;
+      if (typeof method === 'string') {
+        payload.payment_method = method;
+      } else if (method && method.card && method.card.value) {
+        payload.payment_method_data = {
+          type: 'card',
+          card: method.card.value.card,
+          billing_details: method.billing_details || {},
+        };
+      }
+      let result = await post(`/v1/payment_intents/${pi}/confirm`, payload);
+      if (result.error) {
+        return {error: {...result.error, type: result.error.type || 'card_error'}};
+      }
+      let intent = result.body;
+      if (intent.status === 'requires_action') {
+        const success = await openModal(
+          '3D Secure\nDo you want to confirm or cancel?',
+          'Complete authentication', 'Fail authentication');
+        result = await post(
+          `/v1/payment_intents/${pi}/_authenticate?success=${success}`,
+          {key: apiKey, client_secret: clientSecret});
+        if (result.error) {
+          return {error: result.error};
+        }
+        intent = result.body;
+        if (intent.status === 'requires_payment_method') {
+          return {error: {
+            type: 'card_error',
+            code: 'payment_intent_authentication_failure',
+            message: 'We are unable to authenticate your payment method. ' +
+                     'Please choose a different payment method and try again.',
+            payment_intent: intent,
+          }};
+        }
+      }
+      return {paymentIntent: intent};
+    };
+    stripe.handleCardPayment = async function (clientSecret, element, data) {
+      return this.confirmCardPayment(clientSecret, {
+        payment_method: {card: element, ...((data || {}).payment_method_data)},
+      });
+    };
+    return stripe;
+  };
+})();
+"""
+
+
+def build_stripe_js() -> str:
+    original = Path(server.__file__).with_name("localstripe-v3.js").read_text()
+    return original + STRIPE_JS_SHIM
+
+
+# --- entry point --------------------------------------------------------------
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("LOCALSTRIPE_PORT", 8420))
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to bind (published localstripe binds every interface)",
+    )
+    parser.add_argument(
+        "--data-file",
+        type=Path,
+        default=None,
+        help="store file (default: <tmp>/localstripe-<port>.pickle)",
+    )
+    parser.add_argument("--from-scratch", action="store_true")
+    parser.add_argument(
+        "--without-shim",
+        action="append",
+        default=[],
+        choices=[*SHIMS, "all"],
+        metavar="NAME",
+        help="disable a shim (repeatable; 'all' disables every one): "
+        + ", ".join(SHIMS),
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    disabled = set(SHIMS) if "all" in args.without_shim else set(args.without_shim)
+    enabled = set(SHIMS) - disabled
+    data_file = args.data_file or (
+        Path(tempfile.gettempdir()) / f"localstripe-{args.port}.pickle"
+    )
+    data_file.parent.mkdir(parents=True, exist_ok=True)
+
+    use_data_file(data_file.resolve())
+    shim_export(enabled)
+    shim_intent_update(enabled)
+    if "payment_method_list_type" in enabled:
+        shim_payment_method_list_type()
+    if "decline_card_0002" in enabled:
+        shim_decline_card_0002()
+
+    app = server.app
+    # After localstripe's error middleware, before its auth middleware.
+    app.middlewares.insert(
+        1, error_capturing(build_middleware(enabled, build_stripe_js()))
+    )
+
+    if args.from_scratch:
+        store.clear()
+        store.dump_to_disk()
+    else:
+        store.try_load_from_disk()
+
+    access_log = logging.getLogger("aiohttp.access")
+    access_log.setLevel(logging.INFO)
+    access_log.addHandler(logging.StreamHandler())
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    print(
+        f"localstripe on http://{args.host}:{args.port} data={data_file} "
+        f"shims={','.join(sorted(enabled)) or '-'} (started {time.ctime()})",
+        flush=True,
+    )
+    web.run_app(app, sock=sock, access_log=access_log, print=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,324 @@
+"""scripts/localstripe_runner.py: each shim is needed, instances are isolated.
+
+Every shim test runs the same check against a runner with all shims and one
+started with ``--without-shim NAME``; the second must show the published
+localstripe behaviour the shim exists for.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import RUNNER, free_port, wait_for_port
+
+pytestmark = pytest.mark.localstripe
+
+AUTH = ("sk_test_" + "0" * 24 + "localstripe", "")
+PUBLIC_KEY = "pk_test_" + "0" * 24 + "localstripe"
+CARD_OK = "4242424242424242"
+CARD_DECLINED = "4000000000000002"
+
+
+@contextmanager
+def runner(data_file: Path, *args: str, port: int | None = None):
+    port = port or free_port()
+    log = open(data_file.with_suffix(".log"), "a")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(RUNNER),
+            "--port",
+            str(port),
+            "--data-file",
+            str(data_file),
+            *args,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory):
+    with runner(tmp_path_factory.mktemp("full") / "store.pickle") as base:
+        yield base
+
+
+# --- small API client ----------------------------------------------------------
+
+
+def post(base, path, data=None, *, auth=AUTH, headers=None):
+    return requests.post(
+        base + path, data=data or {}, auth=auth, headers=headers, timeout=10
+    )
+
+
+def get(base, path, params=None):
+    return requests.get(base + path, params=params, auth=AUTH, timeout=10)
+
+
+def card_payment_method(base, number=CARD_OK):
+    card = {
+        "card[number]": number,
+        "card[exp_month]": "12",
+        "card[exp_year]": "2030",
+        "card[cvc]": "123",
+    }
+    response = post(base, "/v1/payment_methods", {"type": "card", **card})
+    assert response.status_code == 200, response.text
+    return response.json()["id"]
+
+
+def intent(base, amount=1000):
+    response = post(base, "/v1/payment_intents", {"amount": amount, "currency": "eur"})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def subscription(base):
+    pm = card_payment_method(base)
+    customer = post(
+        base,
+        "/v1/customers",
+        {
+            "email": "s@example.com",
+            "payment_method": pm,
+            "invoice_settings[default_payment_method]": pm,
+        },
+    ).json()
+    product = post(base, "/v1/products", {"name": "Box"}).json()
+    plan = post(
+        base,
+        "/v1/plans",
+        {
+            "amount": 500,
+            "currency": "eur",
+            "interval": "month",
+            "product": product["id"],
+        },
+    ).json()
+    response = post(
+        base,
+        "/v1/subscriptions",
+        {"customer": customer["id"], "items[0][plan]": plan["id"]},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def confirm_with_card(base, intent_id, number):
+    pm = card_payment_method(base, number)
+    post(base, f"/v1/payment_intents/{intent_id}", {"payment_method": pm})
+    return post(base, f"/v1/payment_intents/{intent_id}/confirm")
+
+
+# --- one check per shim: True when the shop's expectation holds -----------------
+
+
+def check_account(base):
+    account = get(base, "/v1/account")
+    accounts = get(base, "/v1/accounts")
+    return (
+        account.status_code == 200
+        and account.json()["id"].startswith("acct_")
+        and accounts.status_code == 200
+        and accounts.json()["data"][0]["id"] == account.json()["id"]
+    )
+
+
+def check_product_features(base):
+    product = post(base, "/v1/products", {"name": "Mug"}).json()
+    response = get(base, f"/v1/products/{product['id']}/features")
+    return response.status_code == 200 and response.json()["data"] == []
+
+
+def check_subscription_item_subscription(base):
+    sub = subscription(base)
+    return sub["items"]["data"][0].get("subscription") == sub["id"]
+
+
+def check_default_tax_rates(base):
+    sub = subscription(base)
+    invoice = get(base, f"/v1/invoices/{sub['latest_invoice']}").json()
+    return sub["default_tax_rates"] == [] and invoice["default_tax_rates"] == []
+
+
+def check_expand_discounts(base):
+    sub = subscription(base)
+    response = get(
+        base,
+        f"/v1/invoices/{sub['latest_invoice']}",
+        {"expand[]": ["discounts", "lines.data.discounts"]},
+    )
+    return response.status_code == 200 and response.json()["discounts"] == []
+
+
+def check_payment_method_list_type(base):
+    pm = card_payment_method(base)
+    customer = post(base, "/v1/customers", {"payment_method": pm}).json()
+    response = get(base, "/v1/payment_methods", {"customer": customer["id"]})
+    return response.status_code == 200 and [
+        m["id"] for m in response.json()["data"]
+    ] == [pm]
+
+
+def check_idempotency(base):
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    data = {"email": "same@example.com"}
+    first = post(base, "/v1/customers", data, headers=headers).json()
+    second = post(base, "/v1/customers", data, headers=headers).json()
+    return first["id"] == second["id"]
+
+
+def check_intent_update_types(base):
+    pi = intent(base)
+    post(base, f"/v1/payment_intents/{pi['id']}", {"amount": "1500"})
+    return get(base, f"/v1/payment_intents/{pi['id']}").json()["amount"] == 1500
+
+
+def check_decline_card_0002(base):
+    pi = intent(base)
+    response = confirm_with_card(base, pi["id"], CARD_DECLINED)
+    return (
+        response.status_code == 402
+        and response.json()["error"]["message"] == "Your card was declined."
+    )
+
+
+def check_reconfirm_after_decline(base):
+    pi = intent(base)
+    # 4000000000000341 is declined when charged, also by published localstripe.
+    assert confirm_with_card(base, pi["id"], "4000000000000341").status_code == 402
+    response = confirm_with_card(base, pi["id"], CARD_OK)
+    return response.status_code == 200 and response.json()["status"] == "succeeded"
+
+
+def check_browser_confirm(base):
+    pi = intent(base)
+    # What the shop's Stripe.js sends: no secret key, only pk_ + client secret.
+    response = requests.post(
+        f"{base}/v1/payment_intents/{pi['id']}/confirm",
+        json={
+            "key": PUBLIC_KEY,
+            "client_secret": pi["client_secret"],
+            "payment_method_data": {
+                "type": "card",
+                "card": {
+                    "number": CARD_OK,
+                    "exp_month": "12",
+                    "exp_year": "2030",
+                    "cvc": "123",
+                },
+            },
+        },
+        timeout=10,
+    )
+    wrong_secret = requests.post(
+        f"{base}/v1/payment_intents/{intent(base)['id']}/confirm",
+        json={"key": PUBLIC_KEY, "client_secret": pi["client_secret"]},
+        timeout=10,
+    )
+    return (
+        response.status_code == 200
+        and response.json()["status"] == "succeeded"
+        and wrong_secret.status_code == 401
+    )
+
+
+def check_stripe_js(base):
+    # Behaviour in a real browser is covered by test_stripe_js_* below; here:
+    # the served script confirms the intent before any 3-D Secure step.
+    response = requests.get(f"{base}/js.stripe.com/v3/", timeout=10)
+    return (
+        response.status_code == 200
+        and "/v1/payment_intents/${pi}/confirm" in response.text
+    )
+
+
+CHECKS = {
+    name.removeprefix("check_"): func
+    for name, func in globals().copy().items()
+    if name.startswith("check_")
+}
+
+
+def test_checks_cover_every_shim():
+    refused = subprocess.run(
+        [sys.executable, str(RUNNER), "--without-shim", "no-such-shim"],
+        capture_output=True,
+        text=True,
+    )
+
+    assert refused.returncode == 2
+    choices = refused.stderr.split("choose from")[1]
+    names = set(re.findall(r"'?([a-z0-9_]+)'?", choices))
+    assert names == {*CHECKS, "all"}
+
+
+@pytest.mark.parametrize("shim", sorted(CHECKS))
+def test_shim_without_it_localstripe_misbehaves(full, tmp_path, shim):
+    check = CHECKS[shim]
+
+    assert check(full), f"{shim}: expected behaviour missing with all shims"
+    with runner(tmp_path / "store.pickle", "--without-shim", shim) as without:
+        assert not check(without), f"{shim}: published localstripe already does it"
+
+
+# --- isolation and persistence --------------------------------------------------
+
+
+def test_runners_different_ports_and_files_do_not_share_state(tmp_path):
+    with (
+        runner(tmp_path / "a.pickle") as a,
+        runner(tmp_path / "b.pickle") as b,
+    ):
+        customer = post(a, "/v1/customers", {"email": "a@example.com"}).json()
+
+        assert get(a, f"/v1/customers/{customer['id']}").status_code == 200
+        assert get(b, f"/v1/customers/{customer['id']}").status_code == 404
+        assert get(b, "/v1/customers").json()["data"] == []
+    assert not Path("/tmp/localstripe.pickle").exists() or (
+        customer["id"].encode() not in Path("/tmp/localstripe.pickle").read_bytes()
+    )
+
+
+def test_runner_restart_same_data_file_keeps_objects_unless_from_scratch(
+    tmp_path,
+):
+    data_file = tmp_path / "store.pickle"
+    port = free_port()
+    with runner(data_file, port=port) as base:
+        customer = post(base, "/v1/customers", {"email": "k@example.com"}).json()
+
+    with runner(data_file, port=port) as base:
+        assert get(base, f"/v1/customers/{customer['id']}").status_code == 200
+
+    with runner(data_file, "--from-scratch", port=port) as base:
+        assert get(base, f"/v1/customers/{customer['id']}").status_code == 404
+
+
+def test_runner_listens_on_loopback_only(full):
+    port = int(full.rsplit(":", 1)[1])
+    listening = subprocess.run(
+        ["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True
+    ).stdout
+    if not listening:
+        pytest.skip("ss is not available")
+    local_addresses = {line.split()[3] for line in listening.splitlines()}
+    assert local_addresses == {f"127.0.0.1:{port}"}

@@ -1,0 +1,93 @@
+"""scripts/run_dev.py (`make run`): starts everything, Ctrl-C stops everything."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from tests.conftest import ROOT, _database_url_for_subprocess, free_port, wait_for_port
+
+pytestmark = [pytest.mark.localstripe, pytest.mark.django_db(transaction=True)]
+
+
+def descendants(pid: int) -> set[int]:
+    table = subprocess.run(
+        ["ps", "-eo", "pid=,ppid="], capture_output=True, text=True, check=True
+    ).stdout
+    children: dict[int, list[int]] = {}
+    for line in table.splitlines():
+        child, parent = (int(x) for x in line.split())
+        children.setdefault(parent, []).append(child)
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone for our purposes.
+    state = subprocess.run(
+        ["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True
+    ).stdout.strip()
+    return bool(state) and not state.startswith("Z")
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_run_dev_serves_site_with_webhooks_and_sigint_stops_everything():
+    port, localstripe_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DATABASE_URL": _database_url_for_subprocess(),
+        "PORT": str(port),
+        "LOCALSTRIPE_PORT": str(localstripe_port),
+    }
+    for name in ("REDIS_URL", "STRIPE_API_HOST", "SITE_URL"):
+        env.pop(name, None)
+    proc = subprocess.Popen(
+        [sys.executable, "scripts/run_dev.py", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    data_file = ROOT / "var" / f"localstripe-{localstripe_port}.pickle"
+    try:
+        wait_for_port(port, timeout=60)
+        health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+        assert health.status_code == 200
+        assert listening(localstripe_port)
+        started = descendants(proc.pid)
+        assert len(started) >= 3  # localstripe, runserver and its reloader child
+
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        data_file.unlink(missing_ok=True)
+
+    assert proc.returncode == 0, output
+    assert f"http://127.0.0.1:{port}/admin/" in output
+    assert "admin@example.com" in output
+    assert "Registered the webhook with localstripe" in output
+    assert [pid for pid in started if alive(pid)] == []
+    assert not listening(port)
+    assert not listening(localstripe_port)

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from apps.accounts.models import User
+from apps.accounts.models import Address, User
 
 
 @admin.register(User)
@@ -29,3 +29,22 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),
     )
+
+
+@admin.register(Address)
+class AddressAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "user",
+        "line1",
+        "city",
+        "postal_code",
+        "country",
+        "is_default_shipping",
+        "is_default_billing",
+    )
+    list_filter = ("country", "is_default_shipping", "is_default_billing")
+    list_select_related = ("user",)
+    search_fields = ("name", "line1", "city", "postal_code", "user__email")
+    autocomplete_fields = ("user",)
+    readonly_fields = ("created_at", "updated_at")

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 
@@ -38,3 +39,47 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.email
+
+
+class Address(models.Model):
+    """A saved postal address; at most one default each for shipping and billing."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="addresses"
+    )
+    name = models.CharField(max_length=150)
+    line1 = models.CharField("address line 1", max_length=255)
+    line2 = models.CharField("address line 2", max_length=255, blank=True)
+    city = models.CharField(max_length=128, blank=True)
+    region = models.CharField("state / region", max_length=128, blank=True)
+    postal_code = models.CharField(max_length=32, blank=True)
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2 code")
+    phone = models.CharField(max_length=32, blank=True, help_text="E.164 format")
+    is_default_shipping = models.BooleanField(default=False)
+    is_default_billing = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-is_default_shipping", "-is_default_billing", "id")
+        verbose_name_plural = "addresses"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(is_default_shipping=True),
+                name="accounts_address_one_default_shipping",
+            ),
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(is_default_billing=True),
+                name="accounts_address_one_default_billing",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(country__regex=r"^[A-Z]{2}$"),
+                name="accounts_address_country_iso2",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        parts = [self.name, self.line1, self.city, self.postal_code, self.country]
+        return ", ".join(p for p in parts if p)

@@ -1,9 +1,16 @@
 from django.urls import path
-from django.views.generic import TemplateView
+
+from apps.accounts import views
 
 app_name = "accounts"
 urlpatterns = [
+    path("", views.profile, name="profile"),
+    path("addresses/", views.address_list, name="address-list"),
+    path("addresses/new/", views.address_add, name="address-add"),
+    path("addresses/<int:address_id>/edit/", views.address_edit, name="address-edit"),
     path(
-        "", TemplateView.as_view(template_name="accounts/profile.html"), name="profile"
+        "addresses/<int:address_id>/delete/",
+        views.address_remove,
+        name="address-delete",
     ),
 ]

@@ -5,11 +5,13 @@ same key (the second call returns the first row and queues nothing).
 """
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -18,6 +20,9 @@ from apps.core.exceptions import TransientError
 from apps.core.models import Notification
 
 logger = logging.getLogger(__name__)
+
+# Longer than any SMTP timeout, so a live send is never taken over.
+SENDING_LEASE = timedelta(minutes=15)
 
 
 def render_email(template_prefix: str, context: dict[str, Any]) -> tuple[str, str, str]:
@@ -72,6 +77,7 @@ def notification_enqueue_template(
     template_prefix: str,
     context: dict[str, Any],
 ) -> Notification:
+    """Render ``template_prefix`` with ``context`` and enqueue it (see above)."""
     subject, text, html = render_email(template_prefix, context)
     return notification_enqueue(
         kind=kind,
@@ -90,10 +96,18 @@ def notification_deliver(*, notification_id: int) -> Notification:
     same task (broker redelivery) cannot both send it. Raise TransientError
     when the mail backend fails, so the task retries with backoff.
     """
-    claimed = Notification.objects.filter(
-        pk=notification_id,
-        status__in=[Notification.Status.PENDING, Notification.Status.FAILED],
-    ).update(status=Notification.Status.SENDING, updated_at=timezone.now())
+    now = timezone.now()
+    claimable = Q(
+        status__in=[Notification.Status.PENDING, Notification.Status.FAILED]
+    ) | Q(
+        # A worker that died mid-send leaves the row in `sending`; once the
+        # lease is over, a redelivered task may take it over.
+        status=Notification.Status.SENDING,
+        updated_at__lt=now - SENDING_LEASE,
+    )
+    claimed = Notification.objects.filter(claimable, pk=notification_id).update(
+        status=Notification.Status.SENDING, updated_at=now
+    )
     notification = Notification.objects.get(pk=notification_id)
     if not claimed:
         return notification

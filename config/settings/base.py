@@ -270,10 +270,12 @@ HEADLESS_JWT_PRIVATE_KEY = env.str(
 )
 # local.py and test.py fall back to a generated development key;
 # production.py requires the variable.
+# Relative on purpose: allauth completes them on the requesting host, so the
+# links in mails work behind any host name (and on the tests' live server).
 HEADLESS_FRONTEND_URLS = {
-    "account_confirm_email": SITE_URL + "/accounts/confirm-email/{key}/",
-    "account_reset_password_from_key": SITE_URL + "/accounts/password/reset/key/{key}/",
-    "account_signup": SITE_URL + "/accounts/signup/",
+    "account_confirm_email": "/accounts/confirm-email/{key}/",
+    "account_reset_password_from_key": "/accounts/password/reset/key/{key}/",
+    "account_signup": "/accounts/signup/",
 }
 
 # --- Security -------------------------------------------------------------

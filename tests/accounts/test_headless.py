@@ -1,0 +1,265 @@
+"""The mobile app's account flows through allauth headless (`app` client, JWT)."""
+
+import pytest
+from django.core import mail
+
+pytestmark = pytest.mark.django_db
+
+from tests.accounts.factories import PASSWORD, UserFactory  # noqa: E402
+
+APP = "/_allauth/app/v1"
+
+
+def _signup(client, email="new@example.com", password=PASSWORD):
+    return client.post(
+        f"{APP}/auth/signup",
+        {"email": email, "password": password},
+        content_type="application/json",
+    )
+
+
+def _login(client, email, password=PASSWORD, **extra):
+    return client.post(
+        f"{APP}/auth/login",
+        {"email": email, "password": password},
+        content_type="application/json",
+        **extra,
+    )
+
+
+def test_headless_signup_returns_tokens_and_sends_verification_mail(
+    client, django_capture_on_commit_callbacks
+):
+    # Also the regression test for AccountsConfig.ready(): without the
+    # cryptography import allauth 65.21.1's JWT strategy answers 500 here.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _signup(client)
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["data"]["user"]["email"] == "new@example.com"
+    assert body["meta"]["access_token"]
+    assert body["meta"]["refresh_token"]
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["new@example.com"]
+    assert "/accounts/confirm-email/" in mail.outbox[0].body
+
+
+def test_headless_login_returns_access_token_accepted_by_me_api(client, api_client):
+    user = UserFactory(email="shopper@example.com", name="Grace")
+
+    response = _login(client, user.email)
+
+    assert response.status_code == 200, response.content
+    token = response.json()["meta"]["access_token"]
+    me = api_client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert me.status_code == 200
+    assert me.json() == {"id": user.pk, "email": "shopper@example.com", "name": "Grace"}
+
+
+def test_headless_signup_then_login_then_me_with_token(client, api_client):
+    assert _signup(client, email="flow@example.com").status_code == 200
+    client.logout()
+
+    response = _login(client, "flow@example.com")
+
+    assert response.status_code == 200, response.content
+    token = response.json()["meta"]["access_token"]
+    me = api_client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert me.status_code == 200
+    assert me.json()["email"] == "flow@example.com"
+
+
+def test_me_api_without_token_returns_401_envelope_with_www_authenticate(api_client):
+    response = api_client.get("/api/v1/me/")
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert response.json()["error"]["code"] == "not_authenticated"
+    assert set(response.json()["error"]) == {"code", "message", "details"}
+
+
+def test_me_api_with_garbage_token_returns_401(api_client):
+    response = api_client.get("/api/v1/me/", HTTP_AUTHORIZATION="Bearer not-a-jwt")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "authentication_failed"
+
+
+def test_me_api_with_refresh_token_as_access_token_returns_401(client, api_client):
+    user = UserFactory()
+    refresh = _login(client, user.email).json()["meta"]["refresh_token"]
+
+    response = api_client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {refresh}")
+
+    assert response.status_code == 401
+
+
+def test_me_api_token_of_deactivated_user_returns_401(client, api_client):
+    user = UserFactory()
+    token = _login(client, user.email).json()["meta"]["access_token"]
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+    response = api_client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    assert response.status_code == 401
+
+
+def test_token_refresh_returns_new_access_token_that_works(client, api_client):
+    user = UserFactory()
+    tokens = _login(client, user.email).json()["meta"]
+
+    response = client.post(
+        f"{APP}/tokens/refresh",
+        {"refresh_token": tokens["refresh_token"]},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 200, response.content
+    data = response.json()["data"]
+    assert data["access_token"] != tokens["access_token"]
+    assert data["refresh_token"] != tokens["refresh_token"]  # rotated
+    me = api_client.get(
+        "/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {data['access_token']}"
+    )
+    assert me.status_code == 200
+    assert me.json()["email"] == user.email
+
+
+def test_token_refresh_with_used_refresh_token_is_refused(client):
+    user = UserFactory()
+    refresh = _login(client, user.email).json()["meta"]["refresh_token"]
+    first = client.post(
+        f"{APP}/tokens/refresh",
+        {"refresh_token": refresh},
+        content_type="application/json",
+    )
+    assert first.status_code == 200
+
+    again = client.post(
+        f"{APP}/tokens/refresh",
+        {"refresh_token": refresh},
+        content_type="application/json",
+    )
+
+    assert again.status_code == 400
+
+
+def test_headless_logout_ends_session_and_refresh_token(client):
+    user = UserFactory()
+    meta = _login(client, user.email).json()["meta"]
+
+    response = client.delete(
+        f"{APP}/auth/session", HTTP_X_SESSION_TOKEN=meta["session_token"]
+    )
+
+    assert response.status_code == 401  # allauth: "not authenticated" afterwards
+    session = client.get(
+        f"{APP}/auth/session", HTTP_X_SESSION_TOKEN=meta["session_token"]
+    )
+    assert session.status_code == 410  # the session token is gone
+    refresh = client.post(
+        f"{APP}/tokens/refresh",
+        {"refresh_token": meta["refresh_token"]},
+        content_type="application/json",
+    )
+    assert refresh.status_code == 400
+
+
+def test_headless_password_reset_request_sends_mail(
+    client, django_capture_on_commit_callbacks
+):
+    user = UserFactory(email="forgot@example.com")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"{APP}/auth/password/request",
+            {"email": user.email},
+            content_type="application/json",
+        )
+
+    assert response.status_code == 200, response.content
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["forgot@example.com"]
+    assert "/accounts/password/reset/key/" in mail.outbox[0].body
+
+
+def test_headless_login_by_code_signs_in_with_mailed_code(
+    client, api_client, django_capture_on_commit_callbacks
+):
+    user = UserFactory(email="coder@example.com")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        requested = client.post(
+            f"{APP}/auth/code/request",
+            {"email": user.email},
+            content_type="application/json",
+        )
+    assert requested.status_code == 401  # pending flow: "login_by_code"
+    assert requested.json()["data"]["flows"]
+    session_token = requested.json()["meta"]["session_token"]
+    assert len(mail.outbox) == 1
+    code = _code_from(mail.outbox[0].body)
+
+    confirmed = client.post(
+        f"{APP}/auth/code/confirm",
+        {"code": code},
+        content_type="application/json",
+        HTTP_X_SESSION_TOKEN=session_token,
+    )
+
+    assert confirmed.status_code == 200, confirmed.content
+    token = confirmed.json()["meta"]["access_token"]
+    me = api_client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert me.json()["email"] == "coder@example.com"
+
+
+def _code_from(body: str) -> str:
+    lines = [line.strip() for line in body.splitlines()]
+    # allauth's mail puts the code alone on a line after the instructions.
+    candidates = [line for line in lines if line and " " not in line and "-" in line]
+    assert candidates, body
+    return candidates[0]
+
+
+def test_headless_sixth_wrong_password_is_throttled_with_retry_after(client):
+    user = UserFactory(email="target@example.com")
+
+    statuses = [
+        _login(client, user.email, password="wrong-password").status_code
+        for _ in range(5)
+    ]
+    sixth = _login(client, user.email, password="wrong-password")
+
+    assert statuses == [400] * 5
+    assert sixth.status_code == 429
+    retry_after = int(sixth["Retry-After"])
+    assert 240 <= retry_after <= 300  # the 5-minute window, minus elapsed time
+    body = sixth.json()
+    assert body["status"] == 429
+    assert body["errors"][0]["code"] == "too_many_login_attempts"
+    assert body["error"]["code"] == "rate_limited"
+    assert body["error"]["details"]["retry_after"] == retry_after
+
+
+def test_headless_throttle_also_refuses_the_right_password(client):
+    user = UserFactory()
+    for _ in range(5):
+        _login(client, user.email, password="wrong-password")
+
+    response = _login(client, user.email)
+
+    assert response.status_code == 429
+    assert "access_token" not in response.json().get("meta", {})
+
+
+def test_headless_throttle_is_per_account(client):
+    victim = UserFactory()
+    other = UserFactory()
+    for _ in range(6):
+        _login(client, victim.email, password="wrong-password")
+
+    response = _login(client, other.email)
+
+    assert response.status_code == 200

@@ -1,0 +1,19 @@
+from django import forms
+
+
+class ProductSearchForm(forms.Form):
+    q = forms.CharField(required=False, max_length=100, label="Search")
+    category = forms.SlugField(required=False, max_length=140)
+
+
+class BackInStockForm(forms.Form):
+    email = forms.EmailField(label="Email")
+    sku = forms.ChoiceField(label="Option")
+
+    def __init__(self, *args, variants=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sku"].choices = [
+            (v.sku, v.display_title or v.sku) for v in variants
+        ]
+        if len(self.fields["sku"].choices) == 1:
+            self.fields["sku"].initial = self.fields["sku"].choices[0][0]

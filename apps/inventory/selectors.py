@@ -1,0 +1,265 @@
+"""Catalogue and stock reads; every query shape (joins, prefetches) is decided here."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import (
+    Exists,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from apps.inventory.exceptions import ProductNotFound
+from apps.inventory.models import (
+    Category,
+    Product,
+    Reservation,
+    StockItem,
+    Variant,
+)
+
+LOW_STOCK_THRESHOLD = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    variant_id: int
+    on_hand: int
+    available: int
+    track_stock: bool
+    allow_backorder: bool
+    backorder: bool
+    purchasable: bool
+    expected_ship_date: datetime.date | None
+
+    @property
+    def in_stock(self) -> bool:
+        return self.purchasable and not self.backorder
+
+    @property
+    def low_stock(self) -> bool:
+        return self.track_stock and 0 < self.available <= LOW_STOCK_THRESHOLD
+
+    @property
+    def status(self) -> str:
+        """One of in_stock, low_stock, backorder, out_of_stock, unavailable."""
+        if not self.purchasable:
+            return "unavailable" if not self.track_stock else "out_of_stock"
+        if self.backorder:
+            return "backorder"
+        if self.low_stock:
+            return "low_stock"
+        return "in_stock"
+
+
+def _on_hand_subquery() -> Subquery:
+    return Subquery(
+        StockItem.objects.filter(variant=OuterRef("pk"))
+        .order_by()
+        .values("variant")
+        .annotate(total=Sum("on_hand"))
+        .values("total")[:1],
+        output_field=IntegerField(),
+    )
+
+
+def _reserved_subquery(now: datetime.datetime) -> Subquery:
+    """Units held from stock by active, unexpired reservations (backorders excluded)."""
+    from django.db.models import F
+
+    return Subquery(
+        Reservation.objects.filter(
+            variant=OuterRef("pk"),
+            status=Reservation.Status.ACTIVE,
+            expires_at__gt=now,
+        )
+        .order_by()
+        .values("variant")
+        .annotate(total=Sum(F("quantity") - F("backordered_quantity")))
+        .values("total")[:1],
+        output_field=IntegerField(),
+    )
+
+
+def variants_with_availability(queryset: QuerySet[Variant]) -> QuerySet[Variant]:
+    """Annotate ``stock_on_hand`` and ``stock_reserved`` (no extra query)."""
+    now = timezone.now()
+    return queryset.annotate(
+        stock_on_hand=Coalesce(_on_hand_subquery(), Value(0)),
+        stock_reserved=Coalesce(_reserved_subquery(now), Value(0)),
+    )
+
+
+def availability_from_variant(
+    variant: Variant, *, today: datetime.date | None = None
+) -> Availability:
+    """Build Availability from a variant annotated by variants_with_availability.
+
+    The product must be loaded (select_related) to know whether it is active.
+    """
+    on_hand = int(variant.stock_on_hand or 0)
+    available = max(0, on_hand - int(variant.stock_reserved or 0))
+    active = variant.is_active and variant.product.is_active
+    if not variant.track_stock:
+        return Availability(
+            variant_id=variant.pk,
+            on_hand=on_hand,
+            available=available,
+            track_stock=False,
+            allow_backorder=variant.allow_backorder,
+            backorder=False,
+            purchasable=active,
+            expected_ship_date=None,
+        )
+    backorder = available == 0 and variant.allow_backorder
+    return Availability(
+        variant_id=variant.pk,
+        on_hand=on_hand,
+        available=available,
+        track_stock=True,
+        allow_backorder=variant.allow_backorder,
+        backorder=backorder,
+        purchasable=active and (available > 0 or variant.allow_backorder),
+        expected_ship_date=(
+            backorder_ship_date(variant, today=today)
+            if variant.allow_backorder
+            else None
+        ),
+    )
+
+
+def backorder_ship_date(
+    variant: Variant, *, today: datetime.date | None = None
+) -> datetime.date | None:
+    """Return when backordered units are expected to ship, if known."""
+    if variant.expected_ship_date:
+        return variant.expected_ship_date
+    if variant.backorder_lead_days is not None:
+        today = today or timezone.localdate()
+        return today + datetime.timedelta(days=variant.backorder_lead_days)
+    return None
+
+
+def variant_availability_map(*, variant_ids: Iterable[int]) -> dict[int, Availability]:
+    """Return availability per variant id, in one query. Unknown ids are left out."""
+    ids = list(variant_ids)
+    if not ids:
+        return {}
+    variants = variants_with_availability(
+        Variant.objects.filter(pk__in=ids).select_related("product")
+    )
+    today = timezone.localdate()
+    return {v.pk: availability_from_variant(v, today=today) for v in variants}
+
+
+def variant_get_by_sku(*, sku: str) -> Variant | None:
+    """Return the variant with this SKU (product loaded), or None."""
+    return Variant.objects.select_related("product").filter(sku=sku).first()
+
+
+def variants_for_ids(*, ids: Iterable[int]) -> dict[int, Variant]:
+    """Return variants keyed by id, product loaded, in one query."""
+    return {
+        v.pk: v for v in Variant.objects.select_related("product").filter(pk__in=ids)
+    }
+
+
+# --- catalogue ---------------------------------------------------------------
+
+
+def category_list() -> QuerySet[Category]:
+    return Category.objects.select_related("parent").order_by(
+        "parent__position", "position", "name"
+    )
+
+
+def category_get(*, slug: str) -> Category | None:
+    return Category.objects.filter(slug=slug).first()
+
+
+def _storefront_variants() -> Prefetch:
+    return Prefetch(
+        "variants",
+        queryset=variants_with_availability(
+            Variant.objects.filter(is_active=True)
+        ).order_by("position", "pk"),
+        to_attr="active_variants",
+    )
+
+
+def product_list(
+    *, q: str | None = None, category_slug: str | None = None
+) -> QuerySet[Product]:
+    """Active products, optionally filtered by category (and its subcategories)
+    and by a search on title or SKU.
+
+    Each product has ``active_variants`` (availability annotated): two queries
+    however many products or variants a page holds.
+    """
+    qs = Product.objects.filter(is_active=True).select_related(
+        "category", "category__parent"
+    )
+    if category_slug:
+        qs = qs.filter(
+            Q(category__slug=category_slug)
+            | Q(category__parent__slug=category_slug)
+            | Q(category__parent__parent__slug=category_slug)
+        )
+    if q:
+        q = q.strip()
+        sku_match = Variant.objects.filter(
+            product=OuterRef("pk"), is_active=True, sku__icontains=q
+        )
+        qs = qs.filter(Q(title__icontains=q) | Exists(sku_match))
+    return qs.prefetch_related(_storefront_variants()).order_by("title", "pk")
+
+
+def product_get(*, slug: str) -> Product:
+    """Return an active product with its active variants and images.
+
+    Raise ProductNotFound when no active product has this slug.
+    """
+    product = (
+        Product.objects.filter(is_active=True, slug=slug)
+        .select_related("category", "category__parent")
+        .prefetch_related(_storefront_variants(), "images")
+        .first()
+    )
+    if product is None:
+        raise ProductNotFound("No such product.")
+    return product
+
+
+def product_variant_availability(
+    product: Product,
+) -> list[tuple[Variant, Availability]]:
+    """Pair each prefetched active variant of a product with its availability."""
+    today = timezone.localdate()
+    pairs = []
+    for variant in product.active_variants:
+        variant.product = product  # already loaded; avoids a query per variant
+        pairs.append((variant, availability_from_variant(variant, today=today)))
+    return pairs
+
+
+def product_price_range(product: Product) -> tuple[int, int, str] | None:
+    """Lowest and highest active variant price (minor units) and currency."""
+    prices = [v.price_minor for v in product.active_variants]
+    if not prices:
+        return None
+    return min(prices), max(prices), product.active_variants[0].currency
+
+
+def reservations_for_ref(*, ref: str) -> QuerySet[Reservation]:
+    return Reservation.objects.filter(ref=ref).select_related("variant").order_by("pk")

@@ -1,0 +1,174 @@
+"""Requests per second for the product list and detail pages (and their API).
+
+Starts gunicorn on a free loopback port against the database in DATABASE_URL
+(PostgreSQL intended), migrates and seeds the demo catalogue, sends a bounded
+number of requests from a small thread pool, prints figures, stops gunicorn.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/shop_bench \
+        .venv/bin/python benchmarks/inventory_pages.py [--requests 400] [--threads 4]
+
+Not a test: numbers depend on the machine. Run it before and after a change.
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+def fetch(url: str) -> tuple[int, float]:
+    start = time.perf_counter()
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            response.read()
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    return status, time.perf_counter() - start
+
+
+def run(name: str, urls: list[str], total: int, threads: int) -> dict:
+    for url in urls[:3]:
+        fetch(url)  # warm up
+    targets = [urls[i % len(urls)] for i in range(total)]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        results = list(pool.map(fetch, targets))
+    elapsed = time.perf_counter() - start
+    latencies = sorted(lat for _, lat in results)
+    errors = sum(1 for status, _ in results if status != 200)
+    return {
+        "name": name,
+        "requests": total,
+        "errors": errors,
+        "rps": total / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p95_ms": latencies[int(len(latencies) * 0.95) - 1] * 1000,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        print("Set DATABASE_URL (PostgreSQL) first.", file=sys.stderr)
+        return 2
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_LOG_LEVEL": "WARNING",
+        "DATABASE_URL": database_url,
+    }
+    python = sys.executable
+    for command in (["migrate", "--noinput"], ["seed_catalogue"]):
+        subprocess.run(
+            [python, "manage.py", *command],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    gunicorn = subprocess.Popen(
+        [
+            python,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        wait_for(f"{base}/healthz")
+        with urllib.request.urlopen(f"{base}/api/v1/products/?page_size=100") as r:
+            slugs = [p["slug"] for p in json.load(r)["results"]]
+        print(
+            f"gunicorn {args.workers} workers · {args.threads} client threads · "
+            f"{args.requests} requests per row · {len(slugs)} products"
+        )
+        rows = [
+            run("page  /products/", [f"{base}/products/"], args.requests, args.threads),
+            run(
+                "page  /products/?q=…&category=…",
+                [f"{base}/products/?q=tee", f"{base}/products/?category=kitchen"],
+                args.requests,
+                args.threads,
+            ),
+            run(
+                "page  /products/<slug>/",
+                [f"{base}/products/{slug}/" for slug in slugs],
+                args.requests,
+                args.threads,
+            ),
+            run(
+                "api   /api/v1/products/",
+                [f"{base}/api/v1/products/"],
+                args.requests,
+                args.threads,
+            ),
+            run(
+                "api   /api/v1/products/<slug>/",
+                [f"{base}/api/v1/products/{slug}/" for slug in slugs],
+                args.requests,
+                args.threads,
+            ),
+        ]
+    finally:
+        os.killpg(gunicorn.pid, signal.SIGTERM)
+        gunicorn.wait(timeout=15)
+
+    print(f"{'endpoint':34} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7}")
+    for row in rows:
+        print(
+            f"{row['name']:34} {row['rps']:8.1f} {row['p50_ms']:8.1f} "
+            f"{row['p95_ms']:8.1f} {row['errors']:7d}"
+        )
+    return 1 if any(row["errors"] for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

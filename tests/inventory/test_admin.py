@@ -1,0 +1,303 @@
+import pytest
+from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.inventory.models import (
+    BackInStockSubscription,
+    Category,
+    Product,
+    StockItem,
+    StockMovement,
+    Variant,
+)
+from apps.inventory.services import (
+    ReservationRequest,
+    back_in_stock_subscribe,
+    stock_adjust,
+    stock_reserve,
+)
+from tests.inventory.factories import (
+    BackInStockSubscriptionFactory,
+    CategoryFactory,
+    ProductFactory,
+    VariantFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_superuser(
+        email="staff@example.com", password="pw"
+    )
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+def _rows(n):
+    from datetime import timedelta
+
+    category = CategoryFactory(parent=CategoryFactory())
+    for i in range(n):
+        variant = VariantFactory(product=ProductFactory(category=category), stock=i)
+        stock_adjust(variant_id=variant.pk, quantity_delta=1, reason="receive")
+        stock_reserve(
+            items=[ReservationRequest(variant.pk, 1)],
+            ref=f"r{i}",
+            ttl=timedelta(minutes=5),
+        )
+        BackInStockSubscriptionFactory(variant=variant)
+
+
+CHANGELISTS = [
+    "/admin/inventory/category/",
+    "/admin/inventory/product/",
+    "/admin/inventory/product/?stock=low",
+    "/admin/inventory/variant/",
+    "/admin/inventory/variant/?stock=out",
+    "/admin/inventory/stockitem/",
+    "/admin/inventory/reservation/",
+    "/admin/inventory/stockmovement/",
+    "/admin/inventory/backinstocksubscription/",
+]
+
+
+@pytest.mark.parametrize("url", CHANGELISTS)
+def test_admin_changelist_query_count_does_not_grow_with_rows(staff_client, url):
+    _rows(1)
+    with CaptureQueriesContext(connection) as one:
+        assert staff_client.get(url).status_code == 200
+    _rows(6)
+    with CaptureQueriesContext(connection) as seven:
+        response = staff_client.get(url)
+
+    assert response.status_code == 200
+    assert len(seven) == len(one), [q["sql"] for q in seven.captured_queries]
+
+
+def test_admin_product_change_page_with_variants_loads(staff_client):
+    product = ProductFactory()
+    for _ in range(3):
+        VariantFactory(product=product, stock=2)
+
+    response = staff_client.get(f"/admin/inventory/product/{product.pk}/change/")
+
+    assert response.status_code == 200
+    assert response.content.count(b"adjust-stock/") == 3
+
+
+def test_admin_low_stock_filter_lists_only_low_products(staff_client):
+    VariantFactory(product__title="Nearly Gone", stock=2)
+    VariantFactory(product__title="Warehouse Full", stock=200)
+
+    html = staff_client.get("/admin/inventory/product/?stock=low").content.decode()
+
+    assert "Nearly Gone" in html
+    assert "Warehouse Full" not in html
+
+
+def test_admin_adjust_stock_requires_reason(staff_client):
+    variant = VariantFactory(stock=1)
+
+    response = staff_client.post(
+        f"/admin/inventory/variant/{variant.pk}/adjust-stock/",
+        {"quantity_delta": "5", "reason": "", "reference": ""},
+    )
+
+    assert response.status_code == 200
+    assert b"This field is required." in response.content
+    assert StockItem.objects.get(variant=variant).on_hand == 1
+    assert not StockMovement.objects.exists()
+
+
+def test_admin_adjust_stock_below_zero_shows_error(staff_client):
+    variant = VariantFactory(stock=1)
+
+    response = staff_client.post(
+        f"/admin/inventory/variant/{variant.pk}/adjust-stock/",
+        {"quantity_delta": "-2", "reason": "adjustment"},
+    )
+
+    assert b"Only 1 on hand; cannot remove 2." in response.content
+    assert StockItem.objects.get(variant=variant).on_hand == 1
+
+
+def test_admin_adjust_stock_writes_movement_with_actor(staff_client, staff):
+    variant = VariantFactory(stock=1)
+
+    response = staff_client.post(
+        f"/admin/inventory/variant/{variant.pk}/adjust-stock/",
+        {"quantity_delta": "-1", "reason": "adjustment", "reference": "count 12"},
+    )
+
+    assert response.status_code == 302
+    movement = StockMovement.objects.get()
+    assert (movement.quantity, movement.reason, movement.actor, movement.reference) == (
+        -1,
+        "adjustment",
+        staff,
+        "count 12",
+    )
+    assert StockItem.objects.get(variant=variant).on_hand == 0
+
+
+def test_admin_receive_twice_emails_three_subscribers_once_each(
+    staff_client, django_capture_on_commit_callbacks
+):
+    variant = VariantFactory(stock=0, product__title="Field Jacket")
+    for email in ["ann@example.com", "bo@example.com", "cy@example.com"]:
+        back_in_stock_subscribe(variant_id=variant.pk, email=email)
+    url = f"/admin/inventory/variant/{variant.pk}/adjust-stock/"
+    receive = {"quantity_delta": "10", "reason": "receive", "reference": "PO-1"}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = staff_client.post(url, receive)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = staff_client.post(url, receive)
+
+    assert first.status_code == second.status_code == 302
+    assert StockItem.objects.get(variant=variant).on_hand == 20
+    assert sorted(m.to[0] for m in mail.outbox) == [
+        "ann@example.com",
+        "bo@example.com",
+        "cy@example.com",
+    ]
+    assert all("Field Jacket is back in stock" in m.subject for m in mail.outbox)
+    assert BackInStockSubscription.objects.filter(sent_at__isnull=False).count() == 3
+
+
+def test_admin_adjust_stock_action_redirects_to_form(staff_client):
+    variant = VariantFactory(stock=1)
+
+    response = staff_client.post(
+        "/admin/inventory/variant/",
+        {"action": "adjust_stock_action", "_selected_action": [variant.pk]},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"/{variant.pk}/adjust-stock/")
+
+
+# --- CSV import / export -------------------------------------------------------
+
+HEADER = (
+    "sku,product_slug,product_title,category,title,option_values,price_minor,"
+    "currency,compare_at_price_minor,weight_grams,track_stock,allow_backorder,"
+    "backorder_lead_days,expected_ship_date,max_per_order,is_active,on_hand\n"
+)
+
+
+def _csv(*rows):
+    return SimpleUploadedFile(
+        "catalogue.csv", (HEADER + "".join(rows)).encode(), content_type="text/csv"
+    )
+
+
+GOOD_ROWS = (
+    'TEE-S,basic-tee,Basic Tee,shirts,Small,"{""size"": ""S""}",'
+    "1500,USD,,180,1,0,,,,1,12\n",
+    'TEE-M,basic-tee,Basic Tee,shirts,Medium,"{""size"": ""M""}",'
+    "1500,USD,,190,1,0,,,,1,7\n",
+)
+
+
+def test_admin_import_dry_run_reports_bad_rows_and_writes_nothing(staff_client):
+    CategoryFactory(slug="shirts")
+    upload = _csv(
+        GOOD_ROWS[0],
+        "MUG-1,mug,Mug,no-such-category,,,900,USD,,300,1,0,,,,1,5\n",
+        "CAP-1,cap,Cap,shirts,,,-100,USD,,100,1,0,,,,1,5\n",
+    )
+
+    response = staff_client.post(
+        "/admin/inventory/variant/import/",
+        {"import_file": upload, "format": "0", "resource": "0"},
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Unknown category “no-such-category”." in html
+    assert "Ensure this value is greater than or equal to 0." in html
+    assert "Confirm import" not in html
+    assert not Variant.objects.exists()
+    assert not Product.objects.exists()
+    assert not StockMovement.objects.exists()
+
+
+def test_admin_import_good_file_creates_variants_and_movements(staff_client, staff):
+    CategoryFactory(slug="shirts")
+
+    dry = staff_client.post(
+        "/admin/inventory/variant/import/",
+        {"import_file": _csv(*GOOD_ROWS), "format": "0", "resource": "0"},
+    )
+    assert b"Confirm import" in dry.content
+    assert not Variant.objects.exists()
+    confirm = dry.context["confirm_form"]
+    response = staff_client.post(
+        "/admin/inventory/variant/process_import/",
+        {**confirm.initial, "resource": confirm.initial.get("resource") or "0"},
+    )
+
+    assert response.status_code == 302
+    product = Product.objects.get(slug="basic-tee")
+    assert product.category == Category.objects.get(slug="shirts")
+    assert sorted(product.variants.values_list("sku", "option_values")) == [
+        ("TEE-M", {"size": "M"}),
+        ("TEE-S", {"size": "S"}),
+    ]
+    movements = StockMovement.objects.order_by("variant__sku")
+    assert [(m.variant.sku, m.quantity, m.reason, m.actor) for m in movements] == [
+        ("TEE-M", 7, "import", staff),
+        ("TEE-S", 12, "import", staff),
+    ]
+
+
+def test_variant_resource_reimport_sets_stock_to_file_value():
+    from import_export.formats.base_formats import CSV
+
+    from apps.inventory.resources import VariantResource
+
+    CategoryFactory(slug="shirts")
+    dataset = CSV().create_dataset(HEADER + "".join(GOOD_ROWS))
+    VariantResource().import_data(dataset, dry_run=False, raise_errors=True)
+    changed = CSV().create_dataset(
+        HEADER + GOOD_ROWS[0].replace(",1,12\n", ",1,20\n") + GOOD_ROWS[1]
+    )
+
+    result = VariantResource().import_data(changed, dry_run=False)
+
+    assert not result.has_errors()
+    assert not result.has_validation_errors()
+    assert StockItem.objects.get(variant__sku="TEE-S").on_hand == 20
+    assert StockItem.objects.get(variant__sku="TEE-M").on_hand == 7
+    assert StockMovement.objects.filter(variant__sku="TEE-S").count() == 2
+
+
+EXPORT_FIELDS = HEADER.strip().split(",")
+
+
+def test_admin_export_csv_lists_variants_with_stock(staff_client):
+    VariantFactory(sku="EXP-1", product__slug="exported", stock=9)
+
+    response = staff_client.post(
+        "/admin/inventory/variant/export/",
+        {
+            "format": "0",
+            "resource": "0",
+            **{f"variantresource_{name}": "on" for name in EXPORT_FIELDS},
+        },
+    )
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.splitlines()[0].startswith("sku,product_slug,product_title,category")
+    assert "EXP-1,exported," in body
+    assert body.splitlines()[1].endswith(",9")

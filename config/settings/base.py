@@ -359,3 +359,21 @@ CONTENT_SECURITY_POLICY = content_security_policy(
 
 # --- accounts: allauth headless rate limits answer 429 with Retry-After -------
 MIDDLEWARE += ["apps.accounts.middleware.AllauthRateLimitMiddleware"]
+
+# --- Carts and coupons (apps.carts, apps.coupons) ---------------------------
+# The header's cart count (request.cart_count) is set lazily: one query when
+# a page renders it, none for the API.
+MIDDLEWARE += ["apps.carts.middleware.CartCountMiddleware"]
+CART_DEFAULT_CURRENCY = env("CART_DEFAULT_CURRENCY", default="USD")
+CART_MAX_LINE_QUANTITY = env.int("CART_MAX_LINE_QUANTITY", default=99)
+CART_MAX_LINES = env.int("CART_MAX_LINES", default=100)
+CART_ABANDON_AFTER_DAYS = env.int("CART_ABANDON_AFTER_DAYS", default=7)
+CART_DELETE_ANONYMOUS_AFTER_DAYS = env.int(
+    "CART_DELETE_ANONYMOUS_AFTER_DAYS", default=30
+)
+CART_TAX_RATES: list[tuple[str, int]] = []  # estimated on the cart; (name, bp)
+COUPON_APPLY_RATE = env("COUPON_APPLY_RATE", default="10/m")
+CELERY_BEAT_SCHEDULE["carts.expire_carts"] = {
+    "task": "carts.expire_carts",
+    "schedule": 60 * 60 * 6,
+}

@@ -10,7 +10,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand
 
-SEED_COMMANDS = ["seed_catalogue", "seed_shipping", "seed_plans", "stripe_dev_setup"]
+# stripe_dev_setup is not here: it needs localstripe running, so run_dev.py
+# calls it after starting localstripe, on every start.
+SEED_COMMANDS = ["seed_catalogue", "seed_shipping", "seed_plans"]
 
 
 class Command(BaseCommand):

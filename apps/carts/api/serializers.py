@@ -1,0 +1,142 @@
+"""Cart body: the one representation every cart endpoint returns."""
+
+from rest_framework import serializers
+
+from apps.carts.selectors import CartView
+
+
+class MoneySerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "CartMoney"
+
+    amount = serializers.IntegerField(help_text="Minor units (cents).")
+    currency = serializers.CharField()
+
+
+class NoticeSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "CartNotice"
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.DictField()
+
+
+class LineDiscountSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "CartLineDiscount"
+
+    code = serializers.CharField()
+    amount = MoneySerializer()
+
+
+class CartLineSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sku = serializers.CharField()
+    title = serializers.CharField()
+    quantity = serializers.IntegerField()
+    max_quantity = serializers.IntegerField()
+    unit_price = MoneySerializer()
+    added_unit_price = MoneySerializer()
+    subtotal = MoneySerializer()
+    discount = MoneySerializer()
+    line_total = MoneySerializer()
+    discounts = LineDiscountSerializer(many=True)
+    notices = NoticeSerializer(many=True)
+
+
+class CartCouponSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    kind = serializers.CharField()
+    applied = serializers.BooleanField()
+    discount = MoneySerializer()
+    error = serializers.CharField(allow_blank=True)
+    message = serializers.CharField(allow_blank=True)
+
+
+class CartTotalsSerializer(serializers.Serializer):
+    subtotal = MoneySerializer()
+    discount = MoneySerializer()
+    shipping = MoneySerializer()
+    shipping_discount = MoneySerializer()
+    tax = MoneySerializer()
+    total = MoneySerializer()
+    shipping_calculated_at_checkout = serializers.BooleanField()
+
+
+class CartSerializer(serializers.Serializer):
+    id = serializers.UUIDField(
+        help_text="For an anonymous cart the id is its bearer secret; keep it private."
+    )
+    version = serializers.IntegerField()
+    status = serializers.CharField()
+    currency = serializers.CharField()
+    item_count = serializers.IntegerField()
+    lines = CartLineSerializer(many=True)
+    coupons = CartCouponSerializer(many=True)
+    totals = CartTotalsSerializer()
+    notices = NoticeSerializer(many=True)
+
+
+def _m(amount: int, currency: str) -> dict:
+    return {"amount": amount, "currency": currency}
+
+
+def _notice(n) -> dict:
+    return {"code": n.code, "message": n.message, "details": n.details}
+
+
+def cart_body(view: CartView) -> dict:
+    """Return the API body for a priced cart (shape documented by CartSerializer)."""
+    c = view.currency
+    b = view.breakdown
+    return {
+        "id": str(view.id),
+        "version": view.version,
+        "status": view.cart.status,
+        "currency": c,
+        "item_count": view.item_count,
+        "lines": [
+            {
+                "id": line.id,
+                "sku": line.sku,
+                "title": line.title,
+                "quantity": line.quantity,
+                "max_quantity": line.max_quantity,
+                "unit_price": _m(line.unit_price_minor, c),
+                "added_unit_price": _m(line.added_unit_price_minor, c),
+                "subtotal": _m(line.subtotal_minor, c),
+                "discount": _m(line.discount_minor, c),
+                "line_total": _m(line.total_minor, c),
+                "discounts": [
+                    {"code": d.code, "amount": _m(d.amount_minor, c)}
+                    for d in line.discounts
+                ],
+                "notices": [_notice(n) for n in line.notices],
+            }
+            for line in view.lines
+        ],
+        "coupons": [
+            {
+                "code": coupon.code,
+                "kind": coupon.kind,
+                "applied": coupon.is_applied,
+                "discount": _m(
+                    coupon.discount_minor + coupon.shipping_discount_minor, c
+                ),
+                "error": coupon.error,
+                "message": coupon.message,
+            }
+            for coupon in view.coupons
+        ],
+        "totals": {
+            "subtotal": _m(b.subtotal_minor, c),
+            "discount": _m(b.discount_minor, c),
+            "shipping": _m(b.shipping_minor, c),
+            "shipping_discount": _m(b.shipping_discount_minor, c),
+            "tax": _m(b.tax_minor, c),
+            "total": _m(b.total_minor, c),
+            "shipping_calculated_at_checkout": True,
+        },
+        "notices": [_notice(n) for n in view.notices],
+    }

@@ -1,0 +1,179 @@
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+
+from apps.core.models import TimeStampedModel
+
+
+class Coupon(TimeStampedModel):
+    """A discount code. Redemptions are counted when an order is placed."""
+
+    class Kind(models.TextChoices):
+        PERCENTAGE = "percentage", "Percentage off"
+        FIXED_AMOUNT = "fixed_amount", "Fixed amount off"
+        FREE_SHIPPING = "free_shipping", "Free shipping"
+        BUY_X_GET_Y = "buy_x_get_y", "Buy X get Y"
+
+    code = models.CharField(
+        max_length=64, help_text="Case-insensitive; stored in upper case."
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    value = models.PositiveIntegerField(
+        default=0,
+        help_text=(
+            "Basis points for percentage and buy X get Y (10000 = 100%, free); "
+            "minor units for a fixed amount; unused for free shipping."
+        ),
+    )
+    currency = models.CharField(max_length=3, default="USD")
+    minimum_subtotal_minor = models.PositiveBigIntegerField(default=0)
+    maximum_discount_minor = models.PositiveBigIntegerField(null=True, blank=True)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    usage_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Total redemptions allowed; empty = no limit."
+    )
+    per_customer_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Redemptions per customer (user or email)."
+    )
+    times_redeemed = models.PositiveIntegerField(default=0, editable=False)
+    is_first_order_only = models.BooleanField(default=False)
+    is_combinable = models.BooleanField(default=True)
+    priority = models.IntegerField(
+        default=0, help_text="Higher priority coupons are applied first."
+    )
+    buy_quantity = models.PositiveSmallIntegerField(default=0)
+    get_quantity = models.PositiveSmallIntegerField(default=0)
+    include_products = models.ManyToManyField(
+        "inventory.Product", blank=True, related_name="+"
+    )
+    include_variants = models.ManyToManyField(
+        "inventory.Variant", blank=True, related_name="+"
+    )
+    include_categories = models.ManyToManyField(
+        "inventory.Category", blank=True, related_name="+"
+    )
+    exclude_products = models.ManyToManyField(
+        "inventory.Product", blank=True, related_name="+"
+    )
+    exclude_variants = models.ManyToManyField(
+        "inventory.Variant", blank=True, related_name="+"
+    )
+    exclude_categories = models.ManyToManyField(
+        "inventory.Category", blank=True, related_name="+"
+    )
+    generated_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="generated",
+        help_text="The template coupon this single-use code was generated from.",
+    )
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("code"), name="coupons_coupon_code_ci_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    kind__in=[
+                        "percentage",
+                        "fixed_amount",
+                        "free_shipping",
+                        "buy_x_get_y",
+                    ]
+                ),
+                name="coupons_coupon_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind__in=["percentage", "buy_x_get_y"])
+                | models.Q(value__lte=10_000),
+                name="coupons_coupon_percentage_at_most_100",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(usage_limit__isnull=True)
+                | models.Q(times_redeemed__lte=models.F("usage_limit")),
+                name="coupons_coupon_redeemed_within_limit",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(starts_at__isnull=True)
+                | models.Q(ends_at__isnull=True)
+                | models.Q(ends_at__gt=models.F("starts_at")),
+                name="coupons_coupon_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="buy_x_get_y")
+                | models.Q(buy_quantity__gte=1, get_quantity__gte=1),
+                name="coupons_coupon_bxgy_quantities",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def clean(self) -> None:
+        self.code = (self.code or "").strip().upper()
+        self.currency = (self.currency or "").upper()
+
+
+class CouponRedemption(models.Model):
+    """One counted use of a coupon by one order."""
+
+    coupon = models.ForeignKey(
+        Coupon, on_delete=models.PROTECT, related_name="redemptions"
+    )
+    order_ref = models.CharField(max_length=64)
+    customer_key = models.CharField(
+        max_length=254, help_text="user:<id> or email:<address>, lower case."
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    discount_minor = models.PositiveBigIntegerField(default=0)
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["coupon", "order_ref"], name="coupons_redemption_once_per_order"
+            )
+        ]
+        indexes = [models.Index(fields=["coupon", "customer_key"])]
+
+    def __str__(self) -> str:
+        return f"{self.coupon_id} → {self.order_ref}"
+
+
+class StackingSettings(models.Model):
+    """The one row of stacking rules, editable in admin."""
+
+    max_coupons_per_order = models.PositiveSmallIntegerField(default=2)
+    percentage_combines_with_fixed = models.BooleanField(default=False)
+    multiple_percentage_combine = models.BooleanField(default=False)
+    free_shipping_combines = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = "stacking settings"
+        verbose_name_plural = "stacking settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(pk=1), name="coupons_stacking_settings_singleton"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_coupons_per_order__gte=1),
+                name="coupons_stacking_at_least_one",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "Coupon stacking rules"

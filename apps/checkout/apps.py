@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class CheckoutConfig(AppConfig):
     name = "apps.checkout"
     label = "checkout"
+
+    def ready(self) -> None:
+        from apps.checkout import handlers  # noqa: F401
+        from apps.checkout.services import customer_order_count
+        from apps.coupons.selectors import customer_order_count_provider_register
+
+        customer_order_count_provider_register(customer_order_count)

@@ -1,2 +1,29 @@
+from django.urls import path
+
+from apps.checkout import views
+
 app_name = "checkout"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.checkout_start, name="start"),
+    path("<uuid:checkout_id>/email/", views.checkout_email, name="email"),
+    path(
+        "<uuid:checkout_id>/shipping-address/",
+        views.checkout_shipping_address,
+        name="shipping-address",
+    ),
+    path(
+        "<uuid:checkout_id>/billing-address/",
+        views.checkout_billing_address,
+        name="billing-address",
+    ),
+    path(
+        "<uuid:checkout_id>/shipping-method/",
+        views.checkout_shipping_method,
+        name="shipping-method",
+    ),
+    path("<uuid:checkout_id>/payment/", views.checkout_payment, name="payment"),
+    path("<uuid:checkout_id>/complete/", views.checkout_complete, name="complete"),
+    path("orders/", views.order_list, name="order-list"),
+    path("orders/<str:number>/", views.order_detail, name="order-detail"),
+    path("order/<str:token>/", views.order_guest, name="order-guest"),
+]

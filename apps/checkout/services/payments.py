@@ -1,0 +1,182 @@
+"""Entering payment (reserve → PaymentIntent → record) and completing it.
+
+No row lock is ever held across a Stripe call: stock is reserved and the
+pending order written in one transaction, the intent is created or updated
+through billing with no transaction open, and the result recorded after.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+
+from apps.billing import gateway
+from apps.billing import selectors as billing_selectors
+from apps.billing import services as billing_services
+from apps.billing.exceptions import PaymentDeclined
+from apps.checkout.exceptions import CheckoutIncomplete, PaymentIncomplete
+from apps.checkout.models import Checkout, Order
+from apps.checkout.services.checkout import S, checkout_next_step
+from apps.checkout.services.orders import order_payment_succeeded, order_place_pending
+from apps.checkout.services.pricing import checkout_totals
+from apps.core.audit import audit_log
+from apps.core.exceptions import InvalidTransition
+from apps.inventory import services as inventory_services
+from apps.inventory.services import ReservationRequest
+
+RESERVATION_TTL = timedelta(minutes=15)
+PAYABLE = {S.PAYMENT, S.REVIEW, S.PAYMENT_FAILED}
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentSession:
+    order: Order
+    payment_intent_id: str
+    client_secret: str
+    amount_minor: int
+    currency: str
+    publishable_key: str
+    status: str
+
+
+def publishable_key() -> str:
+    if settings.STRIPE_LIVE_MODE:
+        return settings.STRIPE_LIVE_PUBLIC_KEY
+    return settings.STRIPE_TEST_PUBLIC_KEY
+
+
+def checkout_payment_start(*, checkout: Checkout, request=None) -> PaymentSession:
+    """Reserve the cart's stock, write the pending order, and get its intent.
+
+    Safe to call again (renews the hold, refreshes the order, and updates the
+    same intent if the total changed). Raise OutOfStock (details name the
+    lines), CheckoutIncomplete, InvalidTransition, PaymentProviderError.
+    """
+    with transaction.atomic():
+        checkout = (
+            Checkout.objects.select_for_update()
+            .select_related("cart", "shipping_method", "user")
+            .get(pk=checkout.pk)
+        )
+        if checkout.state in (S.PROCESSING, S.COMPLETED):
+            raise InvalidTransition(
+                f"This checkout is {checkout.state}.",
+                details={"from": checkout.state, "to": S.PAYMENT},
+            )
+        totals = checkout_totals(checkout=checkout)
+        missing = checkout_next_step(
+            checkout, requires_shipping=totals.requires_shipping
+        )
+        if missing != S.PAYMENT:
+            raise CheckoutIncomplete(
+                f"Complete the {missing.replace('_', ' ')} step first.",
+                details={"next_step": missing},
+            )
+        inventory_services.stock_reserve(
+            items=[
+                ReservationRequest(line.variant_id, line.quantity)
+                for line in totals.view.lines
+            ],
+            ref=checkout.reservation_ref,
+            ttl=RESERVATION_TTL,
+        )
+        fingerprint = totals.fingerprint()
+        if fingerprint != checkout.totals_fingerprint:
+            if checkout.totals_fingerprint:
+                checkout.totals_version += 1
+            checkout.totals_fingerprint = fingerprint
+            checkout.save(
+                update_fields=["totals_version", "totals_fingerprint", "updated_at"]
+            )
+        order = order_place_pending(checkout=checkout, totals=totals)
+        if checkout.state == S.PAYMENT:
+            checkout.state = S.REVIEW
+            checkout.save(update_fields=["state", "updated_at"])
+        key = f"checkout:{checkout.pk}:v{checkout.totals_version}"
+    # No transaction from here: Stripe.
+    payment = billing_services.payment_intent_ensure(
+        reference=order.number,
+        amount_minor=order.total_minor,
+        currency=order.currency,
+        idempotency_key=key,
+        metadata={"order_number": order.number, "checkout_id": str(checkout.pk)},
+    )
+    audit_log(
+        action="payment_initiated",
+        request=request,
+        obj=order,
+        data={"intent": payment.intent_id, "amount_minor": payment.amount_minor},
+    )
+    return PaymentSession(
+        order=order,
+        payment_intent_id=payment.intent_id,
+        client_secret=payment.client_secret,
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        publishable_key=publishable_key(),
+        status=payment.status,
+    )
+
+
+def checkout_complete(
+    *, checkout: Checkout, source: str = "complete", request=None
+) -> Order:
+    """After the client confirmed: re-fetch the intent and finalise if paid.
+
+    Raise PaymentDeclined with Stripe's message (checkout → payment_failed),
+    PaymentIncomplete while 3-D Secure or a card is still needed,
+    InvalidTransition when no payment was started.
+    """
+    order = Order.objects.filter(checkout=checkout).first()
+    if order is None:
+        raise InvalidTransition(
+            "No payment was started for this checkout.",
+            details={"from": checkout.state, "to": S.PROCESSING},
+        )
+    if order.status != Order.Status.PENDING_PAYMENT:
+        return order
+    payment = billing_selectors.payment_latest_for_reference(reference=order.number)
+    if payment is None:
+        raise InvalidTransition("No payment was started for this checkout.")
+    payment = billing_services.payment_sync(intent_id=payment.intent_id)
+    if payment.status == "succeeded":
+        return order_payment_succeeded(
+            intent_id=payment.intent_id,
+            source=source,
+            request=request,
+            payment=payment,
+        )
+    if payment.status == "processing":
+        return order
+    if payment.last_error and payment.status == "requires_payment_method":
+        with transaction.atomic():
+            locked = Checkout.objects.select_for_update().get(pk=checkout.pk)
+            if locked.state in (S.REVIEW, S.PROCESSING):
+                locked.state = S.PAYMENT_FAILED
+                locked.last_error = payment.last_error
+                locked.save(update_fields=["state", "last_error", "updated_at"])
+        audit_log(
+            action="payment_failed",
+            request=request,
+            obj=order,
+            data={"intent": payment.intent_id, "error": payment.last_error},
+        )
+        raise PaymentDeclined(
+            payment.last_error,
+            code="card_declined",
+            details={"payment_intent": payment.intent_id},
+        )
+    raise PaymentIncomplete(
+        "The payment is not complete yet.",
+        details={"status": payment.status, "payment_intent": payment.intent_id},
+    )
+
+
+def payment_confirm_for_tests(*, intent_id: str, card_number: str):
+    """Confirm an intent server-side as a mobile SDK would (tests, demos)."""
+    return gateway.payment_intent_confirm(
+        payment_intent_id=intent_id, card_number=card_number
+    )

@@ -1,0 +1,31 @@
+"""Thin task adapters over checkout services."""
+
+from celery import shared_task
+
+from apps.core.exceptions import TransientError
+
+
+@shared_task(
+    name="checkout.finalize_payment",
+    autoretry_for=(TransientError,),
+    retry_backoff=True,
+    max_retries=5,
+    acks_late=True,
+)
+def finalize_payment(intent_id: str, source: str = "webhook") -> None:
+    from apps.checkout.services import order_payment_succeeded
+
+    order_payment_succeeded(intent_id=intent_id, source=source)
+
+
+@shared_task(
+    name="checkout.retry_failed_workflow",
+    autoretry_for=(TransientError,),
+    retry_backoff=True,
+    max_retries=5,
+    acks_late=True,
+)
+def retry_failed_workflow(workflow_id: int) -> None:
+    from apps.checkout.services import failed_workflow_retry
+
+    failed_workflow_retry(workflow_id=workflow_id)

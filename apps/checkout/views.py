@@ -1,0 +1,409 @@
+"""Checkout pages: one page per step, POST/redirect/GET, work without
+JavaScript except the card form (Stripe's card Element needs Stripe.js)."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+from django_ratelimit.decorators import ratelimit
+
+from apps.accounts import selectors as account_selectors
+from apps.carts import selectors as cart_selectors
+from apps.carts.exceptions import CartNotFound
+from apps.checkout import selectors, services
+from apps.checkout.exceptions import CheckoutNotFound, OrderNotFound
+from apps.checkout.forms import AddressForm, BillingForm, EmailForm, ShippingMethodForm
+from apps.checkout.models import Checkout
+from apps.checkout.services.orders import order_number_from_token, order_public_path
+from apps.checkout.throttling import checkout_rate, client_key
+from apps.core.exceptions import ApplicationError, ValidationFailed
+from apps.inventory.exceptions import OutOfStock
+
+S = Checkout.State
+STEPS = [
+    (S.IDENTIFICATION, "Email", "checkout:email"),
+    (S.SHIPPING_ADDRESS, "Shipping address", "checkout:shipping-address"),
+    (S.BILLING_ADDRESS, "Billing address", "checkout:billing-address"),
+    (S.SHIPPING_METHOD, "Delivery", "checkout:shipping-method"),
+    (S.PAYMENT, "Review & pay", "checkout:payment"),
+]
+_ORDER = [step for step, _label, _url in STEPS]
+limit = ratelimit(key=client_key, rate=checkout_rate, group="checkout", block=True)
+
+
+def _session_cart(request):
+    user = request.user
+    if user.is_authenticated:
+        return cart_selectors.cart_get_open_for_user(user=user)
+    cart_id = request.session.get("cart_id")
+    if not cart_id:
+        return None
+    try:
+        cart = cart_selectors.cart_get(cart_id=cart_id, user=user)
+    except CartNotFound:
+        return None
+    return cart if cart.is_open else None
+
+
+def _checkout(request, checkout_id) -> Checkout:
+    try:
+        return selectors.checkout_get(checkout_id=checkout_id, user=request.user)
+    except CheckoutNotFound:
+        raise Http404("No such checkout") from None
+
+
+def _step_url(checkout: Checkout, step: str) -> str:
+    name = dict((s, u) for s, _label, u in STEPS)[step]
+    return reverse(name, kwargs={"checkout_id": checkout.pk})
+
+
+def _context(checkout: Checkout, current: str, totals=None, **extra) -> dict:
+    totals = totals or services.checkout_totals(checkout=checkout)
+    reachable = services.checkout_next_step(
+        checkout, requires_shipping=totals.requires_shipping
+    )
+    steps = []
+    for step, label, _url in STEPS:
+        if not totals.requires_shipping and step in (
+            S.SHIPPING_ADDRESS,
+            S.SHIPPING_METHOD,
+        ):
+            continue
+        steps.append(
+            {
+                "label": label,
+                "url": _step_url(checkout, step),
+                "is_current": step == current,
+                "is_done": _ORDER.index(step) < _ORDER.index(reachable),
+                "is_reachable": _ORDER.index(step) <= _ORDER.index(reachable),
+            }
+        )
+    return {
+        "checkout": checkout,
+        "totals": totals,
+        "steps": steps,
+        "current": current,
+        **extra,
+    }
+
+
+def _guard(checkout: Checkout, step: str, totals):
+    """Return a redirect when the step cannot be shown now, else None."""
+    if checkout.state == S.COMPLETED:
+        order = selectors.order_get_for_checkout(checkout=checkout)
+        return redirect(order_public_path(order))
+    reachable = services.checkout_next_step(
+        checkout, requires_shipping=totals.requires_shipping
+    )
+    if not totals.requires_shipping and step in (S.SHIPPING_ADDRESS, S.SHIPPING_METHOD):
+        return redirect(_step_url(checkout, reachable))
+    if _ORDER.index(step) > _ORDER.index(reachable):
+        return redirect(_step_url(checkout, reachable))
+    return None
+
+
+@require_GET
+@limit
+def checkout_start(request):
+    cart = _session_cart(request)
+    if cart is None:
+        messages.error(request, "Your cart is empty.")
+        return redirect("carts:cart-detail")
+    try:
+        checkout, _ = services.checkout_start(
+            cart=cart, user=request.user, request=request
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("carts:cart-detail")
+    totals = services.checkout_totals(checkout=checkout)
+    return redirect(
+        _step_url(
+            checkout,
+            services.checkout_next_step(
+                checkout, requires_shipping=totals.requires_shipping
+            ),
+        )
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@limit
+def checkout_email(request, checkout_id):
+    checkout = _checkout(request, checkout_id)
+    totals = services.checkout_totals(checkout=checkout)
+    if checkout.state == S.COMPLETED:
+        return _guard(checkout, S.IDENTIFICATION, totals)
+    form = EmailForm(
+        request.POST or None,
+        initial={
+            "email": checkout.email,
+            "marketing_consent": checkout.marketing_consent,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            checkout = services.checkout_set_email(
+                checkout=checkout,
+                email=form.cleaned_data["email"],
+                marketing_consent=form.cleaned_data["marketing_consent"],
+            )
+            return redirect(_step_url(checkout, _next(checkout)))
+        except ValidationFailed as exc:
+            form.add_service_errors(exc.details.get("fields", {}))
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+    login_next = reverse("checkout:start")
+    return render(
+        request,
+        "checkout/email.html",
+        _context(checkout, S.IDENTIFICATION, totals, form=form, login_next=login_next),
+        status=400 if form.errors else 200,
+    )
+
+
+def _next(checkout: Checkout) -> str:
+    totals = services.checkout_totals(checkout=checkout)
+    return services.checkout_next_step(
+        checkout, requires_shipping=totals.requires_shipping
+    )
+
+
+def _saved_addresses(request):
+    if not request.user.is_authenticated:
+        return []
+    return list(account_selectors.address_list_for_user(user=request.user))
+
+
+def _initial_from(address: dict | None, saved) -> dict:
+    if address:
+        return address
+    if saved:
+        a = saved[0]
+        return {k: getattr(a, k) for k in services.checkout.ADDRESS_FIELDS}
+    return {"country": "US"}
+
+
+@require_http_methods(["GET", "POST"])
+@limit
+def checkout_shipping_address(request, checkout_id):
+    checkout = _checkout(request, checkout_id)
+    totals = services.checkout_totals(checkout=checkout)
+    if request.method == "GET" and (
+        guard := _guard(checkout, S.SHIPPING_ADDRESS, totals)
+    ):
+        return guard
+    saved = _saved_addresses(request)
+    if request.method == "POST" and request.POST.get("saved_address"):
+        data = _initial_from(
+            None, [a for a in saved if str(a.pk) == request.POST["saved_address"]] or []
+        )
+        form = AddressForm(data)
+    else:
+        form = AddressForm(
+            request.POST or None,
+            initial=_initial_from(checkout.shipping_address, saved),
+        )
+    if request.method == "POST" and form.is_valid():
+        try:
+            checkout = services.checkout_set_shipping_address(
+                checkout=checkout,
+                address=form.address(),
+                save_to_address_book=form.cleaned_data.get(
+                    "save_to_address_book", False
+                ),
+            )
+            return redirect(_step_url(checkout, _next(checkout)))
+        except ValidationFailed as exc:
+            form.add_service_errors(exc.details.get("fields", {}))
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+    return render(
+        request,
+        "checkout/address.html",
+        _context(
+            checkout,
+            S.SHIPPING_ADDRESS,
+            totals,
+            form=form,
+            saved=saved,
+            heading="Shipping address",
+        ),
+        status=400 if form.errors else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@limit
+def checkout_billing_address(request, checkout_id):
+    checkout = _checkout(request, checkout_id)
+    totals = services.checkout_totals(checkout=checkout)
+    if request.method == "GET" and (
+        guard := _guard(checkout, S.BILLING_ADDRESS, totals)
+    ):
+        return guard
+    saved = _saved_addresses(request)
+    initial = _initial_from(checkout.billing_address, saved)
+    initial["same_as_shipping"] = bool(
+        checkout.billing_same_as_shipping and totals.requires_shipping
+    )
+    form = BillingForm(request.POST or None, initial=initial)
+    if not totals.requires_shipping:
+        form.fields.pop("same_as_shipping")
+    if request.method == "POST" and form.is_valid():
+        same = bool(form.cleaned_data.get("same_as_shipping"))
+        try:
+            checkout = services.checkout_set_billing_address(
+                checkout=checkout,
+                same_as_shipping=same,
+                address=None if same else form.address(),
+                save_to_address_book=form.cleaned_data.get(
+                    "save_to_address_book", False
+                ),
+            )
+            return redirect(_step_url(checkout, _next(checkout)))
+        except ValidationFailed as exc:
+            form.add_service_errors(exc.details.get("fields", {}))
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+    return render(
+        request,
+        "checkout/address.html",
+        _context(
+            checkout,
+            S.BILLING_ADDRESS,
+            totals,
+            form=form,
+            saved=[],
+            heading="Billing address",
+        ),
+        status=400 if form.errors else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@limit
+def checkout_shipping_method(request, checkout_id):
+    checkout = _checkout(request, checkout_id)
+    totals = services.checkout_totals(checkout=checkout)
+    if request.method == "GET" and (
+        guard := _guard(checkout, S.SHIPPING_METHOD, totals)
+    ):
+        return guard
+    quotes = services.checkout_shipping_quotes(checkout=checkout)
+    form = ShippingMethodForm(
+        request.POST or None,
+        quotes=quotes,
+        initial={"shipping_method": checkout.shipping_method_id},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            checkout = services.checkout_set_shipping_method(
+                checkout=checkout, method_id=form.cleaned_data["shipping_method"]
+            )
+            return redirect(_step_url(checkout, _next(checkout)))
+        except ApplicationError as exc:
+            form.add_error("shipping_method", exc.message)
+    return render(
+        request,
+        "checkout/shipping_method.html",
+        _context(checkout, S.SHIPPING_METHOD, totals, form=form, quotes=quotes),
+        status=400 if form.errors else 200,
+    )
+
+
+@require_GET
+@limit
+def checkout_payment(request, checkout_id):
+    """Enter payment: reserve stock, place the pending order, mount the card form."""
+    checkout = _checkout(request, checkout_id)
+    totals = services.checkout_totals(checkout=checkout)
+    if guard := _guard(checkout, S.PAYMENT, totals):
+        return guard
+    try:
+        session = services.checkout_payment_start(checkout=checkout, request=request)
+    except OutOfStock as exc:
+        skus = ", ".join(line["sku"] for line in exc.details.get("lines", []))
+        messages.error(
+            request,
+            f"Sorry, these items are no longer available in "
+            f"the quantity you asked for: {skus}. Please update your cart.",
+        )
+        return redirect("carts:cart-detail")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("checkout:start")
+    checkout.refresh_from_db()
+    return render(
+        request,
+        "checkout/payment.html",
+        _context(
+            checkout,
+            S.PAYMENT,
+            totals,
+            session=session,
+            stripe_js_url=settings.STRIPE_JS_URL,
+            return_url=request.build_absolute_uri(
+                reverse("checkout:complete", kwargs={"checkout_id": checkout.pk})
+            ),
+            order=session.order,
+        ),
+    )
+
+
+@require_GET
+@limit
+def checkout_complete(request, checkout_id):
+    """Stripe's return page: re-fetch the intent and finalise, or go back."""
+    checkout = _checkout(request, checkout_id)
+    try:
+        order = services.checkout_complete(
+            checkout=checkout, source="return_page", request=request
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("checkout:payment", checkout_id=checkout.pk)
+    if order.status == order.Status.PENDING_PAYMENT:
+        messages.info(request, "Your payment is being processed.")
+    return redirect(order_public_path(order))
+
+
+@require_GET
+def order_guest(request, token):
+    """The confirmation page and the signed link in the confirmation email."""
+    number = order_number_from_token(token)
+    if number is None:
+        raise Http404("No such order")
+    try:
+        order = selectors.order_get_by_number(number=number)
+    except OrderNotFound:
+        raise Http404("No such order") from None
+    return render(
+        request,
+        "checkout/order_detail.html",
+        {"order": order, "lines": list(order.lines.all()), "confirmation": True},
+    )
+
+
+@login_required
+@require_GET
+def order_list(request):
+    orders = selectors.order_list_for_user(user=request.user)
+    return render(request, "checkout/order_list.html", {"orders": orders})
+
+
+@login_required
+@require_GET
+def order_detail(request, number):
+    try:
+        order = selectors.order_get_for_user(user=request.user, number=number)
+    except OrderNotFound:
+        raise Http404("No such order") from None
+    return render(
+        request,
+        "checkout/order_detail.html",
+        {"order": order, "lines": list(order.lines.all())},
+    )

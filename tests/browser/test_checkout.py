@@ -1,0 +1,103 @@
+"""Acceptance 1–2: a guest buys through the pages with localstripe's Stripe.js."""
+
+import re
+
+import pytest
+from django.core import mail
+from playwright.sync_api import expect
+
+from apps.billing.models import Payment
+from apps.checkout.models import Order
+from apps.inventory.models import StockItem
+from tests.checkout.factories import ShippingMethodFactory
+from tests.inventory.factories import VariantFactory
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.localstripe,
+    pytest.mark.django_db(transaction=True),
+]
+
+
+@pytest.fixture
+def product(localstripe, transactional_db):
+    ShippingMethodFactory(name="Standard", price_minor=500)
+    return VariantFactory(
+        stock=5, weight_grams=200, price_minor=2500, sku="MUG-BLUE"
+    ).product
+
+
+def _to_payment(page, product, email="guest@example.com"):
+    page.goto(f"/products/{product.slug}/")
+    page.check("input[name=sku]")
+    page.click("button:has-text('Add to cart')")
+    page.wait_for_url("**/cart/")
+    page.click("a:has-text('Checkout')")
+    page.fill("input[name=email]", email)
+    page.click("button:has-text('Continue')")
+    assert page.locator(".checkout-progress").is_visible()
+    page.fill("input[name=name]", "Ada Lovelace")
+    page.fill("input[name=line1]", "1600 Amphitheatre Pkwy")
+    page.fill("input[name=city]", "Mountain View")
+    page.fill("input[name=region]", "CA")
+    page.fill("input[name=postal_code]", "94043")
+    page.select_option("select[name=country]", "US")
+    page.click("button:has-text('Continue')")
+    page.check("input[name=shipping_method]")
+    page.click("button:has-text('Continue to payment')")
+    page.wait_for_selector("input[placeholder=number]")
+
+
+def _pay(page, card):
+    page.fill("input[placeholder=number]", card)
+    page.fill("input[placeholder=exp_month]", "12")
+    page.fill("input[placeholder=exp_year]", "34")
+    page.fill("input[placeholder=cvc]", "123")
+    page.fill("input[placeholder=postal_code]", "94043")
+    page.click("#pay-button")
+
+
+def test_guest_buys_with_4242_sees_confirmation_email_stock_paid(page, product):
+    _to_payment(page, product)
+    _pay(page, "4242424242424242")
+
+    page.wait_for_url(re.compile(r"/checkout/order/"))
+    number = page.locator("[data-testid=order-number]").inner_text()
+    assert "Thank you" in page.content()
+    order = Order.objects.get()
+    assert order.number == number
+    assert order.status == "paid"
+    assert StockItem.objects.get(variant__sku="MUG-BLUE").on_hand == 4
+    assert any(number in m.subject for m in mail.outbox)
+
+
+def test_3ds_card_completes_after_challenge(page, product):
+    _to_payment(page, product)
+    _pay(page, "4000002500003155")
+    page.click("text=Complete authentication")
+
+    page.wait_for_url(re.compile(r"/checkout/order/"))
+    assert Order.objects.get().status == "paid"
+
+
+def test_3ds_failed_challenge_shows_error_order_unpaid(page, product):
+    _to_payment(page, product)
+    _pay(page, "4000002500003155")
+    page.click("text=Fail authentication")
+
+    expect(page.locator("#card-errors")).not_to_be_empty()
+    assert Order.objects.get().status == "pending_payment"
+
+
+def test_declined_card_message_then_second_card_one_order_one_payment(page, product):
+    _to_payment(page, product)
+    _pay(page, "4000000000000002")
+    expect(page.locator("#card-errors")).not_to_be_empty()
+    assert page.locator("#card-errors").inner_text() == "Your card was declined."
+
+    _pay(page, "4242424242424242")
+    page.wait_for_url(re.compile(r"/checkout/order/"))
+
+    assert Order.objects.get().status == "paid"
+    assert Payment.objects.filter(status="succeeded").count() == 1
+    assert Payment.objects.count() == 1

@@ -1,0 +1,305 @@
+"""Checkout and order state machines, finalisation exactly once, compensation."""
+
+import itertools
+from datetime import timedelta
+
+import pytest
+import requests
+from django.core import mail
+from django.utils import timezone
+
+from apps.billing import signals
+from apps.billing.models import Payment, PaymentRefund
+from apps.checkout import services
+from apps.checkout.models import (
+    CHECKOUT_TRANSITIONS,
+    ORDER_TRANSITIONS,
+    Checkout,
+    FailedWorkflow,
+    Order,
+    OrderEvent,
+)
+from apps.core.exceptions import InvalidTransition
+from apps.core.models import Notification
+from apps.coupons.models import CouponRedemption
+from apps.inventory import services as inventory_services
+from apps.inventory.models import Reservation, StockItem
+from apps.inventory.services import ReservationRequest
+from tests.carts.factories import CartFactory, CartLineFactory
+from tests.checkout.conftest import api_checkout_to_payment, confirm_card
+from tests.coupons.factories import CouponFactory
+from tests.inventory.factories import VariantFactory
+
+pytestmark = pytest.mark.django_db
+
+CHECKOUT_STATES = list(Checkout.State.values)
+ORDER_STATES = list(Order.Status.values)
+
+
+@pytest.mark.parametrize(
+    ("source", "target"), list(itertools.product(CHECKOUT_STATES, CHECKOUT_STATES))
+)
+def test_checkout_transition_every_pair_follows_table(source, target):
+    checkout = Checkout.objects.create(cart=CartFactory(), state=source)
+    allowed = target == source or target in CHECKOUT_TRANSITIONS[source]
+
+    if allowed:
+        services.checkout_transition(checkout_id=checkout.pk, to=target)
+        checkout.refresh_from_db()
+        assert checkout.state == target
+    else:
+        with pytest.raises(InvalidTransition) as exc:
+            services.checkout_transition(checkout_id=checkout.pk, to=target)
+        assert exc.value.code == "invalid_state_transition"
+        checkout.refresh_from_db()
+        assert checkout.state == source
+
+
+@pytest.mark.parametrize(
+    ("source", "target"), list(itertools.product(ORDER_STATES, ORDER_STATES))
+)
+def test_order_transition_every_pair_follows_table_and_logs_event(source, target):
+    order = Order.objects.create(
+        number=f"T-{source[:4]}-{target[:4]}",
+        email="a@example.com",
+        currency="USD",
+        status=source,
+    )
+    allowed = target in ORDER_TRANSITIONS[source]
+
+    if source == target:
+        services.order_transition(order_id=order.pk, to=target)
+        assert OrderEvent.objects.filter(order=order).count() == 0
+    elif allowed:
+        services.order_transition(order_id=order.pk, to=target, source="test")
+        order.refresh_from_db()
+        assert order.status == target
+        event = OrderEvent.objects.get(order=order)
+        assert (event.from_status, event.to_status) == (source, target)
+    else:
+        with pytest.raises(InvalidTransition):
+            services.order_transition(order_id=order.pk, to=target)
+        order.refresh_from_db()
+        assert order.status == source
+
+
+def test_order_numbers_are_short_and_unique():
+    numbers = {services.orders.order_number_new() for _ in range(500)}
+    assert len(numbers) == 500
+    assert all(len(n) == 9 and n[4] == "-" for n in numbers)
+
+
+def test_checkout_new_shipping_address_from_review_clears_method(
+    make_cart, shipping_method
+):
+    from tests.checkout.conftest import ADDRESS
+
+    cart = make_cart()
+    checkout, _ = services.checkout_start(cart=cart, email="a@example.com")
+    checkout = services.checkout_set_shipping_address(
+        checkout=checkout, address=ADDRESS
+    )
+    checkout = services.checkout_set_shipping_method(
+        checkout=checkout, method_id=shipping_method.pk
+    )
+    assert checkout.state == "payment"
+
+    checkout = services.checkout_set_shipping_address(
+        checkout=checkout,
+        address={**ADDRESS, "postal_code": "10001", "region": "NY", "city": "New York"},
+    )
+
+    assert checkout.shipping_method_id is None
+    assert checkout.state == "shipping_method"
+
+
+def test_checkout_digital_cart_skips_shipping_steps(make_cart, tax_rate):
+    from tests.checkout.conftest import ADDRESS
+
+    cart = make_cart(weight=0)
+    checkout, _ = services.checkout_start(cart=cart, email="a@example.com")
+    assert checkout.state == "billing_address"
+
+    checkout = services.checkout_set_billing_address(
+        checkout=checkout, same_as_shipping=False, address=ADDRESS
+    )
+
+    assert checkout.state == "payment"
+    totals = services.checkout_totals(checkout=checkout)
+    assert totals.requires_shipping is False
+    assert (totals.shipping_minor, totals.tax_minor, totals.total_minor) == (
+        0,
+        200,
+        2200,
+    )
+
+
+def test_shipping_quotes_free_over_threshold_and_weight_bands(db):
+    from tests.checkout.factories import ShippingMethodFactory, WeightBandFactory
+
+    free = ShippingMethodFactory(free_over=True, price_minor=500, free_over_minor=5000)
+    band = WeightBandFactory(max_weight_grams=1000, price_minor=700)
+    ShippingMethodFactory(zone__countries=["FR"])  # another zone: not offered
+
+    below = {
+        q.method: q.price_minor
+        for q in services.shipping_quotes(
+            country="US", currency="USD", subtotal_minor=4999, weight_grams=900
+        )
+    }
+    above = {
+        q.method: q.price_minor
+        for q in services.shipping_quotes(
+            country="US", currency="USD", subtotal_minor=5000, weight_grams=1200
+        )
+    }
+
+    assert below == {free: 500, band.method: 700}
+    assert above == {free: 0}  # too heavy for the only band
+
+
+# --- finalisation ---------------------------------------------------------------
+
+
+@pytest.fixture
+def paid_intent(api_client, make_cart, shipping_method, localstripe):
+    """A guest checkout whose intent was confirmed (not finalised yet)."""
+    coupon = CouponFactory(value=1000)
+    variant = VariantFactory(stock=5, weight_grams=100, price_minor=2000)
+    cart = make_cart(lines=((variant, 2),))
+    from apps.carts import services as cart_services
+
+    cart_services.cart_coupon_apply(cart=cart, code=coupon.code)
+    session = api_checkout_to_payment(api_client, cart, method=shipping_method)
+    confirm_card(session["payment_intent_id"])
+    return {**session, "variant": variant, "coupon": coupon, "cart": cart}
+
+
+def _send_succeeded(intent_id, event_id):
+    signals.payment_succeeded.send(
+        sender="billing",
+        payment_intent_id=intent_id,
+        amount_minor=0,
+        currency="USD",
+        metadata={},
+        event_id=event_id,
+    )
+
+
+def test_payment_succeeded_delivered_five_times_out_of_order_finalises_once(
+    paid_intent, django_capture_on_commit_callbacks
+):
+    intent = paid_intent["payment_intent_id"]
+    with django_capture_on_commit_callbacks(execute=True):
+        signals.payment_failed.send(
+            sender="billing",
+            payment_intent_id=intent,
+            amount_minor=0,
+            currency="USD",
+            metadata={},
+            event_id="evt_0",
+            error_message="",
+        )
+        for n in range(5):
+            _send_succeeded(intent, f"evt_{n}")
+        services.checkout_complete(
+            checkout=Checkout.objects.get(pk=paid_intent["checkout_id"])
+        )
+
+    order = Order.objects.get()
+    assert order.status == "paid"
+    assert OrderEvent.objects.filter(order=order, to_status="paid").count() == 1
+    assert StockItem.objects.get(variant=paid_intent["variant"]).on_hand == 3
+    assert Reservation.objects.get(status="committed").quantity == 2
+    assert CouponRedemption.objects.filter(order_ref=order.number).count() == 1
+    assert Notification.objects.filter(kind="checkout.order_confirmation").count() == 1
+    assert len(mail.outbox) == 1
+    assert Payment.objects.get().status == "succeeded"
+
+
+def test_payment_succeeded_after_hold_expired_and_stock_sold_refunds_and_apologises(
+    paid_intent, localstripe, django_capture_on_commit_callbacks
+):
+    variant = paid_intent["variant"]
+    Reservation.objects.filter(status="active").update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    inventory_services.stock_reserve(
+        items=[ReservationRequest(variant.pk, 5)],
+        ref="elsewhere",
+        ttl=timedelta(minutes=5),
+    )
+    inventory_services.stock_commit(ref="elsewhere")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _send_succeeded(paid_intent["payment_intent_id"], "evt_1")
+
+    order = Order.objects.get()
+    assert order.status == "cancelled"
+    assert order.refunded_minor == order.total_minor
+    refund = PaymentRefund.objects.get()
+    stripe_refund = requests.get(
+        f"{localstripe}/v1/refunds/{refund.refund_id}",
+        auth=("sk_test_" + "0" * 24 + "localstripe", ""),
+        timeout=10,
+    ).json()
+    assert stripe_refund["amount"] == order.total_minor
+    assert stripe_refund["payment_intent"] == paid_intent["payment_intent_id"]
+    assert [m.subject for m in mail.outbox] == [
+        f"Sorry: we could not fulfil order {order.number}"
+    ]
+    assert not FailedWorkflow.objects.filter(status="open").exists()
+    assert StockItem.objects.get(variant=variant).on_hand == 0
+    assert not CouponRedemption.objects.exists()
+
+
+def test_payment_succeeded_hold_expired_backorderable_marks_line_backordered(
+    api_client,
+    make_cart,
+    shipping_method,
+    localstripe,
+    django_capture_on_commit_callbacks,
+):
+    variant = VariantFactory(stock=2, weight_grams=100, backorderable=True)
+    cart = make_cart(lines=((variant, 2),))
+    session = api_checkout_to_payment(api_client, cart, method=shipping_method)
+    confirm_card(session["payment_intent_id"])
+    Reservation.objects.filter(status="active").update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    inventory_services.stock_adjust(
+        variant_id=variant.pk, quantity_delta=-1, reason="adjustment"
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _send_succeeded(session["payment_intent_id"], "evt_b")
+
+    order = Order.objects.get()
+    assert order.status == "paid"
+    assert order.lines.get().backordered_quantity == 1
+    assert StockItem.objects.get(variant=variant).on_hand == 0
+    assert "1 on backorder" in mail.outbox[0].body
+
+
+def test_checkout_payment_start_out_of_stock_names_the_line(make_cart, shipping_method):
+    from apps.inventory.exceptions import OutOfStock
+    from tests.checkout.conftest import ADDRESS
+
+    variant = VariantFactory(stock=1, weight_grams=100, sku="LAST-ONE")
+    line = CartLineFactory(variant=variant, quantity=1)
+    checkout, _ = services.checkout_start(cart=line.cart, email="a@example.com")
+    checkout = services.checkout_set_shipping_address(
+        checkout=checkout, address=ADDRESS
+    )
+    checkout = services.checkout_set_shipping_method(
+        checkout=checkout, method_id=shipping_method.pk
+    )
+    inventory_services.stock_adjust(
+        variant_id=variant.pk, quantity_delta=-1, reason="adjustment"
+    )
+
+    with pytest.raises(OutOfStock) as exc:
+        services.checkout_payment_start(checkout=checkout)
+
+    assert "LAST-ONE" in exc.value.message
+    assert not Order.objects.exists()

@@ -219,6 +219,9 @@ def celery_worker(transactional_db, settings, request):
                 raise RuntimeError(
                     "celery worker exited:\n" + (proc.stdout.read() or "")
                 )
+        # For tests that start more processes alike (tests/core/test_beat.py).
+        proc.queue = queue
+        proc.env = env
         yield proc
     finally:
         app.conf.task_always_eager = True

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -105,20 +106,15 @@ def api_client():
 # --- localstripe -------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def localstripe_server(tmp_path_factory):
-    """Start the localstripe runner once per session, with its own port and data."""
-    port = free_port()
-    data_file = tmp_path_factory.mktemp("localstripe") / "store.pickle"
-    log = open(data_file.with_suffix(".log"), "w")  # noqa: SIM115
+@contextmanager
+def localstripe_process(data_file: Path, *args: str, port: int | None = None):
+    """Run scripts/localstripe_runner.py on its own port and data file."""
+    port = port or free_port()
+    log = open(data_file.with_suffix(".log"), "a")  # noqa: SIM115
     proc = subprocess.Popen(
         [
-            sys.executable,
-            str(RUNNER),
-            "--port",
-            str(port),
-            "--data-file",
-            str(data_file),
+            *(sys.executable, str(RUNNER), "--port", str(port)),
+            *("--data-file", str(data_file), *args),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -131,6 +127,14 @@ def localstripe_server(tmp_path_factory):
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def localstripe_server(tmp_path_factory):
+    """Start the localstripe runner once per session, with its own port and data."""
+    data_file = tmp_path_factory.mktemp("localstripe") / "store.pickle"
+    with localstripe_process(data_file) as base:
+        yield base
 
 
 @pytest.fixture

@@ -5,19 +5,17 @@ started with ``--without-shim NAME``; the second must show the published
 localstripe behaviour the shim exists for.
 """
 
-import os
 import re
-import signal
 import subprocess
 import sys
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import RUNNER, free_port, wait_for_port
+from tests.conftest import RUNNER, free_port
+from tests.conftest import localstripe_process as runner
 
 pytestmark = pytest.mark.localstripe
 
@@ -25,33 +23,6 @@ AUTH = ("sk_test_" + "0" * 24 + "localstripe", "")
 PUBLIC_KEY = "pk_test_" + "0" * 24 + "localstripe"
 CARD_OK = "4242424242424242"
 CARD_DECLINED = "4000000000000002"
-
-
-@contextmanager
-def runner(data_file: Path, *args: str, port: int | None = None):
-    port = port or free_port()
-    log = open(data_file.with_suffix(".log"), "a")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(RUNNER),
-            "--port",
-            str(port),
-            "--data-file",
-            str(data_file),
-            *args,
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture(scope="module")

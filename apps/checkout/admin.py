@@ -185,7 +185,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     def fulfil_view(self, request, order_id):
         order = Order.objects.get(pk=order_id)
-        form = FulfilForm(request.POST or None)
+        form = FulfilForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             try:
                 services.order_fulfil(
@@ -208,7 +208,9 @@ class OrderAdmin(admin.ModelAdmin):
 
     def refund_view(self, request, order_id):
         order = Order.objects.get(pk=order_id)
-        form = RefundForm(request.POST or None, lines=order.lines.all())
+        form = RefundForm(
+            request.POST if request.method == "POST" else None, lines=order.lines.all()
+        )
         if request.method == "POST" and form.is_valid():
             try:
                 services.order_refund(

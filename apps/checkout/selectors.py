@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
 
 from apps.checkout.exceptions import CheckoutNotFound, OrderNotFound
 from apps.checkout.models import Checkout, FailedWorkflow, Order
@@ -48,15 +49,19 @@ def _verified_emails(user) -> list[str]:
 
 
 def order_list_for_user(*, user) -> QuerySet[Order]:
-    """The user's orders plus guest orders placed with a verified email of theirs."""
+    """The user's orders plus guest orders placed with a verified email of theirs.
+
+    Pending-payment orders are left out; emails match whatever their case.
+    """
     if user is None or not user.is_authenticated:
         return Order.objects.none()
     emails = _verified_emails(user)
     condition = Q(user=user)
     if emails:
-        condition |= Q(user__isnull=True, email__in=emails)
+        condition |= Q(user__isnull=True, email_lower__in=emails)
     return (
-        Order.objects.filter(condition)
+        Order.objects.alias(email_lower=Lower("email"))
+        .filter(condition)
         .exclude(status=Order.Status.PENDING_PAYMENT)
         .order_by("-created_at", "-pk")
     )

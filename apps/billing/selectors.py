@@ -13,5 +13,10 @@ def payment_latest_for_reference(*, reference: str) -> Payment | None:
     return Payment.objects.filter(reference=reference).order_by("-pk").first()
 
 
+def payment_latest_for_references(*, references) -> Payment | None:
+    """The newest payment of any of ``references`` (a list or a subquery)."""
+    return Payment.objects.filter(reference__in=references).order_by("-pk").first()
+
+
 def payments_for_references(*, references: list[str]) -> QuerySet[Payment]:
     return Payment.objects.filter(reference__in=references).prefetch_related("refunds")

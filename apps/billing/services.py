@@ -11,7 +11,8 @@ import logging
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import DateTimeField, F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.billing import gateway
@@ -33,8 +34,19 @@ def _error_message(intent: Any) -> str:
     return str(_get(error, "message") or "")[:500]
 
 
-def _record(intent: Any, *, reference: str = "", idempotency_key: str = "") -> Payment:
-    """Create or refresh our Payment row from a Stripe PaymentIntent."""
+def _record(
+    intent: Any,
+    *,
+    reference: str = "",
+    idempotency_key: str = "",
+    payment: Payment | None = None,
+) -> Payment:
+    """Create or refresh our Payment row from a Stripe PaymentIntent.
+
+    An existing row is refreshed with one conditional UPDATE (no lock, no
+    savepoint); a stale read never undoes a success. Pass the caller's
+    ``payment`` instance to have it updated in place instead of re-read.
+    """
     status = str(_get(intent, "status"))
     values = {
         "amount_minor": int(_get(intent, "amount")),
@@ -47,35 +59,42 @@ def _record(intent: Any, *, reference: str = "", idempotency_key: str = "") -> P
         values["client_secret"] = secret
     intent_id = str(_get(intent, "id"))
     for _attempt in range(2):
+        now = timezone.now()
+        rows = Payment.objects.filter(intent_id=intent_id)
+        changes: dict[str, Any] = {**values, "updated_at": now}
+        if status == "succeeded":
+            changes["succeeded_at"] = Coalesce(
+                F("succeeded_at"), Value(now, output_field=DateTimeField())
+            )
+        else:
+            rows = rows.exclude(status="succeeded")
+        if rows.update(**changes):
+            if payment is None or payment.intent_id != intent_id:
+                return Payment.objects.get(intent_id=intent_id)
+            for name, value in values.items():
+                setattr(payment, name, value)
+            payment.updated_at = now
+            if status == "succeeded" and payment.succeeded_at is None:
+                payment.succeeded_at = now
+            return payment
+        existing = Payment.objects.filter(intent_id=intent_id).first()
+        if existing is not None:
+            return existing  # succeeded already: keep it
+        payment = Payment(
+            intent_id=intent_id,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            **values,
+        )
+        if status == "succeeded":
+            payment.succeeded_at = now
+        payment.full_clean(validate_unique=False)
         try:
             with transaction.atomic():
-                payment = (
-                    Payment.objects.select_for_update()
-                    .filter(intent_id=intent_id)
-                    .first()
-                )
-                if payment is None:
-                    payment = Payment(
-                        intent_id=intent_id,
-                        reference=reference,
-                        idempotency_key=idempotency_key,
-                        **values,
-                    )
-                    if status == "succeeded":
-                        payment.succeeded_at = timezone.now()
-                    payment.full_clean(validate_unique=False)
-                    payment.save()
-                    return payment
-                if payment.status == "succeeded" and status != "succeeded":
-                    # A stale read never undoes a success.
-                    return payment
-                for name, value in values.items():
-                    setattr(payment, name, value)
-                if status == "succeeded" and payment.succeeded_at is None:
-                    payment.succeeded_at = timezone.now()
-                payment.save(update_fields=[*values, "succeeded_at", "updated_at"])
-                return payment
+                payment.save(force_insert=True)
+            return payment
         except IntegrityError:
+            payment = None
             continue  # created concurrently: refresh it
     return Payment.objects.get(intent_id=intent_id)
 
@@ -121,12 +140,15 @@ def payment_intent_ensure(
     return _record(intent, reference=reference, idempotency_key=idempotency_key)
 
 
-def payment_sync(*, intent_id: str) -> Payment:
+def payment_sync(*, intent_id: str, payment: Payment | None = None) -> Payment:
     """Re-fetch the intent from Stripe and store its status.
 
+    Pass the Payment already loaded to have it refreshed in place (one query).
     Raise PaymentProviderError or TransientError.
     """
-    return _record(gateway.payment_intent_retrieve(payment_intent_id=intent_id))
+    return _record(
+        gateway.payment_intent_retrieve(payment_intent_id=intent_id), payment=payment
+    )
 
 
 def payment_status_record(

@@ -1,10 +1,10 @@
 """Idempotency, ownership (404) and query counts of the checkout API."""
 
-import threading
 import uuid
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from apps.billing.models import Payment
@@ -146,58 +146,157 @@ def test_complete_five_line_cart_at_most_40_queries(
     shipping_method,
     localstripe,
     django_capture_on_commit_callbacks,
+    django_assert_max_num_queries,
 ):
-    from django.test.utils import CaptureQueriesContext
-
     cart = make_cart(
         lines=tuple((VariantFactory(stock=9, weight_grams=10), 1) for _ in range(5))
     )
     session = api_checkout_to_payment(api_client, cart, method=shipping_method)
     confirm_card(session["payment_intent_id"])
 
+    # Every statement counts, SAVEPOINT/RELEASE included, and the mobile
+    # client's Idempotency-Key too. The confirmation mail is sent by a task
+    # after commit (a worker, not this request), so callbacks are not run.
     with (
-        django_capture_on_commit_callbacks(execute=False),
-        CaptureQueriesContext(connection) as ctx,
+        django_capture_on_commit_callbacks(execute=False) as callbacks,
+        django_assert_max_num_queries(40),
     ):
         r = api_client.post(
-            f"/api/v1/checkouts/{session['checkout_id']}/complete/", format="json"
+            f"/api/v1/checkouts/{session['checkout_id']}/complete/",
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
         )
 
+    assert r.status_code == 200, r.content
     assert r.json()["status"] == "paid"
     assert len(r.json()["lines"]) == 5
-    statements = [q["sql"] for q in ctx.captured_queries]
-    # SAVEPOINT/RELEASE markers are not queries; the test's own transaction
-    # turns the view's outer atomic blocks into them.
-    queries = [q for q in statements if not q.startswith(("SAVEPOINT", "RELEASE"))]
-    assert len(queries) <= 40, "\n".join(queries)
+    assert len(callbacks) == 1  # the confirmation email's delivery
+    assert Order.objects.get().status == "paid"
 
 
-def test_checkout_detail_query_count_independent_of_lines(
-    make_cart, shipping_method, django_assert_num_queries
-):
-    counts = []
+def _checkout_with_lines(client, make_cart, shipping_method, n: int) -> str:
+    cart = make_cart(lines=tuple((None, 1) for _ in range(n)))
+    checkout_id = client.post(
+        "/api/v1/checkouts/",
+        {"cart": str(cart.pk), "email": "a@example.com"},
+        format="json",
+    ).json()["id"]
+    r = client.patch(
+        f"/api/v1/checkouts/{checkout_id}/",
+        {
+            "shipping_address": ADDRESS,
+            "billing_same_as_shipping": True,
+            "shipping_method": shipping_method.pk,
+        },
+        format="json",
+    )
+    assert r.status_code == 200, r.content
+    assert r.json()["next_step"] == "payment"
+    return checkout_id
+
+
+def test_checkout_detail_query_count_independent_of_lines(make_cart, shipping_method):
+    counts = {}
     for n in (1, 5):
-        cart = make_cart(lines=tuple((None, 1) for _ in range(n)))
         client = APIClient()
-        checkout_id = client.post(
-            "/api/v1/checkouts/",
-            {"cart": str(cart.pk), "email": "a@example.com"},
-            format="json",
-        ).json()["id"]
-        client.patch(
-            f"/api/v1/checkouts/{checkout_id}/",
-            {"shipping_address": ADDRESS, "shipping_method": shipping_method.pk},
-            format="json",
-        )
-        with connection.execute_wrapper(lambda *a: a[0](*a[1:])):
-            from django.test.utils import CaptureQueriesContext
+        checkout_id = _checkout_with_lines(client, make_cart, shipping_method, n)
+        with CaptureQueriesContext(connection) as ctx:
+            r = client.get(f"/api/v1/checkouts/{checkout_id}/")
+        assert r.status_code == 200
+        assert len(r.json()["lines"]) == n
+        counts[n] = len(ctx.captured_queries)
 
-            with CaptureQueriesContext(connection) as ctx:
-                assert (
-                    client.get(f"/api/v1/checkouts/{checkout_id}/").status_code == 200
-                )
-        counts.append(len(ctx.captured_queries))
-    assert counts[0] == counts[1]
+    assert counts[1] == counts[5], counts
 
 
-__all__ = ["threading"]
+# --- the stock hold is renewed while the shopper is active ------------------
+
+
+def _holds(checkout_id):
+    from apps.inventory.models import Reservation
+
+    return list(
+        Reservation.objects.filter(ref=f"checkout:{checkout_id}").order_by("pk")
+    )
+
+
+def _age_holds(checkout_id, *, expires_in):
+    from django.utils import timezone
+
+    from apps.inventory.models import Reservation
+
+    Reservation.objects.filter(ref=f"checkout:{checkout_id}").update(
+        expires_at=timezone.now() + expires_in
+    )
+
+
+def test_checkout_step_hits_renew_stock_hold_of_active_shopper(
+    api_client, make_cart, shipping_method, localstripe
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    cart = make_cart(lines=((None, 2),), stock=3)
+    session = api_checkout_to_payment(api_client, cart, method=shipping_method)
+    checkout_id = session["checkout_id"]
+    (first,) = _holds(checkout_id)
+    url = f"/api/v1/checkouts/{checkout_id}/"
+
+    # Just made: a hit does not rewrite it.
+    assert api_client.get(url).status_code == 200
+    assert [h.pk for h in _holds(checkout_id)] == [first.pk]
+
+    # Ten minutes later, two minutes are left: the next hit renews to 15.
+    _age_holds(checkout_id, expires_in=timedelta(minutes=2))
+    assert api_client.get(f"{url}shipping-methods/").status_code == 200
+    holds = _holds(checkout_id)
+    active = [h for h in holds if h.status == "active"]
+    assert len(active) == 1
+    assert active[0].quantity == 2
+    assert active[0].expires_at > timezone.now() + timedelta(minutes=14)
+    # The renewed hold still keeps the 2 units from another shopper.
+    from apps.carts.exceptions import InsufficientStock
+
+    with pytest.raises(InsufficientStock, match="Only 1 of"):
+        make_cart(lines=((cart.lines.get().variant, 2),))
+
+
+def test_checkout_step_hit_after_hold_expired_does_not_revive_it(
+    api_client, make_cart, shipping_method, localstripe
+):
+    from datetime import timedelta
+
+    cart = make_cart()
+    session = api_checkout_to_payment(api_client, cart, method=shipping_method)
+    checkout_id = session["checkout_id"]
+    _age_holds(checkout_id, expires_in=-timedelta(minutes=1))
+
+    assert api_client.get(f"/api/v1/checkouts/{checkout_id}/").status_code == 200
+
+    from django.utils import timezone
+
+    (hold,) = _holds(checkout_id)
+    assert hold.expires_at < timezone.now()  # not renewed, nothing new held
+
+
+def test_checkout_paid_then_step_hit_leaves_no_new_hold(
+    api_client,
+    make_cart,
+    shipping_method,
+    localstripe,
+    django_capture_on_commit_callbacks,
+):
+    from datetime import timedelta
+
+    cart = make_cart()
+    session = api_checkout_to_payment(api_client, cart, method=shipping_method)
+    checkout_id = session["checkout_id"]
+    confirm_card(session["payment_intent_id"])
+    with django_capture_on_commit_callbacks(execute=True):
+        api_client.post(f"/api/v1/checkouts/{checkout_id}/complete/")
+    _age_holds(checkout_id, expires_in=timedelta(minutes=2))
+
+    api_client.get(f"/api/v1/checkouts/{checkout_id}/")
+
+    assert [h.status for h in _holds(checkout_id)] == ["committed"]

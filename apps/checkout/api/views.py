@@ -4,8 +4,6 @@ Anonymous checkouts are reached by their unguessable id; a signed-in
 shopper's checkouts and orders answer 404 to everyone else.
 """
 
-from django.utils.decorators import method_decorator
-from django_ratelimit.decorators import ratelimit
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -24,7 +22,7 @@ from apps.checkout.api.serializers import (
     checkout_body,
     order_body,
 )
-from apps.checkout.throttling import checkout_rate, client_key, payment_rate
+from apps.checkout.throttling import api_rate_limit, checkout_rate, payment_rate
 from apps.core.exceptions import ValidationFailed
 from apps.core.idempotency import idempotent
 
@@ -32,14 +30,12 @@ ERRORS = {
     400: OpenApiResponse(description="Invalid (error envelope, details.fields)"),
     404: OpenApiResponse(description="No such checkout for this client"),
     409: OpenApiResponse(description="invalid_state_transition / out_of_stock"),
-    429: OpenApiResponse(description="rate_limited"),
+    429: OpenApiResponse(
+        description="rate_limited (Retry-After header, details.retry_after)"
+    ),
 }
-limit = method_decorator(
-    ratelimit(key=client_key, rate=checkout_rate, group="checkout", block=True)
-)
-limit_payment = method_decorator(
-    ratelimit(key=client_key, rate=payment_rate, group="checkout-payment", block=True)
-)
+limit = api_rate_limit(group="checkout", rate=checkout_rate)
+limit_payment = api_rate_limit(group="checkout-payment", rate=payment_rate)
 
 
 def _create_scope(request, kwargs) -> str:
@@ -105,7 +101,9 @@ class CheckoutDetailApi(CheckoutApiBase):
     @extend_schema(responses={200: CheckoutSerializer, 404: ERRORS[404]})
     @limit
     def get(self, request, checkout_id):
-        return self.respond(self.checkout_for(checkout_id))
+        checkout = self.checkout_for(checkout_id)
+        services.checkout_hold_renew(checkout=checkout)
+        return self.respond(checkout)
 
     @extend_schema(
         request=InputSerializer,
@@ -115,6 +113,7 @@ class CheckoutDetailApi(CheckoutApiBase):
     @limit
     def patch(self, request, checkout_id):
         checkout = self.checkout_for(checkout_id)
+        services.checkout_hold_renew(checkout=checkout)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -163,6 +162,7 @@ class CheckoutShippingMethodsApi(CheckoutApiBase):
     @limit
     def get(self, request, checkout_id):
         checkout = self.checkout_for(checkout_id)
+        services.checkout_hold_renew(checkout=checkout)
         quotes = services.checkout_shipping_quotes(checkout=checkout)
         return Response(
             [

@@ -26,6 +26,7 @@ from apps.checkout.services.orders import (
 from apps.checkout.services.payments import (
     PaymentSession,
     checkout_complete,
+    checkout_hold_renew,
     checkout_payment_start,
 )
 from apps.checkout.services.pricing import checkout_totals, shipping_quotes
@@ -34,6 +35,7 @@ __all__ = [
     "PaymentSession",
     "address_clean",
     "checkout_complete",
+    "checkout_hold_renew",
     "checkout_next_step",
     "checkout_payment_start",
     "checkout_set_billing_address",

@@ -267,20 +267,26 @@ def _commit_stock(order: Order, ref: str, lines: list[OrderLine]) -> None:
 
 
 def _redeem_coupons(order: Order) -> None:
+    """Count the order's coupon uses, all or none."""
     if not order.coupons:
         return
     key = _customer_key(order)
     count = customer_order_count(key)
-    for coupon in order.coupons:
-        coupon_services.coupon_redeem(
-            code=coupon["code"],
-            order_ref=order.number,
-            customer_key=key,
-            discount_minor=int(coupon["discount_minor"]),
-            currency=order.currency,
-            customer_order_count=count,
-            user_id=order.user_id,
-        )
+    with transaction.atomic():
+        for coupon in order.coupons:
+            _redeem_one(order, coupon, key, count)
+
+
+def _redeem_one(order: Order, coupon: dict, key: str, count: int) -> None:
+    coupon_services.coupon_redeem(
+        code=coupon["code"],
+        order_ref=order.number,
+        customer_key=key,
+        discount_minor=int(coupon["discount_minor"]),
+        currency=order.currency,
+        customer_order_count=count,
+        user_id=order.user_id,
+    )
 
 
 def _mark_cart_checked_out(cart_id) -> None:
@@ -362,10 +368,13 @@ def order_payment_succeeded(*, intent_id: str, source: str, request=None, paymen
                 )
             ref = f"checkout:{order.checkout_id}" if order.checkout_id else order.number
             lines = list(order.lines.all())
+            # Coupons first (in their own savepoint), then stock (whose
+            # services are atomic themselves): a failure of either leaves
+            # nothing half-written, and no savepoint is spent on the
+            # common coupon-less order.
             try:
-                with transaction.atomic():
-                    _commit_stock(order, ref, lines)
-                    _redeem_coupons(order)
+                _redeem_coupons(order)
+                _commit_stock(order, ref, lines)
             except (OutOfStock, CouponNotApplicable, CouponNotFound) as exc:
                 failure = exc
             if failure is None:
@@ -491,19 +500,24 @@ def failed_workflow_retry(*, workflow_id: int) -> FailedWorkflow:
 
 
 def order_payment_failed(*, intent_id: str, error_message: str, request=None):
-    """Record a failed payment: the shopper may retry (checkout payment_failed)."""
-    billing_services.payment_status_record(
+    """Record a failed payment: the shopper may retry (checkout payment_failed).
+
+    A failure reported after the intent succeeded, or for an order no longer
+    awaiting payment, is a stale or re-ordered event and changes nothing.
+    """
+    payment = billing_services.payment_status_record(
         intent_id=intent_id,
         status="requires_payment_method",
         error_message=error_message,
     )
-    payment = billing_selectors.payment_get_by_intent(intent_id=intent_id)
-    if payment is None:
-        return None
-    order = Order.objects.filter(number=payment.reference).first()
-    if order is None:
+    if payment is None or payment.status == "succeeded":
         return None
     with transaction.atomic():
+        order = (
+            Order.objects.select_for_update().filter(number=payment.reference).first()
+        )
+        if order is None or order.status != ST.PENDING_PAYMENT:
+            return order
         checkout = (
             Checkout.objects.select_for_update().filter(pk=order.checkout_id).first()
         )

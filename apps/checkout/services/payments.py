@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from apps.billing import gateway
 from apps.billing import selectors as billing_selectors
@@ -24,10 +25,15 @@ from apps.checkout.services.orders import order_payment_succeeded, order_place_p
 from apps.checkout.services.pricing import checkout_totals
 from apps.core.audit import audit_log
 from apps.core.exceptions import InvalidTransition
+from apps.inventory import selectors as inventory_selectors
 from apps.inventory import services as inventory_services
+from apps.inventory.exceptions import OutOfStock
+from apps.inventory.models import Reservation
 from apps.inventory.services import ReservationRequest
 
 RESERVATION_TTL = timedelta(minutes=15)
+# An active shopper's hold is renewed at most once a minute (not on every hit).
+RESERVATION_RENEW_AFTER = timedelta(minutes=1)
 PAYABLE = {S.PAYMENT, S.REVIEW, S.PAYMENT_FAILED}
 
 
@@ -56,8 +62,10 @@ def checkout_payment_start(*, checkout: Checkout, request=None) -> PaymentSessio
     lines), CheckoutIncomplete, InvalidTransition, PaymentProviderError.
     """
     with transaction.atomic():
+        # PostgreSQL cannot lock the nullable side of an outer join: lock the
+        # checkout and its cart (edits of the cart queue behind this).
         checkout = (
-            Checkout.objects.select_for_update()
+            Checkout.objects.select_for_update(of=("self", "cart"))
             .select_related("cart", "shipping_method", "user")
             .get(pk=checkout.pk)
         )
@@ -121,6 +129,44 @@ def checkout_payment_start(*, checkout: Checkout, request=None) -> PaymentSessio
     )
 
 
+def checkout_hold_renew(*, checkout: Checkout) -> bool:
+    """Extend the stock hold of a shopper still active in checkout.
+
+    Called on every checkout step hit; renews (to now + RESERVATION_TTL) a hold
+    that is still active and was made more than RESERVATION_RENEW_AFTER ago.
+    An expired hold is not revived here: entering payment reserves again with
+    an availability check. The pending order is locked, so a renewal cannot
+    race finalisation into a hold for units already sold. Return whether the
+    hold was renewed.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        order = (
+            Order.objects.select_for_update(of=("self",))
+            .filter(checkout_id=checkout.pk, status=Order.Status.PENDING_PAYMENT)
+            .first()
+        )
+        if order is None:
+            return False
+        holds = list(
+            inventory_selectors.reservations_for_ref(
+                ref=checkout.reservation_ref
+            ).filter(status=Reservation.Status.ACTIVE, expires_at__gt=now)
+        )
+        fresh = now + RESERVATION_TTL - RESERVATION_RENEW_AFTER
+        if not holds or min(h.expires_at for h in holds) > fresh:
+            return False
+        try:
+            inventory_services.stock_reserve(
+                items=[ReservationRequest(h.variant_id, h.quantity) for h in holds],
+                ref=checkout.reservation_ref,
+                ttl=RESERVATION_TTL,
+            )
+        except OutOfStock:
+            return False  # stock was adjusted below the hold: payment will say
+    return True
+
+
 def checkout_complete(
     *, checkout: Checkout, source: str = "complete", request=None
 ) -> Order:
@@ -130,25 +176,33 @@ def checkout_complete(
     PaymentIncomplete while 3-D Secure or a card is still needed,
     InvalidTransition when no payment was started.
     """
-    order = Order.objects.filter(checkout=checkout).first()
-    if order is None:
-        raise InvalidTransition(
-            "No payment was started for this checkout.",
-            details={"from": checkout.state, "to": S.PROCESSING},
-        )
-    if order.status != Order.Status.PENDING_PAYMENT:
-        return order
-    payment = billing_selectors.payment_latest_for_reference(reference=order.number)
+    payment = billing_selectors.payment_latest_for_references(
+        references=Order.objects.filter(checkout_id=checkout.pk).values("number")
+    )
     if payment is None:
-        raise InvalidTransition("No payment was started for this checkout.")
-    payment = billing_services.payment_sync(intent_id=payment.intent_id)
+        order = Order.objects.filter(checkout_id=checkout.pk).first()
+        if order is None or order.status == Order.Status.PENDING_PAYMENT:
+            raise InvalidTransition(
+                "No payment was started for this checkout.",
+                details={"from": checkout.state, "to": S.PROCESSING},
+            )
+        return order
+    if payment.status != "succeeded":
+        # A webhook may have recorded the success already; otherwise ask Stripe.
+        payment = billing_services.payment_sync(
+            intent_id=payment.intent_id, payment=payment
+        )
     if payment.status == "succeeded":
+        # Finalises a pending order once; returns a paid one unchanged.
         return order_payment_succeeded(
             intent_id=payment.intent_id,
             source=source,
             request=request,
             payment=payment,
         )
+    order = Order.objects.get(number=payment.reference)
+    if order.status != Order.Status.PENDING_PAYMENT:
+        return order
     if payment.status == "processing":
         return order
     if payment.last_error and payment.status == "requires_payment_method":

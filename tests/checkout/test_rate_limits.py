@@ -1,0 +1,124 @@
+"""Rate limits: checkout endpoints 50 and payment creation 10 per 5 minutes."""
+
+import time
+from types import SimpleNamespace
+
+import pytest
+from django_ratelimit import core as ratelimit_core
+from rest_framework.test import APIClient
+
+from apps.checkout import throttling
+from tests.accounts.factories import UserFactory
+from tests.checkout.conftest import ADDRESS
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(monkeypatch):
+    """Stop django-ratelimit's clock so a window cannot roll over mid-test."""
+    clock = [int(time.time())]
+    monkeypatch.setattr(ratelimit_core, "time", SimpleNamespace(time=lambda: clock[0]))
+    # Keep clear of 127.0.0.1's window end, so Retry-After reads "N seconds".
+    while ratelimit_core._get_window("127.0.0.1", 300) - clock[0] < 10:
+        clock[0] += 15
+    return clock[0]
+
+
+def _start(client, cart, *, email="a@example.com") -> str:
+    r = client.post(
+        "/api/v1/checkouts/", {"cart": str(cart.pk), "email": email}, format="json"
+    )
+    assert r.status_code == 201, r.content
+    return r.json()["id"]
+
+
+def _assert_rate_limited(response, *, window_seconds: int) -> None:
+    assert response.status_code == 429
+    error = response.json()["error"]
+    assert error["code"] == "rate_limited"
+    retry_after = error["details"]["retry_after"]
+    assert error["message"] == (
+        f"Too many requests. Try again later. "
+        f"Expected available in {retry_after} seconds."
+    )
+    assert 1 <= retry_after <= window_seconds
+    assert response["Retry-After"] == str(retry_after)
+
+
+def test_checkout_rate_settings_unset_defaults_50_and_10_per_5_minutes(settings):
+    for name in ("CHECKOUT_RATE", "CHECKOUT_PAYMENT_RATE"):
+        if hasattr(settings, name):
+            delattr(settings, name)
+
+    assert throttling.checkout_rate("checkout", None) == "50/5m"
+    assert throttling.payment_rate("checkout-payment", None) == "10/5m"
+
+
+def test_checkout_endpoints_51st_request_in_window_429_with_retry_after(
+    make_cart, settings, frozen_clock
+):
+    for name in ("CHECKOUT_RATE", "CHECKOUT_PAYMENT_RATE"):
+        if hasattr(settings, name):
+            delattr(settings, name)  # the configured defaults, not a test rate
+    client = APIClient()
+    checkout_id = _start(client, make_cart())  # request 1
+    url = f"/api/v1/checkouts/{checkout_id}/"
+
+    statuses = [client.get(url).status_code for _ in range(49)]  # 2 … 50
+    blocked = client.get(url)
+
+    assert statuses == [200] * 49
+    _assert_rate_limited(blocked, window_seconds=300)
+    # Retry-After is the time left in this client's 5-minute window.
+    window_end = ratelimit_core._get_window("127.0.0.1", 300)
+    assert blocked["Retry-After"] == str(window_end - frozen_clock)
+    # Every checkout endpoint shares the budget, whatever the method.
+    again = client.patch(url, {"email": "b@example.com"}, format="json")
+    _assert_rate_limited(again, window_seconds=300)
+    quotes = client.get(f"{url}shipping-methods/")
+    _assert_rate_limited(quotes, window_seconds=300)
+
+
+def test_checkout_rate_limit_is_per_client(make_cart, settings):
+    settings.CHECKOUT_RATE = "3/5m"
+    crowded = APIClient(REMOTE_ADDR="10.0.0.1")
+    checkout_id = _start(crowded, make_cart())
+    url = f"/api/v1/checkouts/{checkout_id}/"
+    crowded.get(url)
+    crowded.get(url)
+    assert crowded.get(url).status_code == 429
+
+    other_ip = APIClient(REMOTE_ADDR="10.0.0.2")
+    assert other_ip.get(url).status_code == 200
+    user = UserFactory()
+    signed_in = APIClient(REMOTE_ADDR="10.0.0.1")  # same IP, own budget
+    signed_in.force_authenticate(user)
+    assert _start(signed_in, make_cart(user=user), email=user.email)
+
+
+def test_payment_create_11th_in_window_429_while_other_steps_continue(
+    make_cart, shipping_method, settings
+):
+    for name in ("CHECKOUT_RATE", "CHECKOUT_PAYMENT_RATE"):
+        if hasattr(settings, name):
+            delattr(settings, name)
+    client = APIClient()
+    checkout_id = _start(client, make_cart())
+    url = f"/api/v1/checkouts/{checkout_id}/payment/"
+
+    # The address step is still missing: each attempt is refused (409) but
+    # still counts, so no Stripe call is needed to exhaust the budget.
+    attempts = [client.post(url, format="json") for _ in range(10)]
+    blocked = client.post(url, format="json")
+
+    assert {r.json()["error"]["code"] for r in attempts} == {"checkout_incomplete"}
+    _assert_rate_limited(blocked, window_seconds=300)
+    # The general checkout budget (12 of 50 used) still lets the shopper on.
+    r = client.patch(
+        f"/api/v1/checkouts/{checkout_id}/",
+        {"shipping_address": ADDRESS, "shipping_method": shipping_method.pk},
+        format="json",
+    )
+    assert r.status_code == 200, r.content
+    _assert_rate_limited(client.post(url, format="json"), window_seconds=300)

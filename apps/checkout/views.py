@@ -55,9 +55,12 @@ def _posted(request):
 
 def _checkout(request, checkout_id) -> Checkout:
     try:
-        return selectors.checkout_get(checkout_id=checkout_id, user=request.user)
+        checkout = selectors.checkout_get(checkout_id=checkout_id, user=request.user)
     except CheckoutNotFound:
         raise Http404("No such checkout") from None
+    # A shopper still moving through the steps keeps the units held for them.
+    services.checkout_hold_renew(checkout=checkout)
+    return checkout
 
 
 def _step_url(checkout: Checkout, step: str) -> str:

@@ -262,6 +262,26 @@ def test_checkout_step_hits_renew_stock_hold_of_active_shopper(
         make_cart(lines=((cart.lines.get().variant, 2),))
 
 
+def test_checkout_page_hit_renews_stock_hold_of_active_shopper(
+    api_client, client, make_cart, shipping_method, localstripe
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    cart = make_cart(lines=((None, 2),), stock=3)
+    session = api_checkout_to_payment(api_client, cart, method=shipping_method)
+    checkout_id = session["checkout_id"]
+    _age_holds(checkout_id, expires_in=timedelta(minutes=2))
+
+    # A guest checkout's pages are reachable through its unguessable id.
+    response = client.get(f"/checkout/{checkout_id}/shipping-method/")
+
+    assert response.status_code == 200
+    (active,) = [h for h in _holds(checkout_id) if h.status == "active"]
+    assert active.expires_at > timezone.now() + timedelta(minutes=14)
+
+
 def test_checkout_step_hit_after_hold_expired_does_not_revive_it(
     api_client, make_cart, shipping_method, localstripe
 ):

@@ -4,9 +4,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.core import views as core_views
+from apps.inventory import views as inventory_views
 
 urlpatterns = [
-    path("", core_views.home, name="home"),
+    # The shop opens on its catalogue.
+    path("", inventory_views.product_list, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
     path("admin/", admin.site.urls),

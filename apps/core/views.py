@@ -12,10 +12,6 @@ from apps.core.api.exception_handler import error_body
 logger = logging.getLogger(__name__)
 
 
-def home(request):
-    return render(request, "core/home.html")
-
-
 @never_cache
 def healthz(request):
     return JsonResponse({"status": "ok"})

@@ -59,3 +59,9 @@ def test_api_docs_render(client):
     response = client.get("/api/docs/")
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()
+
+
+def test_home_page_opens_on_the_catalogue(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert b'href="/products/"' in response.content

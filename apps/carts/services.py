@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -61,8 +61,16 @@ def cart_create(*, user=None, currency: str | None = None) -> tuple[Cart, bool]:
         currency=(currency or _default_currency()).upper(),
         expires_at=timezone.now() + _abandon_after(),
     )
-    cart.full_clean()
-    cart.save()
+    cart.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            cart.save()
+    except IntegrityError:
+        # A parallel request (double click) created the user's open cart first.
+        existing = selectors.cart_get_open_for_user(user=user)
+        if existing is None:
+            raise
+        return existing, False
     return cart, True
 
 
@@ -304,10 +312,17 @@ def cart_merge(*, source: Cart, user) -> MergeResult:
     merged cart. The notices say what was capped or dropped. With no open cart
     the user simply takes the guest cart over.
     """
-    source = Cart.objects.select_for_update().get(pk=source.pk)
-    if source.user_id is not None and source.user_id != user.pk:
-        from apps.carts.exceptions import CartNotFound
+    from apps.carts.exceptions import CartNotFound
 
+    found = Cart.objects.select_for_update().filter(pk=source.pk).first()
+    if found is None:
+        # Merged (and deleted) by a parallel request: answer like it did.
+        target = selectors.cart_get_open_for_user(user=user)
+        if target is None:
+            raise CartNotFound("Cart not found.")
+        return MergeResult(target, ())
+    source = found
+    if source.user_id is not None and source.user_id != user.pk:
         raise CartNotFound("Cart not found.")
     target = (
         Cart.objects.select_for_update()

@@ -22,6 +22,9 @@ from apps.core.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 TTL = timedelta(hours=24)
+# A claim older than this belongs to a worker that died (killed, timed out)
+# mid-request; a retry may take it over instead of getting 409 for 24 hours.
+IN_PROGRESS_LEASE = timedelta(minutes=5)
 
 
 def _default_scope(request, kwargs) -> str:
@@ -103,13 +106,24 @@ def _claim(scope: str, key: str, request, digest: str) -> IdempotencyRecord:
                 request_hash=digest,
             )
     except IntegrityError:
-        existing = IdempotencyRecord.objects.get(scope=scope, key=key)
+        existing = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
+    if existing is None:  # the first attempt failed and let go meanwhile
+        return _claim(scope, key, request, digest)
     if existing.request_hash != digest:
         raise UnprocessableEntity(
             "This Idempotency-Key was already used with a different request.",
             code="idempotency_key_reused",
         )
     if existing.state != IdempotencyRecord.State.DONE:
+        now = timezone.now()
+        taken_over = IdempotencyRecord.objects.filter(
+            pk=existing.pk,
+            state=IdempotencyRecord.State.IN_PROGRESS,
+            created_at__lt=now - IN_PROGRESS_LEASE,
+        ).update(created_at=now)
+        if taken_over:
+            existing.created_at = now
+            return existing
         raise Conflict(
             "A request with this Idempotency-Key is still being processed.",
             code="idempotency_request_in_progress",

@@ -65,7 +65,10 @@ def notification_enqueue(
             )
     except IntegrityError:
         return Notification.objects.get(idempotency_key=idempotency_key[:255])
-    transaction.on_commit(lambda: send_notification.delay(notification.pk))
+    # robust: a broker hiccup must neither fail the caller after its commit nor
+    # skip the callbacks queued after this one; notifications_requeue_stuck
+    # picks the row up later.
+    transaction.on_commit(lambda: send_notification.delay(notification.pk), robust=True)
     return notification
 
 
@@ -87,6 +90,35 @@ def notification_enqueue_template(
         body_text=text,
         body_html=html,
     )
+
+
+# A row untouched this long in pending/failed was never queued (broker down at
+# commit) or ran out of retries; SENDING rows follow SENDING_LEASE.
+REQUEUE_AFTER = timedelta(minutes=10)
+REQUEUE_MAX_ATTEMPTS = 20
+
+
+def notifications_requeue_stuck(*, now=None) -> int:
+    """Queue delivery again for notifications nobody will otherwise send.
+
+    Safe to run often (beat): delivery claims the row, so a notification
+    queued twice is still sent once. Return how many were queued.
+    """
+    from apps.core.tasks import send_notification
+
+    now = now or timezone.now()
+    stuck = Q(
+        status__in=[Notification.Status.PENDING, Notification.Status.FAILED],
+        updated_at__lt=now - REQUEUE_AFTER,
+    ) | Q(status=Notification.Status.SENDING, updated_at__lt=now - SENDING_LEASE)
+    ids = list(
+        Notification.objects.filter(stuck, attempts__lt=REQUEUE_MAX_ATTEMPTS)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:500]
+    )
+    for pk in ids:
+        transaction.on_commit(lambda pk=pk: send_notification.delay(pk), robust=True)
+    return len(ids)
 
 
 def notification_deliver(*, notification_id: int) -> Notification:

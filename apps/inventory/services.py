@@ -247,6 +247,12 @@ def stock_commit(*, ref: str) -> list[Reservation]:
         .order_by("pk")
     )
     if not reservations:
+        # Only a concurrent commit of these very rows makes this a success;
+        # a release (or a re-reserve replacing them) while we waited is not.
+        if not Reservation.objects.filter(
+            pk__in=open_ids, status=Reservation.Status.COMMITTED
+        ).exists():
+            raise ReservationReleased("This reservation was released.")
         return list(
             Reservation.objects.filter(
                 ref=ref, status=Reservation.Status.COMMITTED

@@ -29,3 +29,11 @@ def purge_idempotency_records() -> int:
     from apps.core.idempotency import idempotency_records_purge
 
     return idempotency_records_purge()
+
+
+@shared_task(name="core.requeue_stuck_notifications")
+def requeue_stuck_notifications() -> int:
+    """Re-queue mails whose task was lost (broker down at commit, worker died)."""
+    from apps.core.notifications import notifications_requeue_stuck
+
+    return notifications_requeue_stuck()

@@ -143,6 +143,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.purge_idempotency_records",
         "schedule": 60 * 60,
     },
+    "core.requeue_stuck_notifications": {
+        "task": "core.requeue_stuck_notifications",
+        "schedule": 5 * 60,
+    },
     # inventory: expire lapsed stock holds (availability ignores them already).
     "inventory.expire_reservations": {
         "task": "inventory.expire_reservations",

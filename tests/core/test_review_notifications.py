@@ -57,3 +57,24 @@ def test_notification_enqueue_broker_fails_once_others_sent_and_sweep_sends_rest
 
     assert sorted(m.to[0] for m in mail.outbox) == ["a@example.com", "b@example.com"]
     assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_requeue_task_sends_a_pending_notification_left_behind(
+    time_machine, django_capture_on_commit_callbacks
+):
+    time_machine.move_to("2026-01-01T00:00:00Z")
+    stranded = Notification.objects.create(
+        kind="order.confirmation",
+        recipient="late@example.com",
+        idempotency_key="stranded",
+        subject="Your order",
+        body_text="Thanks.",
+    )
+    time_machine.move_to("2026-01-01T00:30:00Z")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.requeue_stuck_notifications.apply().get() == 1
+
+    stranded.refresh_from_db()
+    assert stranded.status == Notification.Status.SENT
+    assert [m.to for m in mail.outbox] == [["late@example.com"]]

@@ -96,6 +96,20 @@ def _clear_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _reset_celery_join_guard():
+    """Undo a flag that eager tasks in parallel test threads can leave set.
+
+    Celery saves and restores its global "inside a task" flag around every
+    eager task without a lock; two threads interleaving leave it True, and a
+    later test's result.get() then refuses to block. Only eager mode (tests)
+    runs tasks on web threads, so production is unaffected.
+    """
+    from celery import _state
+
+    _state._set_task_join_will_block(False)
+
+
 @pytest.fixture
 def api_client():
     from rest_framework.test import APIClient

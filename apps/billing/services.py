@@ -8,6 +8,7 @@ held across a network call. Callers must not wrap these in ``atomic``.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -18,6 +19,7 @@ from django.utils import timezone
 from apps.billing import gateway
 from apps.billing.exceptions import PaymentProviderError
 from apps.billing.models import Payment, PaymentRefund
+from apps.core.models import IdempotencyRecord
 
 logger = logging.getLogger(__name__)
 
@@ -200,21 +202,26 @@ def payment_refund(
     existing = PaymentRefund.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
-    payment.refresh_from_db()
-    left = payment.amount_minor - payment.amount_refunded_minor
-    amount = left if amount_minor is None else int(amount_minor)
-    if amount <= 0 or amount > left:
-        raise PaymentProviderError(
-            "Nothing left to refund on this payment.",
-            code="refund_exceeds_payment",
-            details={"refundable": left, "requested": amount},
+    claim = _refund_claim(idempotency_key)
+    try:
+        payment.refresh_from_db()
+        left = payment.amount_minor - payment.amount_refunded_minor
+        amount = left if amount_minor is None else int(amount_minor)
+        if amount <= 0 or amount > left:
+            raise PaymentProviderError(
+                "Nothing left to refund on this payment.",
+                code="refund_exceeds_payment",
+                details={"refundable": left, "requested": amount},
+            )
+        refund = gateway.refund_create(
+            payment_intent_id=payment.intent_id,
+            amount_minor=amount,
+            idempotency_key=idempotency_key,
+            metadata={"reference": payment.reference, "reason": reason[:200]},
         )
-    refund = gateway.refund_create(
-        payment_intent_id=payment.intent_id,
-        amount_minor=amount,
-        idempotency_key=idempotency_key,
-        metadata={"reference": payment.reference, "reason": reason[:200]},
-    )
+    except BaseException:
+        claim.delete()  # nothing was refunded: let a retry go ahead
+        raise
     with transaction.atomic():
         locked = Payment.objects.select_for_update().get(pk=payment.pk)
         row, created = PaymentRefund.objects.get_or_create(
@@ -232,4 +239,50 @@ def payment_refund(
                 amount_refunded_minor=F("amount_refunded_minor") + row.amount_minor,
                 updated_at=timezone.now(),
             )
+        IdempotencyRecord.objects.filter(pk=claim.pk).update(
+            state=IdempotencyRecord.State.DONE
+        )
     return row
+
+
+REFUND_CLAIM_SCOPE = "billing.refund"
+# A claim whose holder died before recording its refund is taken over after
+# this long (Stripe replays the refund by key, so taking over is safe).
+REFUND_CLAIM_LEASE = timedelta(minutes=5)
+
+
+def _refund_claim(idempotency_key: str) -> IdempotencyRecord:
+    """Claim a refund key in the database before asking Stripe.
+
+    Two concurrent calls with one key (a double-clicked refund) must not both
+    reach Stripe: real Stripe answers the second with 409 while the first is
+    in flight, and a fake may refund twice. Raise PaymentProviderError
+    (``refund_in_progress``) to the second caller.
+    """
+    try:
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(
+                scope=REFUND_CLAIM_SCOPE,
+                key=idempotency_key,
+                method="REFUND",
+                path="",
+                request_hash="",
+            )
+    except IntegrityError:
+        pass
+    now = timezone.now()
+    stale = IdempotencyRecord.objects.filter(
+        scope=REFUND_CLAIM_SCOPE,
+        key=idempotency_key,
+        state=IdempotencyRecord.State.IN_PROGRESS,
+        created_at__lt=now - REFUND_CLAIM_LEASE,
+    )
+    if stale.update(created_at=now):
+        return IdempotencyRecord.objects.get(
+            scope=REFUND_CLAIM_SCOPE, key=idempotency_key
+        )
+    raise PaymentProviderError(
+        "This refund is already being processed.",
+        code="refund_in_progress",
+        details={"idempotency_key": idempotency_key},
+    )

@@ -36,3 +36,9 @@ class PaymentIncomplete(ApplicationError):
 
 class RefundNotPossible(Conflict):
     default_code = "refund_not_possible"
+
+
+class PaymentAmountMismatch(Conflict):
+    """The payment that succeeded is not the order's total (amount or currency)."""
+
+    default_code = "payment_amount_mismatch"

@@ -29,3 +29,17 @@ def retry_failed_workflow(workflow_id: int) -> None:
     from apps.checkout.services import failed_workflow_retry
 
     failed_workflow_retry(workflow_id=workflow_id)
+
+
+@shared_task(
+    name="checkout.finalize_stuck_payments",
+    autoretry_for=(TransientError,),
+    retry_backoff=True,
+    max_retries=3,
+    acks_late=True,
+)
+def finalize_stuck_payments() -> int:
+    """Beat: finalise paid orders whose webhook task was lost."""
+    from apps.checkout.services import orders_finalize_stuck
+
+    return len(orders_finalize_stuck())

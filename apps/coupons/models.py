@@ -137,6 +137,12 @@ class CouponRedemption(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    email = models.EmailField(
+        blank=True,
+        db_index=True,
+        help_text="The order's email, lower case: per-customer limits count a "
+        "shopper once whether signed in or not.",
+    )
     discount_minor = models.PositiveBigIntegerField(default=0)
     currency = models.CharField(max_length=3)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -166,6 +166,7 @@ def coupon_redeem(
     currency: str,
     customer_order_count: int = 0,
     user_id: int | None = None,
+    email: str = "",
     now: datetime | None = None,
 ) -> CouponRedemption:
     """Count one use of a coupon by an order; call inside the order transaction.
@@ -173,8 +174,10 @@ def coupon_redeem(
     The coupon row is locked, so the per-customer count and the total limit are
     checked and incremented as one step; the increment is also a conditional
     UPDATE guarded by a check constraint. Redeeming the same order twice returns
-    the first redemption. Raise CouponNotFound or CouponNotApplicable (with the
-    specific code) when the coupon cannot be redeemed.
+    the first redemption. Per-customer limits count redemptions under
+    ``customer_key`` or ``email`` alike. Raise CouponNotFound or
+    CouponNotApplicable (with the specific code) when the coupon cannot be
+    redeemed.
     """
     found = selectors.coupon_get_by_code(code=code)
     coupon = Coupon.objects.select_for_update().get(pk=found.pk)
@@ -183,8 +186,14 @@ def coupon_redeem(
     ).first()
     if existing:
         return existing
+    # One shopper, signed in or not: the key or the order's email (the coupon
+    # row is locked, so this count cannot race another redemption).
+    email = email.strip().lower()
+    same_customer = Q(customer_key=customer_key)
+    if email:
+        same_customer |= Q(email=email) | Q(customer_key=f"email:{email}")
     customer_redemptions = CouponRedemption.objects.filter(
-        coupon=coupon, customer_key=customer_key
+        same_customer, coupon=coupon
     ).count()
     refusal = coupon_status_refusal(
         coupon=coupon,
@@ -213,6 +222,7 @@ def coupon_redeem(
         order_ref=order_ref,
         customer_key=customer_key,
         user_id=user_id,
+        email=email,
         discount_minor=discount_minor,
         currency=currency,
     )

@@ -381,3 +381,9 @@ CELERY_BEAT_SCHEDULE["carts.expire_carts"] = {
     "task": "carts.expire_carts",
     "schedule": 60 * 60 * 6,
 }
+
+# --- checkout: finalise paid orders whose webhook task was lost (broker down).
+CELERY_BEAT_SCHEDULE["checkout.finalize_stuck_payments"] = {
+    "task": "checkout.finalize_stuck_payments",
+    "schedule": 5 * 60,
+}

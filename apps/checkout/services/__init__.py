@@ -21,7 +21,9 @@ from apps.checkout.services.orders import (
     order_payment_succeeded,
     order_public_url,
     order_refund,
+    order_refund_apply,
     order_transition,
+    orders_finalize_stuck,
 )
 from apps.checkout.services.payments import (
     PaymentSession,
@@ -55,6 +57,8 @@ __all__ = [
     "order_payment_succeeded",
     "order_public_url",
     "order_refund",
+    "order_refund_apply",
     "order_transition",
+    "orders_finalize_stuck",
     "shipping_quotes",
 ]

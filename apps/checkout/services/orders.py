@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,7 +19,7 @@ from apps.billing import services as billing_services
 from apps.billing.exceptions import PaymentProviderError, TransientError
 from apps.carts import services as cart_services
 from apps.carts.models import Cart
-from apps.checkout.exceptions import RefundNotPossible
+from apps.checkout.exceptions import PaymentAmountMismatch, RefundNotPossible
 from apps.checkout.models import (
     ORDER_TRANSITIONS,
     Checkout,
@@ -36,8 +37,10 @@ from apps.coupons.exceptions import CouponNotApplicable, CouponNotFound
 from apps.inventory import services as inventory_services
 from apps.inventory.exceptions import (
     OutOfStock,
+    QuantityLimitExceeded,
     ReservationNotFound,
     ReservationReleased,
+    VariantUnavailable,
 )
 from apps.inventory.models import StockMovement
 from apps.inventory.services import ReservationRequest
@@ -239,17 +242,28 @@ def _customer_key(order: Order) -> str:
 
 def customer_order_count(customer_key: str) -> int:
     """How many orders this customer has paid (coupons' first-order rule)."""
+    from allauth.account.models import EmailAddress
+
     kind, _, value = customer_key.partition(":")
     qs = Order.objects.filter(status__in=PAID_STATUSES)
     if kind == "user":
-        return qs.filter(user_id=int(value)).count()
+        # Guest orders placed before signing up, under a verified email of
+        # theirs, are the user's orders too.
+        emails = EmailAddress.objects.filter(
+            user_id=int(value), verified=True
+        ).values_list("email", flat=True)
+        condition = Q(user_id=int(value))
+        for email in emails:
+            condition |= Q(user__isnull=True, email__iexact=email)
+        return qs.filter(condition).count()
     return qs.filter(email__iexact=value).count()
 
 
 def _commit_stock(order: Order, ref: str, lines: list[OrderLine]) -> None:
     """Commit the order's stock hold; when it lapsed and the units went
     elsewhere, hold again (backorderable variants are held beyond stock) and
-    commit that. Raise OutOfStock when the units are gone."""
+    commit that. Raise OutOfStock when the units are gone, VariantUnavailable
+    or QuantityLimitExceeded when the variant changed since the hold."""
     try:
         reservations = inventory_services.stock_commit(ref=ref)
     except (OutOfStock, ReservationNotFound, ReservationReleased):
@@ -286,6 +300,7 @@ def _redeem_one(order: Order, coupon: dict, key: str, count: int) -> None:
         currency=order.currency,
         customer_order_count=count,
         user_id=order.user_id,
+        email=order.email,
     )
 
 
@@ -328,6 +343,24 @@ def order_confirmation_send(
             "url": order_public_url(order),
         },
     )
+
+
+def _check_amount(order: Order, payment) -> None:
+    """Raise PaymentAmountMismatch unless the payment is the order's total."""
+    if (payment.amount_minor, payment.currency.upper()) != (
+        order.total_minor,
+        order.currency.upper(),
+    ):
+        raise PaymentAmountMismatch(
+            f"Paid {payment.amount_minor} {payment.currency.upper()}, the order"
+            f" total is {order.total_minor} {order.currency.upper()}.",
+            details={
+                "paid_minor": payment.amount_minor,
+                "paid_currency": payment.currency,
+                "total_minor": order.total_minor,
+                "currency": order.currency,
+            },
+        )
 
 
 def order_payment_succeeded(*, intent_id: str, source: str, request=None, payment=None):
@@ -373,9 +406,19 @@ def order_payment_succeeded(*, intent_id: str, source: str, request=None, paymen
             # nothing half-written, and no savepoint is spent on the
             # common coupon-less order.
             try:
+                _check_amount(order, payment)
                 _redeem_coupons(order)
                 _commit_stock(order, ref, lines)
-            except (OutOfStock, CouponNotApplicable, CouponNotFound) as exc:
+            except (
+                PaymentAmountMismatch,
+                OutOfStock,
+                VariantUnavailable,
+                QuantityLimitExceeded,
+                CouponNotApplicable,
+                CouponNotFound,
+            ) as exc:
+                # A lapsed hold taken again can meet a variant deactivated or
+                # limited since: the money still has to go back.
                 failure = exc
             if failure is None:
                 _set_status(
@@ -450,8 +493,11 @@ def order_compensate(*, order_id: int, reason: str) -> FailedWorkflow | None:
         return workflow
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
-        if locked.refunded_minor < refund.amount_minor:
-            locked.refunded_minor = refund.amount_minor
+        # A mismatched payment may exceed the order total: the order records
+        # at most its total, the payment row keeps what Stripe refunded.
+        refunded = min(refund.amount_minor, locked.total_minor)
+        if locked.refunded_minor < refunded:
+            locked.refunded_minor = refunded
             locked.save(update_fields=["refunded_minor", "updated_at"])
             _event(
                 locked,
@@ -572,6 +618,18 @@ def order_fulfil(
     return locked
 
 
+def _line_refund_minor(line: OrderLine, qty: int) -> int:
+    """What refunding ``qty`` more units of ``line`` is worth.
+
+    Cumulative rounding: the units refunded so far are worth
+    ``amount * refunded // quantity``, so refunding the last unit gives the
+    line's remainder and a whole line always refunds total + tax exactly.
+    """
+    amount = line.total_minor + line.tax_minor
+    target = amount * (line.refunded_quantity + qty) // line.quantity
+    return max(0, target - line.refunded_minor)
+
+
 def order_refund(
     *,
     order: Order,
@@ -582,7 +640,9 @@ def order_refund(
     """Refund the whole order (no lines given) or some units of some lines.
 
     The Stripe refund goes through billing outside any transaction; restocked
-    units are written to the stock ledger as returns. Raise RefundNotPossible.
+    units are written to the stock ledger as returns. A repeated submission
+    built from the same state carries the same idempotency key, so Stripe
+    refunds once and the refund is recorded once. Raise RefundNotPossible.
     """
     order = Order.objects.get(pk=order.pk)
     if order.status not in (ST.PAID, ST.FULFILLED, ST.PARTIALLY_REFUNDED):
@@ -601,7 +661,7 @@ def order_refund(
             if line is None or qty < 1 or qty > line.quantity - line.refunded_quantity:
                 raise RefundNotPossible("Refund quantities exceed what was ordered.")
             plan[line.pk] = qty
-            amount += (line.total_minor + line.tax_minor) * qty // line.quantity
+            amount += _line_refund_minor(line, qty)
         amount = min(amount, order.total_minor - order.refunded_minor)
     if amount <= 0:
         raise RefundNotPossible("Nothing left to refund.")
@@ -614,16 +674,45 @@ def order_refund(
         idempotency_key=f"refund:{order.number}:{order.refunded_minor}:{amount}",
         reason="staff refund",
     )
+    return order_refund_apply(
+        order_id=order.pk, refund=refund, plan=plan, restock=restock, actor=actor
+    )
+
+
+def order_refund_apply(
+    *,
+    order_id: int,
+    refund,
+    plan: dict[int, int],
+    restock: bool = False,
+    actor=None,
+) -> Order:
+    """Record a Stripe refund against the order and its lines, once.
+
+    Runs under the order's lock on freshly read lines: a refund row already
+    recorded (a double submission got the same refund back) changes nothing,
+    and units are counted (and restocked) only up to what is left on a line.
+    """
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
-        for pk, qty in plan.items():
-            line = lines[pk]
+        locked = Order.objects.select_for_update().get(pk=order_id)
+        if OrderEvent.objects.filter(
+            order=locked, kind="refund", data__refund=refund.refund_id
+        ).exists():
+            return locked
+        lines = {line.pk: line for line in locked.lines.filter(pk__in=list(plan))}
+        applied: dict[int, int] = {}
+        for pk, wanted in plan.items():
+            line = lines.get(int(pk))
+            if line is None:
+                continue
+            qty = min(int(wanted), line.quantity - line.refunded_quantity)
+            if qty <= 0:
+                continue
+            line.refunded_minor += _line_refund_minor(line, qty)
             line.refunded_quantity += qty
-            line.refunded_minor += (
-                (line.total_minor + line.tax_minor) * qty // (line.quantity)
-            )
             line.save(update_fields=["refunded_quantity", "refunded_minor"])
-            if restock and qty and line.variant_id:
+            applied[line.pk] = qty
+            if restock and line.variant_id:
                 inventory_services.stock_adjust(
                     variant_id=line.variant_id,
                     quantity_delta=qty,
@@ -641,7 +730,7 @@ def order_refund(
             source="admin",
             actor=actor,
             message=f"Refunded {refund.amount_minor} {locked.currency}.",
-            data={"refund": refund.refund_id, "lines": plan, "restock": restock},
+            data={"refund": refund.refund_id, "lines": applied, "restock": restock},
         )
         to = (
             ST.REFUNDED
@@ -659,3 +748,56 @@ def order_refund(
             data={"refund": refund.refund_id, "amount": refund.amount_minor},
         )
     return locked
+
+
+# --- sweep: finalisations a lost webhook task never ran ------------------------
+
+STUCK_PAYMENT_AFTER = timedelta(minutes=10)
+STUCK_PAYMENT_BATCH = 100
+
+
+def orders_finalize_stuck(
+    *, older_than: timedelta = STUCK_PAYMENT_AFTER, limit: int = STUCK_PAYMENT_BATCH
+) -> list[str]:
+    """Finalise pending orders whose payment succeeded but were never finalised.
+
+    The webhook queues finalisation after its commit; when the broker was down
+    that task is lost while Stripe has the money. For each order still
+    ``pending_payment`` and untouched for ``older_than``, a payment we already
+    know succeeded is finalised; an open one is re-fetched from Stripe (no
+    transaction open) and finalised if it succeeded meanwhile. Return the
+    numbers of the orders finalised (paid or compensated). A Stripe failure
+    on one order is logged and left for the next sweep.
+    """
+    cutoff = timezone.now() - older_than
+    numbers = list(
+        Order.objects.filter(status=ST.PENDING_PAYMENT, updated_at__lt=cutoff)
+        .order_by("updated_at")
+        .values_list("number", flat=True)[:limit]
+    )
+    latest: dict = {}
+    for payment in billing_selectors.payments_for_references(
+        references=numbers
+    ).order_by("pk"):
+        latest[payment.reference] = payment  # ascending pk: the newest wins
+    done: list[str] = []
+    for number in numbers:
+        payment = latest.get(number)
+        if payment is None or payment.status == "canceled":
+            continue
+        if payment.status != "succeeded":
+            try:
+                payment = billing_services.payment_sync(
+                    intent_id=payment.intent_id, payment=payment
+                )
+            except (TransientError, PaymentProviderError) as exc:
+                logger.warning("sweep: cannot re-fetch %s: %s", payment.intent_id, exc)
+                continue
+            if payment.status != "succeeded":
+                continue
+        order = order_payment_succeeded(
+            intent_id=payment.intent_id, source="sweep", payment=payment
+        )
+        if order is not None and order.status != ST.PENDING_PAYMENT:
+            done.append(number)
+    return done

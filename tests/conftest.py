@@ -33,7 +33,11 @@ def pytest_configure(config):
     for path in sorted(ROOT.glob("apps/*/migrations/*.py")):
         digest.update(path.name.encode() + path.read_bytes())
     default_name = str(ROOT / "var" / "test-db.sqlite3")
-    stamp = Path(os.environ.get("DJANGO_TEST_DB_NAME", default_name) + ".migrations")
+    database = os.environ.get("DATABASE_URL", "sqlite")
+    stamp = Path(
+        os.environ.get("DJANGO_TEST_DB_NAME", default_name)
+        + f".{hashlib.sha256(database.encode()).hexdigest()[:12]}.migrations"
+    )
     if not stamp.exists() or stamp.read_text() != digest.hexdigest():
         config.option.create_db = True
         config._migrations_stamp = (stamp, digest.hexdigest())

@@ -95,7 +95,12 @@ class CartCreateApi(CartApiBase):
         class Meta:
             ref_name = "CartCreateInput"
 
-        currency = serializers.CharField(required=False, max_length=3, min_length=3)
+        currency = serializers.RegexField(
+            r"^[A-Za-z]{3}\Z",
+            required=False,
+            help_text="ISO 4217 code, three letters (default: the shop's).",
+            error_messages={"invalid": "Send a three-letter ISO currency code."},
+        )
 
     @extend_schema(
         request=InputSerializer,

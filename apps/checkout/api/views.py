@@ -34,6 +34,9 @@ ERRORS = {
         description="rate_limited (Retry-After header, details.retry_after)"
     ),
 }
+# Checkout.email / Order.email are EmailField(max_length=254): longer is refused
+# here, not by the database (PostgreSQL would raise DataError, a 500).
+EMAIL_MAX_LENGTH = 254
 limit = api_rate_limit(group="checkout", rate=checkout_rate)
 limit_payment = api_rate_limit(group="checkout-payment", rate=payment_rate)
 
@@ -42,7 +45,8 @@ def _create_scope(request, kwargs) -> str:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return f"user:{user.pk}"
-    return f"cart:{request.data.get('cart', '')}"
+    data = request.data if isinstance(request.data, dict) else {}
+    return f"cart:{data.get('cart', '')}"
 
 
 class CheckoutApiBase(APIView):
@@ -65,7 +69,7 @@ class CheckoutApiBase(APIView):
 class CheckoutCreateApi(CheckoutApiBase):
     class InputSerializer(serializers.Serializer):
         cart = serializers.UUIDField()
-        email = serializers.EmailField(required=False)
+        email = serializers.EmailField(required=False, max_length=EMAIL_MAX_LENGTH)
 
     @extend_schema(
         request=InputSerializer,
@@ -91,7 +95,7 @@ class CheckoutCreateApi(CheckoutApiBase):
 
 class CheckoutDetailApi(CheckoutApiBase):
     class InputSerializer(serializers.Serializer):
-        email = serializers.EmailField(required=False)
+        email = serializers.EmailField(required=False, max_length=EMAIL_MAX_LENGTH)
         marketing_consent = serializers.BooleanField(required=False)
         shipping_address = AddressSerializer(required=False)
         billing_address = AddressSerializer(required=False, allow_null=True)

@@ -332,10 +332,27 @@ def cart_merge(*, source: Cart, user) -> MergeResult:
     if source.status != Cart.Status.OPEN or (target and target.pk == source.pk):
         return MergeResult(target or source, ())
     if target is None:
+        previous_user_id = source.user_id
         source.user = user
-        source.save(update_fields=["user", "updated_at"])
-        return MergeResult(_touch(source), ())
+        try:
+            with transaction.atomic():
+                source.save(update_fields=["user", "updated_at"])
+        except IntegrityError:
+            # A parallel request opened the user's cart first: merge into it.
+            source.user_id = previous_user_id
+            target = (
+                Cart.objects.select_for_update()
+                .filter(user=user, status=Cart.Status.OPEN)
+                .first()
+            )
+            if target is None:
+                raise
+        else:
+            return MergeResult(_touch(source), ())
+    return _merge_lines_into(source=source, target=target, user=user)
 
+
+def _merge_lines_into(*, source: Cart, target: Cart, user) -> MergeResult:
     notices: list[Notice] = []
     existing = {
         line.variant_id: line

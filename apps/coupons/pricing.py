@@ -218,6 +218,20 @@ def _conflict(
     return None, ""
 
 
+def _currency_bound(rule: CouponRule) -> bool:
+    """Say whether the coupon only works in its own currency.
+
+    A fixed amount, a minimum subtotal and a maximum discount are minor units
+    of the coupon's currency; a bare percentage, free shipping or buy X get Y
+    means the same in any currency.
+    """
+    return (
+        rule.kind == Kind.FIXED_AMOUNT
+        or rule.minimum_subtotal_minor > 0
+        or rule.maximum_discount_minor is not None
+    )
+
+
 def _bxgy_weights(
     rule: CouponRule, eligible: list[PricingLine], remaining: dict[int, int]
 ) -> dict[int, int]:
@@ -229,15 +243,15 @@ def _bxgy_weights(
     group = rule.buy_quantity + rule.get_quantity
     if rule.buy_quantity < 1 or rule.get_quantity < 1:
         return {}
-    units = sorted(
-        (line.unit_price_minor, line.key)
-        for line in eligible
-        for _ in range(line.quantity)
-    )
-    discounted = units[: (len(units) // group) * rule.get_quantity]
+    counted = [line for line in eligible if line.quantity > 0]
+    free_units = (sum(line.quantity for line in counted) // group) * rule.get_quantity
     weights: dict[int, int] = {}
-    for price, key in discounted:
-        weights[key] = weights.get(key, 0) + price
+    for line in sorted(counted, key=lambda line: (line.unit_price_minor, line.key)):
+        if free_units <= 0:
+            break
+        taken = min(line.quantity, free_units)
+        free_units -= taken
+        weights[line.key] = weights.get(line.key, 0) + taken * line.unit_price_minor
     return {key: min(value, remaining[key]) for key, value in weights.items()}
 
 
@@ -271,7 +285,7 @@ def price(
         if rule.code.upper() in seen:
             continue
         seen.add(rule.code.upper())
-        if rule.currency != currency:
+        if _currency_bound(rule) and rule.currency != currency:
             rejected.append(
                 RejectedCoupon(
                     rule.code,

@@ -15,11 +15,11 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -97,6 +97,49 @@ def _held_from_stock(
         .annotate(total=Sum(F("quantity") - F("backordered_quantity")))
     )
     return {row["variant_id"]: int(row["total"] or 0) for row in rows}
+
+
+def _stock_take(
+    stock: dict[int, StockItem],
+    taken: dict[int, int],
+    *,
+    variants: dict[int, Variant],
+    now: datetime,
+) -> None:
+    """Decrement several locked stock rows in one UPDATE, none below zero.
+
+    Each row only changes if it still holds its units; a count short of the
+    rows asked for raises OutOfStock (and rolls the caller back) instead of
+    letting a stale read oversell.
+    """
+    if not taken:
+        return
+    items = [stock[vid] for vid in sorted(taken)]
+    enough = Q()
+    take = Case(
+        *[When(pk=item.pk, then=Value(taken[item.variant_id])) for item in items],
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    for item in items:
+        enough |= Q(pk=item.pk, on_hand__gte=taken[item.variant_id])
+    updated = StockItem.objects.filter(enough).update(
+        on_hand=F("on_hand") - take, updated_at=now
+    )
+    if updated != len(items):
+        raise _out_of_stock(
+            [
+                {
+                    "sku": variants[item.variant_id].sku,
+                    "requested": taken[item.variant_id],
+                    "available": item.on_hand,
+                }
+                for item in items
+            ]
+        )
+    for item in items:
+        item.on_hand -= taken[item.variant_id]
+        item.updated_at = now
 
 
 def _merge_lines(items: Sequence[ReservationRequest]) -> dict[int, int]:
@@ -224,7 +267,9 @@ def stock_commit(*, ref: str) -> list[Reservation]:
     ReservationReleased when the hold was released, ReservationNotFound when
     the ref has no reservations.
     """
-    reservations = list(Reservation.objects.filter(ref=ref).order_by("pk"))
+    reservations = list(
+        Reservation.objects.filter(ref=ref).select_related("variant").order_by("pk")
+    )
     if not reservations:
         raise ReservationNotFound("No reservation for this reference.")
     open_ids = [r.pk for r in reservations if r.status in _OPEN]
@@ -236,7 +281,7 @@ def stock_commit(*, ref: str) -> list[Reservation]:
             return committed
         raise ReservationReleased("This reservation was released.")
 
-    variants = Variant.objects.in_bulk(list({r.variant_id for r in reservations}))
+    variants = {r.variant_id: r.variant for r in reservations}
     stock = _lock_stock_items(
         vid for vid, variant in variants.items() if variant.track_stock
     )
@@ -288,13 +333,13 @@ def stock_commit(*, ref: str) -> list[Reservation]:
     if short:
         raise _out_of_stock(short, expired=expired_short)
 
+    _stock_take(
+        stock,
+        {vid: qty for vid, qty in needed.items() if qty},
+        variants=variants,
+        now=now,
+    )
     movements = []
-    for variant_id, quantity in needed.items():
-        if quantity == 0:
-            continue
-        item = stock[variant_id]
-        item.on_hand -= quantity
-        item.save(update_fields=["on_hand", "updated_at"])
     for r in reservations:
         if variants[r.variant_id].track_stock and r.stock_quantity:
             movements.append(

@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "import_export",
     "csp",
+    # Keeps each app's migration history linear (max_migration.txt per app).
+    "django_linear_migrations",
     "apps.core",
     "apps.accounts",
     "apps.inventory",

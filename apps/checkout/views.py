@@ -215,32 +215,19 @@ def checkout_shipping_address(request, checkout_id):
             _posted(request),
             initial=_initial_from(checkout.shipping_address, saved),
         )
-    if request.method == "POST" and form.is_valid():
-        try:
-            checkout = services.checkout_set_shipping_address(
-                checkout=checkout,
-                address=form.address(),
-                save_to_address_book=form.cleaned_data.get(
-                    "save_to_address_book", False
-                ),
-            )
-            return redirect(_step_url(checkout, _next(checkout)))
-        except ValidationFailed as exc:
-            form.add_service_errors(exc.details.get("fields", {}))
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-    return render(
+    return _address_step(
         request,
-        "checkout/address.html",
-        _context(
-            checkout,
-            S.SHIPPING_ADDRESS,
-            totals,
-            form=form,
-            saved=saved,
-            heading="Shipping address",
+        checkout,
+        totals,
+        form,
+        step=S.SHIPPING_ADDRESS,
+        heading="Shipping address",
+        saved=saved,
+        save=lambda data: services.checkout_set_shipping_address(
+            checkout=checkout,
+            address=form.address(),
+            save_to_address_book=data.get("save_to_address_book", False),
         ),
-        status=400 if form.errors else 200,
     )
 
 
@@ -261,17 +248,34 @@ def checkout_billing_address(request, checkout_id):
     form = BillingForm(_posted(request), initial=initial)
     if not totals.requires_shipping:
         form.fields.pop("same_as_shipping")
+
+    def save(data):
+        same = bool(data.get("same_as_shipping"))
+        return services.checkout_set_billing_address(
+            checkout=checkout,
+            same_as_shipping=same,
+            address=None if same else form.address(),
+            save_to_address_book=data.get("save_to_address_book", False),
+        )
+
+    return _address_step(
+        request,
+        checkout,
+        totals,
+        form,
+        step=S.BILLING_ADDRESS,
+        heading="Billing address",
+        saved=[],
+        save=save,
+    )
+
+
+def _address_step(request, checkout, totals, form, *, step, heading, saved, save):
+    """Both address steps: save on a valid POST and move on, else re-render with
+    the service's field errors placed next to their fields."""
     if request.method == "POST" and form.is_valid():
-        same = bool(form.cleaned_data.get("same_as_shipping"))
         try:
-            checkout = services.checkout_set_billing_address(
-                checkout=checkout,
-                same_as_shipping=same,
-                address=None if same else form.address(),
-                save_to_address_book=form.cleaned_data.get(
-                    "save_to_address_book", False
-                ),
-            )
+            checkout = save(form.cleaned_data)
             return redirect(_step_url(checkout, _next(checkout)))
         except ValidationFailed as exc:
             form.add_service_errors(exc.details.get("fields", {}))
@@ -280,14 +284,7 @@ def checkout_billing_address(request, checkout_id):
     return render(
         request,
         "checkout/address.html",
-        _context(
-            checkout,
-            S.BILLING_ADDRESS,
-            totals,
-            form=form,
-            saved=[],
-            heading="Billing address",
-        ),
+        _context(checkout, step, totals, form=form, saved=saved, heading=heading),
         status=400 if form.errors else 200,
     )
 

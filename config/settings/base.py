@@ -371,6 +371,11 @@ MIDDLEWARE += ["apps.accounts.middleware.AllauthRateLimitMiddleware"]
 # a page renders it, none for the API.
 MIDDLEWARE += ["apps.carts.middleware.CartCountMiddleware"]
 CART_DEFAULT_CURRENCY = env("CART_DEFAULT_CURRENCY", default="USD")
+# The currencies a cart may be opened in: a client cannot open a cart in a
+# currency nothing is priced in and only find out at the first add.
+CART_CURRENCIES = [
+    c.upper() for c in env.list("CART_CURRENCIES", default=["USD", "EUR", "GBP"])
+]
 CART_MAX_LINE_QUANTITY = env.int("CART_MAX_LINE_QUANTITY", default=99)
 CART_MAX_LINES = env.int("CART_MAX_LINES", default=100)
 CART_ABANDON_AFTER_DAYS = env.int("CART_ABANDON_AFTER_DAYS", default=7)

@@ -58,3 +58,18 @@ def test_cart_other_users_cart_every_method_returns_404_and_row_unchanged(
     cart.refresh_from_db()
     assert (cart.user_id, cart.version, cart.status) == (owner.pk, version, "open")
     assert CartLine.objects.get(pk=line.pk).quantity == 2
+
+
+@pytest.mark.parametrize("currency", ["XYZ", "jpy"])
+def test_cart_create_currency_the_shop_does_not_sell_in_returns_400_and_no_cart(
+    api_client, settings, currency
+):
+    settings.CART_CURRENCIES = ["USD", "EUR"]
+
+    response = api_client.post("/api/v1/carts/", {"currency": currency}, format="json")
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert "USD, EUR" in str(error["details"]["fields"]["currency"])
+    assert Cart.objects.count() == 0

@@ -12,6 +12,7 @@ none) and the response is the user's cart with notices of anything capped or
 dropped.
 """
 
+from django.conf import settings
 from django.utils.decorators import method_decorator
 from django_ratelimit.decorators import ratelimit
 from drf_spectacular.types import OpenApiTypes
@@ -101,6 +102,16 @@ class CartCreateApi(CartApiBase):
             help_text="ISO 4217 code, three letters (default: the shop's).",
             error_messages={"invalid": "Send a three-letter ISO currency code."},
         )
+
+        def validate_currency(self, value: str) -> str:
+            value = value.upper()
+            accepted = settings.CART_CURRENCIES
+            if value not in accepted:
+                raise serializers.ValidationError(
+                    f"This shop sells in {', '.join(accepted)}.",
+                    code="currency_not_supported",
+                )
+            return value
 
     @extend_schema(
         request=InputSerializer,

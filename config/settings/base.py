@@ -274,6 +274,11 @@ HEADLESS_TOKEN_STRATEGY = "allauth.headless.tokens.strategies.jwt.JWTTokenStrate
 HEADLESS_JWT_PRIVATE_KEY = env.str(
     "HEADLESS_JWT_PRIVATE_KEY", multiline=True, default=""
 )
+# An access token dies with its session: signing out on a shared or lost
+# phone must not leave a token that still buys for up to its lifetime. Costs
+# one session lookup per API request (a cache hit with cached_db sessions).
+HEADLESS_JWT_STATEFUL_VALIDATION_ENABLED = True
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # local.py and test.py fall back to a generated development key;
 # production.py requires the variable.
 # Relative on purpose: allauth completes them on the requesting host, so the

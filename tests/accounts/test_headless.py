@@ -167,6 +167,22 @@ def test_headless_logout_ends_session_and_refresh_token(client):
     assert refresh.status_code == 400
 
 
+def test_headless_logout_with_access_token_revokes_that_token_at_once(
+    client, api_client
+):
+    user = UserFactory()
+    token = _login(client, user.email).json()["meta"]["access_token"]
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    assert api_client.get("/api/v1/me/", **bearer).status_code == 200
+
+    logout = client.delete(f"{APP}/auth/session", **bearer)
+
+    assert logout.status_code == 401
+    me = api_client.get("/api/v1/me/", **bearer)
+    assert me.status_code == 401
+    assert me.json()["error"]["code"] == "authentication_failed"
+
+
 def test_headless_password_reset_request_sends_mail(
     client, django_capture_on_commit_callbacks
 ):

@@ -1,7 +1,12 @@
+from dataclasses import fields as dataclass_fields
+
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from apps.accounts import services
 from apps.accounts.models import Address, User
+from apps.core.exceptions import ValidationFailed
 
 
 @admin.register(User)
@@ -31,8 +36,65 @@ class UserAdmin(BaseUserAdmin):
     )
 
 
+class AddressAdminForm(forms.ModelForm):
+    """Staff edits pass the same postal rules as the shopper's own, so an
+    address that checkout would refuse cannot be typed in here instead."""
+
+    class Meta:
+        model = Address
+        fields = (
+            "user",
+            "name",
+            "line1",
+            "line2",
+            "city",
+            "region",
+            "postal_code",
+            "country",
+            "phone",
+        )
+
+    # Not model fields on this form: the one-default-per-user constraints are
+    # kept by the service, which moves a flag from the old default instead of
+    # refusing the new one as the model's own constraint check would.
+    make_default_shipping = forms.BooleanField(
+        required=False, label="Default shipping address"
+    )
+    make_default_billing = forms.BooleanField(
+        required=False, label="Default billing address"
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["make_default_shipping"].initial = self.instance.is_default_shipping
+        self.fields["make_default_billing"].initial = self.instance.is_default_billing
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:  # a required field is missing: say that first
+            return data
+        text_fields = {f.name for f in dataclass_fields(services.AddressData)} - {
+            "is_default_shipping",
+            "is_default_billing",
+        }
+        try:
+            self.normalized = services.address_normalize(
+                data=services.AddressData(
+                    **{name: data.get(name) or "" for name in text_fields},
+                    is_default_shipping=bool(data.get("make_default_shipping")),
+                    is_default_billing=bool(data.get("make_default_billing")),
+                )
+            )
+        except ValidationFailed as exc:
+            for field, problems in exc.details.get("fields", {}).items():
+                for problem in problems:
+                    self.add_error(field if field in self.fields else None, problem)
+        return data
+
+
 @admin.register(Address)
 class AddressAdmin(admin.ModelAdmin):
+    form = AddressAdminForm
     list_display = (
         "name",
         "user",
@@ -48,3 +110,10 @@ class AddressAdmin(admin.ModelAdmin):
     search_fields = ("name", "line1", "city", "postal_code", "user__email")
     autocomplete_fields = ("user",)
     readonly_fields = ("created_at", "updated_at")
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.address_update(address=obj, data=form.normalized)
+        else:
+            saved = services.address_create(user=obj.user, data=form.normalized)
+            obj.pk = saved.pk

@@ -15,11 +15,18 @@ from apps.billing.signals import payment_failed, payment_succeeded
 
 
 @receiver(payment_succeeded, dispatch_uid="checkout.payment_succeeded")
-def on_payment_succeeded(sender: Any, payment_intent_id: str, **kwargs: Any) -> None:
+def on_payment_succeeded(
+    sender: Any, payment_intent_id: str, amount_minor: int, currency: str, **kwargs: Any
+) -> None:
     from apps.checkout.tasks import finalize_payment
 
+    # The amount Stripe says it took travels with the task: the order is
+    # checked against Stripe's word, not against our own record of the intent.
     transaction.on_commit(
-        lambda: finalize_payment.delay(payment_intent_id, "webhook"), robust=True
+        lambda: finalize_payment.delay(
+            payment_intent_id, "webhook", amount_minor, currency
+        ),
+        robust=True,
     )
 
 

@@ -12,10 +12,19 @@ from apps.core.exceptions import TransientError
     max_retries=5,
     acks_late=True,
 )
-def finalize_payment(intent_id: str, source: str = "webhook") -> None:
+def finalize_payment(
+    intent_id: str,
+    source: str = "webhook",
+    amount_minor: int | None = None,
+    currency: str | None = None,
+) -> None:
     from apps.checkout.services import order_payment_succeeded
 
-    order_payment_succeeded(intent_id=intent_id, source=source)
+    order_payment_succeeded(
+        intent_id=intent_id,
+        source=source,
+        stripe_amount=(amount_minor, currency) if amount_minor is not None else None,
+    )
 
 
 @shared_task(

@@ -174,12 +174,17 @@ def _method():
     return ShippingMethod.objects.first() or ShippingMethodFactory(price_minor=500)
 
 
+def _intent_amount(intent_id: str) -> dict:
+    payment = Payment.objects.get(intent_id=intent_id)
+    return {"amount_minor": payment.amount_minor, "currency": payment.currency}
+
+
 def _send_succeeded(intent_id: str) -> None:
     signals.payment_succeeded.send(
         sender="billing",
         payment_intent_id=intent_id,
-        amount_minor=0,
-        currency="USD",
+        # What Stripe would report: the intent's own amount.
+        **_intent_amount(intent_id),
         metadata={},
         event_id=f"evt_{intent_id}",
     )

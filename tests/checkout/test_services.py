@@ -175,12 +175,17 @@ def paid_intent(api_client, make_cart, shipping_method, localstripe):
     return {**session, "variant": variant, "coupon": coupon, "cart": cart}
 
 
+def _intent_amount(intent_id: str) -> dict:
+    payment = Payment.objects.get(intent_id=intent_id)
+    return {"amount_minor": payment.amount_minor, "currency": payment.currency}
+
+
 def _send_succeeded(intent_id, event_id):
     signals.payment_succeeded.send(
         sender="billing",
         payment_intent_id=intent_id,
-        amount_minor=0,
-        currency="USD",
+        # What Stripe would report: the intent's own amount.
+        **_intent_amount(intent_id),
         metadata={},
         event_id=event_id,
     )
@@ -250,6 +255,33 @@ def test_payment_succeeded_after_hold_expired_and_stock_sold_refunds_and_apologi
     ]
     assert not FailedWorkflow.objects.filter(status="open").exists()
     assert StockItem.objects.get(variant=variant).on_hand == 0
+    assert not CouponRedemption.objects.exists()
+
+
+def test_payment_succeeded_webhook_reporting_another_amount_cancels_and_refunds(
+    paid_intent, django_capture_on_commit_callbacks
+):
+    intent_id = paid_intent["payment_intent_id"]
+    order = Order.objects.get()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        signals.payment_succeeded.send(
+            sender="billing",
+            payment_intent_id=intent_id,
+            amount_minor=order.total_minor - 100,  # Stripe took less than owed
+            currency=order.currency,
+            metadata={},
+            event_id="evt_short",
+        )
+
+    order.refresh_from_db()
+    assert order.status == "cancelled"
+    assert "order total is" in order.events.order_by("pk").last().message
+    assert PaymentRefund.objects.get().payment.intent_id == intent_id
+    assert [m.subject for m in mail.outbox] == [
+        f"Sorry: we could not fulfil order {order.number}"
+    ]
+    assert StockItem.objects.get(variant=paid_intent["variant"]).on_hand == 5
     assert not CouponRedemption.objects.exists()
 
 

@@ -345,32 +345,41 @@ def order_confirmation_send(
     )
 
 
-def _check_amount(order: Order, payment) -> None:
-    """Raise PaymentAmountMismatch unless the payment is the order's total."""
-    if (payment.amount_minor, payment.currency.upper()) != (
+def _check_amount(order: Order, paid_minor: int, paid_currency: str) -> None:
+    """Raise PaymentAmountMismatch unless what was paid is the order's total."""
+    if (paid_minor, paid_currency.upper()) != (
         order.total_minor,
         order.currency.upper(),
     ):
         raise PaymentAmountMismatch(
-            f"Paid {payment.amount_minor} {payment.currency.upper()}, the order"
+            f"Paid {paid_minor} {paid_currency.upper()}, the order"
             f" total is {order.total_minor} {order.currency.upper()}.",
             details={
-                "paid_minor": payment.amount_minor,
-                "paid_currency": payment.currency,
+                "paid_minor": paid_minor,
+                "paid_currency": paid_currency.upper(),
                 "total_minor": order.total_minor,
                 "currency": order.currency,
             },
         )
 
 
-def order_payment_succeeded(*, intent_id: str, source: str, request=None, payment=None):
+def order_payment_succeeded(
+    *,
+    intent_id: str,
+    source: str,
+    request=None,
+    payment=None,
+    stripe_amount: tuple[int, str] | None = None,
+):
     """Finalise the order an intent paid for, exactly once.
 
     Runs from the webhook (via a task) or from the return page / ``complete``
-    re-fetching the intent, whichever is first; later calls are no-ops. Stock
-    is committed and coupons redeemed inside the order's transaction; when
-    either is no longer possible the order is cancelled and the payment
-    refunded automatically (saga compensation).
+    re-fetching the intent, whichever is first; later calls are no-ops.
+    ``stripe_amount`` is (minor units, currency) as the webhook reported it;
+    without it the payment row, as last fetched from Stripe, is Stripe's word.
+    Stock is committed and coupons redeemed inside the order's transaction;
+    when the amount is wrong or either is no longer possible the order is
+    cancelled and the payment refunded automatically (saga compensation).
     """
     if payment is None or payment.intent_id != intent_id:
         payment = billing_selectors.payment_get_by_intent(intent_id=intent_id)
@@ -406,7 +415,11 @@ def order_payment_succeeded(*, intent_id: str, source: str, request=None, paymen
             # nothing half-written, and no savepoint is spent on the
             # common coupon-less order.
             try:
-                _check_amount(order, payment)
+                paid_minor, paid_currency = stripe_amount or (
+                    payment.amount_minor,
+                    payment.currency,
+                )
+                _check_amount(order, paid_minor, paid_currency)
                 _redeem_coupons(order)
                 _commit_stock(order, ref, lines)
             except (

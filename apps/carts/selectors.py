@@ -222,9 +222,14 @@ def cart_view(
     shipping_minor: int = 0,
     tax_rates: tuple[TaxRate, ...] | None = None,
     customer_order_count: int | None = None,
+    email: str = "",
     notices: tuple[Notice, ...] = (),
 ) -> CartView:
-    """Re-price the cart against the catalogue and its coupons' current rules."""
+    """Re-price the cart against the catalogue and its coupons' current rules.
+
+    ``email`` (known at checkout) lets per-customer and first-order coupon
+    rules count a guest's earlier orders too, as redemption will.
+    """
     lines = list(
         CartLine.objects.filter(cart=cart)
         .select_related("variant__product__category")
@@ -267,8 +272,11 @@ def cart_view(
                 )
             )
 
+    signed_in = user is not None and user.is_authenticated
+    if signed_in and not email:
+        email = user.email  # their orders' default, which redemption counts by
     customer_key = coupon_selectors.customer_key_for(
-        user_id=user.pk if user is not None and user.is_authenticated else None
+        user_id=user.pk if signed_in else None, email=email
     )
     if customer_order_count is None:
         customer_order_count = coupon_selectors.customer_order_count(
@@ -281,6 +289,7 @@ def cart_view(
         shipping_minor=shipping_minor,
         tax_rates=cart_tax_rates() if tax_rates is None else tax_rates,
         customer_key=customer_key,
+        customer_email=email,
         customer_order_count=customer_order_count,
     )
     breakdown = evaluation.breakdown

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable, Iterable
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Lower
 
 from apps.coupons.exceptions import CouponNotFound
@@ -111,17 +111,30 @@ def stacking_policy_get() -> StackingPolicy:
     )
 
 
+def same_customer_q(*, customer_key: str | None, email: str = "") -> Q | None:
+    """Match one shopper's redemptions, signed in or not: by key or by email.
+
+    The preview and the redemption count alike, so a coupon the shopper has
+    used up is refused before payment rather than refunded after it.
+    """
+    email = email.strip().lower()
+    match = Q(customer_key=customer_key) if customer_key else None
+    if email:
+        by_email = Q(email=email) | Q(customer_key=f"email:{email}")
+        match = by_email if match is None else match | by_email
+    return match
+
+
 def customer_redemption_counts(
-    *, coupon_ids: Iterable[int], customer_key: str | None
+    *, coupon_ids: Iterable[int], customer_key: str | None, email: str = ""
 ) -> dict[int, int]:
     """Return how often this customer redeemed each coupon."""
     coupon_ids = list(coupon_ids)
-    if not customer_key or not coupon_ids:
+    same_customer = same_customer_q(customer_key=customer_key, email=email)
+    if same_customer is None or not coupon_ids:
         return {}
     rows = (
-        CouponRedemption.objects.filter(
-            coupon_id__in=coupon_ids, customer_key=customer_key
-        )
+        CouponRedemption.objects.filter(same_customer, coupon_id__in=coupon_ids)
         .values("coupon_id")
         .annotate(n=Count("id"))
     )

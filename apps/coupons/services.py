@@ -109,6 +109,7 @@ def coupons_evaluate(
     shipping_minor: int = 0,
     tax_rates: Sequence[TaxRate] = (),
     customer_key: str | None = None,
+    customer_email: str = "",
     customer_order_count: int | None = None,
     policy: StackingPolicy | None = None,
     now: datetime | None = None,
@@ -123,7 +124,7 @@ def coupons_evaluate(
     policy = policy or selectors.stacking_policy_get()
     limited = [c.pk for c in coupons if c.per_customer_limit is not None]
     counts = selectors.customer_redemption_counts(
-        coupon_ids=limited, customer_key=customer_key
+        coupon_ids=limited, customer_key=customer_key, email=customer_email
     )
     refused: list[RejectedCoupon] = []
     usable = []
@@ -186,14 +187,11 @@ def coupon_redeem(
     ).first()
     if existing:
         return existing
-    # One shopper, signed in or not: the key or the order's email (the coupon
-    # row is locked, so this count cannot race another redemption).
+    # The coupon row is locked, so this count cannot race another redemption.
     email = email.strip().lower()
-    same_customer = Q(customer_key=customer_key)
-    if email:
-        same_customer |= Q(email=email) | Q(customer_key=f"email:{email}")
+    same_customer = selectors.same_customer_q(customer_key=customer_key, email=email)
     customer_redemptions = CouponRedemption.objects.filter(
-        same_customer, coupon=coupon
+        same_customer or Q(pk__in=[]), coupon=coupon
     ).count()
     refusal = coupon_status_refusal(
         coupon=coupon,

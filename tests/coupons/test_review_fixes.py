@@ -63,3 +63,71 @@ def test_coupon_redeem_other_email_other_customer_allowed():
     _redeem(coupon, "C-2", key="email:bob@example.com", email="bob@example.com")
 
     assert CouponRedemption.objects.filter(coupon=coupon).count() == 2
+
+
+# --- the preview counts the same way, so a used-up coupon is refused before
+# --- payment instead of refunded after it
+
+
+def _guest_checkout_with(coupon, email):
+    from apps.carts import services as cart_services
+    from apps.checkout.models import Checkout
+    from tests.inventory.factories import VariantFactory
+
+    variant = VariantFactory(stock=5, price_minor=2000)
+    cart, _ = cart_services.cart_create(user=None, currency="USD")
+    cart_services.cart_line_add(cart=cart, sku=variant.sku, quantity=1)
+    cart_services.cart_coupon_apply(cart=cart, code=coupon.code)
+    return Checkout.objects.create(cart=cart, email=email)
+
+
+def test_checkout_totals_guest_email_used_coupon_as_signed_in_user_refused():
+    from apps.checkout.services import checkout_totals
+
+    user = UserFactory(email="ada@example.com")
+    coupon = CouponFactory(per_customer_limit=1, value=1000)
+    _redeem(
+        coupon, "D-1", key=f"user:{user.pk}", email="ada@example.com", user_id=user.pk
+    )
+    checkout = _guest_checkout_with(coupon, "ADA@example.com")
+
+    totals = checkout_totals(checkout=checkout)
+
+    assert totals.discount_minor == 0
+    assert totals.total_minor == totals.subtotal_minor + totals.shipping_minor
+    [refused] = totals.view.coupons
+    assert (refused.is_applied, refused.error) == (
+        False,
+        "coupon_customer_limit_reached",
+    )
+
+
+def test_checkout_totals_other_guest_email_still_gets_the_discount():
+    from apps.checkout.services import checkout_totals
+
+    coupon = CouponFactory(per_customer_limit=1, value=1000)
+    _redeem(coupon, "E-1", key="email:ada@example.com", email="ada@example.com")
+    checkout = _guest_checkout_with(coupon, "bob@example.com")
+
+    totals = checkout_totals(checkout=checkout)
+
+    assert totals.discount_minor == 200  # 10 % of 20.00
+
+
+def test_cart_signed_in_user_who_used_coupon_as_guest_is_refused_on_apply():
+    from apps.carts import services as cart_services
+    from apps.carts.models import CartCoupon
+    from tests.inventory.factories import VariantFactory
+
+    user = UserFactory(email="ada@example.com")
+    coupon = CouponFactory(per_customer_limit=1, value=1000)
+    _redeem(coupon, "F-1", key="email:ada@example.com", email="ada@example.com")
+    variant = VariantFactory(stock=5, price_minor=2000)
+    cart, _ = cart_services.cart_create(user=user, currency="USD")
+    cart_services.cart_line_add(cart=cart, sku=variant.sku, quantity=1)
+
+    with pytest.raises(CouponNotApplicable) as exc:
+        cart_services.cart_coupon_apply(cart=cart, code=coupon.code, user=user)
+
+    assert exc.value.code == "coupon_customer_limit_reached"
+    assert not CartCoupon.objects.filter(cart=cart).exists()

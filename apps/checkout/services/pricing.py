@@ -192,6 +192,7 @@ def checkout_totals(*, checkout: Checkout, customer_order_count: int | None = No
     view = cart_selectors.cart_view(
         cart=cart,
         user=checkout.user,
+        email=checkout.email,
         shipping_minor=shipping_minor,
         tax_rates=() if inclusive else rates,
         customer_order_count=customer_order_count,

@@ -1,5 +1,3 @@
-from dataclasses import fields as dataclass_fields
-
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -42,17 +40,7 @@ class AddressAdminForm(forms.ModelForm):
 
     class Meta:
         model = Address
-        fields = (
-            "user",
-            "name",
-            "line1",
-            "line2",
-            "city",
-            "region",
-            "postal_code",
-            "country",
-            "phone",
-        )
+        fields = ("user", *services.ADDRESS_FIELDS)
 
     # Not model fields on this form: the one-default-per-user constraints are
     # kept by the service, which moves a flag from the old default instead of
@@ -73,14 +61,10 @@ class AddressAdminForm(forms.ModelForm):
         data = super().clean()
         if self.errors:  # a required field is missing: say that first
             return data
-        text_fields = {f.name for f in dataclass_fields(services.AddressData)} - {
-            "is_default_shipping",
-            "is_default_billing",
-        }
         try:
             self.normalized = services.address_normalize(
                 data=services.AddressData(
-                    **{name: data.get(name) or "" for name in text_fields},
+                    **{name: data.get(name) or "" for name in services.ADDRESS_FIELDS},
                     is_default_shipping=bool(data.get("make_default_shipping")),
                     is_default_billing=bool(data.get("make_default_billing")),
                 )

@@ -39,6 +39,19 @@ class AddressData:
     is_default_billing: bool = False
 
 
+# The postal parts of an address, in form order (AddressData minus the flags).
+ADDRESS_FIELDS = (
+    "name",
+    "line1",
+    "line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "phone",
+)
+
+
 def user_profile_update(*, user: User, name: str) -> User:
     """Change the user's display name.
 

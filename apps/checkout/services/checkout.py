@@ -42,16 +42,7 @@ EDITABLE = {
     S.REVIEW,
     S.PAYMENT_FAILED,
 }
-ADDRESS_FIELDS = (
-    "name",
-    "line1",
-    "line2",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-    "phone",
-)
+ADDRESS_FIELDS = account_services.ADDRESS_FIELDS
 
 
 def checkout_transition(*, checkout_id, to: str) -> Checkout:

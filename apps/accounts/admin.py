@@ -71,7 +71,7 @@ class AddressAdminForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if self.errors:  # a required field is missing: say that first
+        if self.errors or data is None:  # a required field is missing: say that first
             return data
         text_fields = {f.name for f in dataclass_fields(services.AddressData)} - {
             "is_default_shipping",

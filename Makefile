@@ -45,6 +45,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # The deploy check runs production settings with throwaway secrets, so it
 # proves that every secret is required and that the hardening is complete.
@@ -56,4 +57,4 @@ ci:
 	bash .ci/run
 
 clean:
-	rm -rf $(VENV) var db.sqlite3 staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) var db.sqlite3 staticfiles .pytest_cache .ruff_cache .mypy_cache

@@ -59,7 +59,7 @@ class AddressAdminForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if self.errors:  # a required field is missing: say that first
+        if self.errors or data is None:  # a required field is missing: say that first
             return data
         try:
             self.normalized = services.address_normalize(

@@ -1,3 +1,7 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -15,12 +19,21 @@ from apps.accounts.services import (
 )
 from apps.core.exceptions import NotFound, ValidationFailed
 
+if TYPE_CHECKING:
+    from apps.accounts.models import Address, User
+
+    class AuthenticatedHttpRequest(HttpRequest):
+        """What every view here gets: @login_required lets only users through."""
+
+        user: User
+
+
 # Saving addresses and profiles is cheap to abuse; these limits are generous
 # for a person and tight for a script.
 _WRITE_LIMIT = {"key": "user_or_ip", "rate": "30/m", "method": "POST", "block": True}
 
 
-def _address_or_404(request: HttpRequest, address_id: int):
+def _address_or_404(request: AuthenticatedHttpRequest, address_id: int) -> Address:
     try:
         return address_get_for_user(user=request.user, address_id=address_id)
     except NotFound as exc:
@@ -30,7 +43,7 @@ def _address_or_404(request: HttpRequest, address_id: int):
 @login_required
 @ratelimit(**_WRITE_LIMIT)
 @require_http_methods(["GET", "POST"])
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, initial={"name": request.user.name})
     if request.method == "POST" and form.is_valid():
         try:
@@ -49,7 +62,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def address_list(request: HttpRequest) -> HttpResponse:
+def address_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     addresses = address_list_for_user(user=request.user)
     return render(request, "accounts/address_list.html", {"addresses": addresses})
 
@@ -57,7 +70,7 @@ def address_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @ratelimit(**_WRITE_LIMIT)
 @require_http_methods(["GET", "POST"])
-def address_add(request: HttpRequest) -> HttpResponse:
+def address_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = AddressForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -75,7 +88,7 @@ def address_add(request: HttpRequest) -> HttpResponse:
 @login_required
 @ratelimit(**_WRITE_LIMIT)
 @require_http_methods(["GET", "POST"])
-def address_edit(request: HttpRequest, address_id: int) -> HttpResponse:
+def address_edit(request: AuthenticatedHttpRequest, address_id: int) -> HttpResponse:
     address = _address_or_404(request, address_id)
     initial = {field: getattr(address, field) for field in AddressForm.base_fields}
     form = AddressForm(request.POST or None, initial=initial)
@@ -95,7 +108,7 @@ def address_edit(request: HttpRequest, address_id: int) -> HttpResponse:
 @login_required
 @ratelimit(**_WRITE_LIMIT)
 @require_http_methods(["GET", "POST"])
-def address_remove(request: HttpRequest, address_id: int) -> HttpResponse:
+def address_remove(request: AuthenticatedHttpRequest, address_id: int) -> HttpResponse:
     address = _address_or_404(request, address_id)
     if request.method == "POST":
         address_delete(address=address)

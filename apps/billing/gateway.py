@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -28,6 +28,18 @@ from apps.billing.exceptions import (
     StripeFeatureUnavailable,
     TransientError,
 )
+
+if TYPE_CHECKING:
+    from stripe.params import (
+        CustomerCreateParams,
+        PaymentIntentCreateParams,
+        PaymentIntentUpdateParams,
+        PaymentMethodCreateParamsCard,
+        PriceCreateParams,
+        RefundCreateParams,
+        WebhookEndpointCreateParams,
+    )
+    from stripe.params.checkout import SessionCreateParams, SessionCreateParamsLineItem
 
 T = TypeVar("T")
 
@@ -58,7 +70,7 @@ def _client() -> stripe.StripeClient:
     return _client_for(secret_key(), api_host())
 
 
-def _options(idempotency_key: str | None) -> dict[str, Any]:
+def _options(idempotency_key: str | None) -> stripe.RequestOptions:
     return {"idempotency_key": idempotency_key} if idempotency_key else {}
 
 
@@ -105,7 +117,7 @@ def customer_create(
     idempotency_key: str,
 ) -> stripe.Customer:
     """Create a Stripe customer."""
-    params: dict[str, Any] = {"email": email, "metadata": metadata or {}}
+    params: CustomerCreateParams = {"email": email, "metadata": metadata or {}}
     if name:
         params["name"] = name
     return _translate(
@@ -127,7 +139,7 @@ def payment_intent_create(
     customer: str | None = None,
 ) -> stripe.PaymentIntent:
     """Create a card PaymentIntent for amount_minor in currency."""
-    params: dict[str, Any] = {
+    params: PaymentIntentCreateParams = {
         "amount": amount_minor,
         "currency": currency.lower(),
         "metadata": metadata or {},
@@ -151,7 +163,7 @@ def payment_intent_update(
     idempotency_key: str | None = None,
 ) -> stripe.PaymentIntent:
     """Change an unconfirmed PaymentIntent's amount, metadata or payment method."""
-    params: dict[str, Any] = {}
+    params: PaymentIntentUpdateParams = {}
     if amount_minor is not None:
         params["amount"] = amount_minor
     if metadata is not None:
@@ -187,7 +199,11 @@ def payment_method_create_card(
     Real Stripe refuses raw card numbers from servers unless the account is
     enabled for it; this exists for tests and mobile-SDK-like confirmation.
     """
-    card = {"number": number, "exp_month": exp_month, "exp_year": exp_year}
+    card: PaymentMethodCreateParamsCard = {
+        "number": number,
+        "exp_month": exp_month,
+        "exp_year": exp_year,
+    }
     return _translate(
         lambda: _client().v1.payment_methods.create(
             params={"type": "card", "card": {**card, "cvc": cvc}}
@@ -233,7 +249,7 @@ def refund_create(
     metadata: dict[str, str] | None = None,
 ) -> stripe.Refund:
     """Refund a succeeded PaymentIntent in full, or amount_minor of it."""
-    params: dict[str, Any] = {"payment_intent": payment_intent_id}
+    params: RefundCreateParams = {"payment_intent": payment_intent_id}
     if amount_minor is not None:
         params["amount"] = amount_minor
     if metadata:
@@ -260,9 +276,10 @@ def webhook_endpoint_create(
     localstripe has no Webhook Endpoints API: use localstripe_webhook_register.
     """
     _require_real_stripe("Webhook Endpoints API")
-    params: dict[str, Any] = {
+    params: WebhookEndpointCreateParams = {
         "url": url,
-        "enabled_events": list(enabled_events),
+        # Any event name goes through: Stripe adds events faster than the stubs.
+        "enabled_events": list(enabled_events),  # type: ignore[arg-type]  # stripe Literal: today's events
         "metadata": metadata or {},
     }
     return _translate(
@@ -307,7 +324,7 @@ def price_create(
 ) -> stripe.Price:
     """Create a Price (needs real Stripe: localstripe only has legacy Plans)."""
     _require_real_stripe("Prices API")
-    params: dict[str, Any] = {
+    params: PriceCreateParams = {
         "product": product,
         "unit_amount": unit_amount_minor,
         "currency": currency.lower(),
@@ -324,7 +341,7 @@ def price_create(
 def checkout_session_create(
     *,
     mode: str,
-    line_items: list[dict[str, Any]],
+    line_items: list[SessionCreateParamsLineItem],
     success_url: str,
     cancel_url: str,
     customer: str | None = None,
@@ -332,7 +349,7 @@ def checkout_session_create(
 ) -> stripe.checkout.Session:
     """Create a hosted Checkout Session (needs real Stripe)."""
     _require_real_stripe("Checkout Sessions API")
-    params: dict[str, Any] = {
+    params: SessionCreateParams = {
         "mode": mode,
         "line_items": line_items,
         "success_url": success_url,

@@ -1,5 +1,8 @@
 """Payment reads."""
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.db.models import QuerySet
 
 from apps.billing.models import Payment
@@ -13,7 +16,9 @@ def payment_latest_for_reference(*, reference: str) -> Payment | None:
     return Payment.objects.filter(reference=reference).order_by("-pk").first()
 
 
-def payment_latest_for_references(*, references) -> Payment | None:
+def payment_latest_for_references(
+    *, references: Iterable[str] | QuerySet[Any, Any]
+) -> Payment | None:
     """The newest payment of any of ``references`` (a list or a subquery)."""
     return Payment.objects.filter(reference__in=references).order_by("-pk").first()
 

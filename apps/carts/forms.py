@@ -12,6 +12,8 @@ class LineQuantityForm(forms.Form):
 
 class CouponForm(forms.Form):
     code = forms.CharField(max_length=64, label="Coupon code")
+    # Set by the view when a service refuses the code (the template's data-code).
+    error_code: str
 
     def clean_code(self) -> str:
         return self.cleaned_data["code"].strip().upper()

@@ -13,7 +13,9 @@ SESSION_KEY = "cart_id"
 @receiver(user_logged_in, dispatch_uid="carts_merge_guest_cart_on_login")
 def merge_guest_cart_on_login(sender, request, user, **kwargs):
     session = getattr(request, "session", None)
-    cart_id = session.get(SESSION_KEY) if session is not None else None
+    if session is None:
+        return
+    cart_id = session.get(SESSION_KEY)
     if not cart_id:
         return
     session.pop(SESSION_KEY, None)

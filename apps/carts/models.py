@@ -53,7 +53,7 @@ class Cart(TimeStampedModel):
 
 
 # Allowed moves; checkout performs open → checked_out.
-CART_TRANSITIONS = {
+CART_TRANSITIONS: dict[str, set[str]] = {
     Cart.Status.OPEN: {Cart.Status.CHECKED_OUT, Cart.Status.ABANDONED},
     Cart.Status.ABANDONED: {Cart.Status.OPEN},
 }

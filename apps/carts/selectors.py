@@ -23,6 +23,9 @@ from apps.coupons.pricing import Breakdown, LineDiscount, PricingLine, TaxRate
 from apps.inventory import selectors as inventory_selectors
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from apps.accounts.models import User
     from apps.inventory.selectors import Availability
 
 
@@ -100,7 +103,9 @@ def cart_tax_rates() -> tuple[TaxRate, ...]:
     )
 
 
-def cart_get(*, cart_id: uuid.UUID | str, user=None) -> Cart:
+def cart_get(
+    *, cart_id: uuid.UUID | str, user: User | AnonymousUser | None = None
+) -> Cart:
     """Return the cart if this client may see it.
 
     An anonymous cart is reached by its id alone (the id is the bearer secret);
@@ -118,13 +123,17 @@ def cart_get(*, cart_id: uuid.UUID | str, user=None) -> Cart:
     return cart
 
 
-def cart_get_open_for_user(*, user) -> Cart | None:
+def cart_get_open_for_user(*, user: User | AnonymousUser | None) -> Cart | None:
     if user is None or not user.is_authenticated:
         return None
     return Cart.objects.filter(user=user, status=Cart.Status.OPEN).first()
 
 
-def cart_item_count(*, cart_id: uuid.UUID | str | None = None, user=None) -> int:
+def cart_item_count(
+    *,
+    cart_id: uuid.UUID | str | None = None,
+    user: User | AnonymousUser | None = None,
+) -> int:
     """Return the number of units in the open cart, in one query."""
     lines = CartLine.objects.filter(cart__status=Cart.Status.OPEN)
     if user is not None and user.is_authenticated:
@@ -218,7 +227,7 @@ def _line_notices(
 def cart_view(
     *,
     cart: Cart,
-    user=None,
+    user: User | AnonymousUser | None = None,
     shipping_minor: int = 0,
     tax_rates: tuple[TaxRate, ...] | None = None,
     customer_order_count: int | None = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -37,6 +38,11 @@ from apps.inventory.exceptions import (
 )
 from apps.inventory.models import Variant
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from apps.accounts.models import User
+
 
 def _abandon_after() -> datetime.timedelta:
     return datetime.timedelta(days=int(getattr(settings, "CART_ABANDON_AFTER_DAYS", 7)))
@@ -50,7 +56,9 @@ def _max_lines() -> int:
     return int(getattr(settings, "CART_MAX_LINES", 100))
 
 
-def cart_create(*, user=None, currency: str | None = None) -> tuple[Cart, bool]:
+def cart_create(
+    *, user: User | AnonymousUser | None = None, currency: str | None = None
+) -> tuple[Cart, bool]:
     """Return the user's open cart, or a new cart; the flag says it was created."""
     if user is not None and user.is_authenticated:
         existing = selectors.cart_get_open_for_user(user=user)
@@ -247,7 +255,7 @@ def cart_coupon_apply(
     *,
     cart: Cart,
     code: str,
-    user=None,
+    user: User | AnonymousUser | None = None,
     expected_version: int | None = None,
     customer_order_count: int | None = None,
 ) -> Cart:
@@ -304,7 +312,7 @@ class MergeResult:
 
 
 @transaction.atomic
-def cart_merge(*, source: Cart, user) -> MergeResult:
+def cart_merge(*, source: Cart, user: User) -> MergeResult:
     """Merge a guest cart into the user's open cart, then delete the guest cart.
 
     Quantities are added and capped by availability and limits; unavailable
@@ -352,7 +360,7 @@ def cart_merge(*, source: Cart, user) -> MergeResult:
     return _merge_lines_into(source=source, target=target, user=user)
 
 
-def _merge_lines_into(*, source: Cart, target: Cart, user) -> MergeResult:
+def _merge_lines_into(*, source: Cart, target: Cart, user: User) -> MergeResult:
     notices: list[Notice] = []
     existing = {
         line.variant_id: line
@@ -377,7 +385,7 @@ def _merge_lines_into(*, source: Cart, target: Cart, user) -> MergeResult:
             and variant.product.is_active
             and variant.currency == target.currency
         )
-        if not sellable:
+        if avail is None or not sellable:
             notices.append(
                 Notice(
                     "dropped",

@@ -1,11 +1,18 @@
 """Storefront checkout forms (plain Forms; services do the validation rules)."""
 
+from typing import TYPE_CHECKING, cast
+
 from django import forms
 
 from apps.accounts.selectors import country_choices
 
+if TYPE_CHECKING:
+    _FormBase = forms.Form  # what the mixin is mixed into
+else:
+    _FormBase = object
 
-class ServiceErrorsMixin:
+
+class ServiceErrorsMixin(_FormBase):
     def add_service_errors(self, fields: dict) -> None:
         for field, messages in fields.items():
             for message in messages if isinstance(messages, list) else [messages]:
@@ -64,7 +71,8 @@ class ShippingMethodForm(forms.Form):
 
     def __init__(self, *args, quotes=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["shipping_method"].choices = [(q.id, q.name) for q in quotes]
+        field = cast(forms.TypedChoiceField, self.fields["shipping_method"])
+        field.choices = [(q.id, q.name) for q in quotes]
 
 
 class FulfilForm(forms.Form):

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import TYPE_CHECKING
+
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
 from apps.checkout.exceptions import CheckoutNotFound, OrderNotFound
 from apps.checkout.models import Checkout, FailedWorkflow, Order
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
 
-def checkout_get(*, checkout_id, user=None) -> Checkout:
+    from apps.accounts.models import User
+
+
+def checkout_get(
+    *, checkout_id: uuid.UUID | str, user: User | AnonymousUser | None = None
+) -> Checkout:
     """Return the checkout if this client may see it.
 
     A signed-in shopper's checkout answers only to them; an anonymous one is
@@ -29,7 +39,7 @@ def checkout_get(*, checkout_id, user=None) -> Checkout:
     return checkout
 
 
-def checkout_get_for_cart(*, cart_id) -> Checkout | None:
+def checkout_get_for_cart(*, cart_id: uuid.UUID | str) -> Checkout | None:
     return (
         Checkout.objects.select_related("cart", "shipping_method", "user")
         .filter(cart_id=cart_id)
@@ -37,7 +47,7 @@ def checkout_get_for_cart(*, cart_id) -> Checkout | None:
     )
 
 
-def _verified_emails(user) -> list[str]:
+def _verified_emails(user: User) -> list[str]:
     from allauth.account.models import EmailAddress
 
     return [
@@ -48,7 +58,7 @@ def _verified_emails(user) -> list[str]:
     ]
 
 
-def order_list_for_user(*, user) -> QuerySet[Order]:
+def order_list_for_user(*, user: User | AnonymousUser | None) -> QuerySet[Order]:
     """The user's orders plus guest orders placed with a verified email of theirs.
 
     Pending-payment orders are left out; emails match whatever their case.
@@ -67,7 +77,7 @@ def order_list_for_user(*, user) -> QuerySet[Order]:
     )
 
 
-def order_get_for_user(*, user, number: str) -> Order:
+def order_get_for_user(*, user: User | AnonymousUser | None, number: str) -> Order:
     """Return one of the user's orders with its lines. Raise OrderNotFound."""
     order = (
         order_list_for_user(user=user)

@@ -1,5 +1,7 @@
 """Thin task adapters over checkout services."""
 
+from typing import cast
+
 from celery import shared_task
 
 from apps.core.exceptions import TransientError
@@ -23,7 +25,10 @@ def finalize_payment(
     order_payment_succeeded(
         intent_id=intent_id,
         source=source,
-        stripe_amount=(amount_minor, currency) if amount_minor is not None else None,
+        # The webhook handler always queues the amount with its currency.
+        stripe_amount=(
+            (amount_minor, cast(str, currency)) if amount_minor is not None else None
+        ),
     )
 
 

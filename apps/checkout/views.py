@@ -23,7 +23,7 @@ from apps.core.exceptions import ApplicationError, ValidationFailed
 from apps.inventory.exceptions import OutOfStock
 
 S = Checkout.State
-STEPS = [
+STEPS: list[tuple[str, str, str]] = [
     (S.IDENTIFICATION, "Email", "checkout:email"),
     (S.SHIPPING_ADDRESS, "Shipping address", "checkout:shipping-address"),
     (S.BILLING_ADDRESS, "Billing address", "checkout:billing-address"),

@@ -6,6 +6,7 @@ same key (the second call returns the first row and queues nothing).
 
 import logging
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -31,6 +32,7 @@ def render_email(template_prefix: str, context: dict[str, Any]) -> tuple[str, st
         render_to_string(f"{template_prefix}_subject.txt", context).split()
     )
     text = render_to_string(f"{template_prefix}_message.txt", context)
+    html: str
     try:
         html = render_to_string(f"{template_prefix}_message.html", context)
     except TemplateDoesNotExist:
@@ -117,7 +119,7 @@ def notifications_requeue_stuck(*, now=None) -> int:
         .values_list("pk", flat=True)[:500]
     )
     for pk in ids:
-        transaction.on_commit(lambda pk=pk: send_notification.delay(pk), robust=True)
+        transaction.on_commit(partial(send_notification.delay, pk), robust=True)
     return len(ids)
 
 

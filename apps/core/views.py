@@ -3,7 +3,7 @@ import logging
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
@@ -63,7 +63,7 @@ def _is_api(request) -> bool:
 def ratelimited(request, exception=None):
     """Answer a django-ratelimit block: JSON under /api/, a page elsewhere."""
     if _is_api(request):
-        response = JsonResponse(
+        response: HttpResponse = JsonResponse(
             error_body(
                 "rate_limited",
                 "Too many requests. Try again later.",

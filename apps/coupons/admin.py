@@ -2,6 +2,7 @@ import csv
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -29,15 +30,26 @@ class ExpiredFilter(admin.SimpleListFilter):
 
 class GenerateCodesForm(forms.Form):
     count = forms.IntegerField(min_value=1, max_value=10_000, initial=100)
-    prefix = forms.CharField(max_length=20, required=False)
+    # The form metaclass takes declared fields off the class: no clash with
+    # BaseForm.prefix at runtime.
+    prefix = forms.CharField(max_length=20, required=False)  # type: ignore[assignment]  # a field, not BaseForm.prefix
+
+
+_REDEMPTION_FIELDS = (
+    "order_ref",
+    "customer_key",
+    "discount_minor",
+    "currency",
+    "created_at",
+)
 
 
 class RedemptionInline(admin.TabularInline):
     model = CouponRedemption
     extra = 0
     can_delete = False
-    fields = ["order_ref", "customer_key", "discount_minor", "currency", "created_at"]
-    readonly_fields = fields
+    fields = _REDEMPTION_FIELDS
+    readonly_fields = _REDEMPTION_FIELDS
     ordering = ["-created_at"]
     max_num = 0
     show_change_link = True
@@ -172,7 +184,7 @@ class CouponAdmin(admin.ModelAdmin):
                 "template_coupon": template,
                 "form": form,
                 "opts": self.model._meta,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
             },
         )
 

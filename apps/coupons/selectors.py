@@ -23,7 +23,9 @@ COUPON_RULE_PREFETCH = (
 _order_count_provider: Callable[[str], int] | None = None
 
 
-def customer_order_count_provider_register(provider: Callable[[str], int] | None):
+def customer_order_count_provider_register(
+    provider: Callable[[str], int] | None,
+) -> None:
     """Register the function that counts a customer's placed orders."""
     global _order_count_provider
     _order_count_provider = provider

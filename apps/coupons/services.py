@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -24,7 +25,7 @@ from apps.coupons.pricing import (
 )
 
 
-def _refusal(coupon: Coupon, code: str, message: str, **details) -> RejectedCoupon:
+def _refusal(coupon: Coupon, code: str, message: str, **details: Any) -> RejectedCoupon:
     return RejectedCoupon(coupon.code, code, message, {"code": coupon.code, **details})
 
 

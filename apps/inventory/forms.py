@@ -1,3 +1,5 @@
+from typing import cast
+
 from django import forms
 
 
@@ -12,8 +14,7 @@ class BackInStockForm(forms.Form):
 
     def __init__(self, *args, variants=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["sku"].choices = [
-            (v.sku, v.display_title or v.sku) for v in variants
-        ]
-        if len(self.fields["sku"].choices) == 1:
-            self.fields["sku"].initial = self.fields["sku"].choices[0][0]
+        sku = cast(forms.ChoiceField, self.fields["sku"])
+        sku.choices = [(v.sku, v.display_title or v.sku) for v in variants]
+        if len(sku.choices) == 1:
+            sku.initial = sku.choices[0][0]

@@ -1,5 +1,7 @@
 """Catalogue (categories, products, variants) and stock (items, holds, ledger)."""
 
+from typing import cast
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -84,7 +86,8 @@ class ProductImage(models.Model):
         ordering = ["position", "pk"]
 
     def __str__(self) -> str:
-        return self.alt_text or self.image.name
+        # The file is required, so a stored image always has a name.
+        return self.alt_text or cast(str, self.image.name)
 
 
 class Variant(TimeStampedModel):

@@ -81,7 +81,7 @@ class VariantResource(resources.ModelResource):
     # --- import --------------------------------------------------------------
 
     def import_instance(self, instance, row, **kwargs):
-        errors = {}
+        errors: dict[str, list[ValidationError]] = {}
         try:
             super().import_instance(instance, row, **kwargs)
         except ValidationError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import (
     Exists,
@@ -30,6 +31,21 @@ from apps.inventory.models import (
 )
 
 LOW_STOCK_THRESHOLD = 5
+
+
+class StockAnnotations(TypedDict):
+    """What variants_with_availability annotates on each variant."""
+
+    stock_on_hand: int
+    stock_reserved: int
+
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    # A variant as variants_with_availability returns it (django-stubs-ext is a
+    # dev-only package: type checking only).
+    AnnotatedVariant = WithAnnotations[Variant, StockAnnotations]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +108,9 @@ def _reserved_subquery(now: datetime.datetime) -> Subquery:
     )
 
 
-def variants_with_availability(queryset: QuerySet[Variant]) -> QuerySet[Variant]:
+def variants_with_availability(
+    queryset: QuerySet[Variant],
+) -> QuerySet[AnnotatedVariant]:
     """Annotate ``stock_on_hand`` and ``stock_reserved`` (no extra query)."""
     now = timezone.now()
     return queryset.annotate(
@@ -102,7 +120,7 @@ def variants_with_availability(queryset: QuerySet[Variant]) -> QuerySet[Variant]
 
 
 def availability_from_variant(
-    variant: Variant, *, today: datetime.date | None = None
+    variant: AnnotatedVariant, *, today: datetime.date | None = None
 ) -> Availability:
     """Build Availability from a variant annotated by variants_with_availability.
 
@@ -241,13 +259,19 @@ def product_get(*, slug: str) -> Product:
     return product
 
 
+def product_active_variants(product: Product) -> list[AnnotatedVariant]:
+    """The active variants prefetched (availability annotated) by product_list
+    and product_get."""
+    return product.active_variants  # type: ignore[attr-defined]  # set by Prefetch(to_attr=...)
+
+
 def product_variant_availability(
     product: Product,
 ) -> list[tuple[Variant, Availability]]:
     """Pair each prefetched active variant of a product with its availability."""
     today = timezone.localdate()
-    pairs = []
-    for variant in product.active_variants:
+    pairs: list[tuple[Variant, Availability]] = []
+    for variant in product_active_variants(product):
         variant.product = product  # already loaded; avoids a query per variant
         pairs.append((variant, availability_from_variant(variant, today=today)))
     return pairs
@@ -255,10 +279,11 @@ def product_variant_availability(
 
 def product_price_range(product: Product) -> tuple[int, int, str] | None:
     """Lowest and highest active variant price (minor units) and currency."""
-    prices = [v.price_minor for v in product.active_variants]
+    variants = product_active_variants(product)
+    prices = [v.price_minor for v in variants]
     if not prices:
         return None
-    return min(prices), max(prices), product.active_variants[0].currency
+    return min(prices), max(prices), variants[0].currency
 
 
 def reservations_for_ref(*, ref: str) -> QuerySet[Reservation]:

@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -43,6 +44,11 @@ from apps.inventory.models import (
     Variant,
 )
 from apps.inventory.selectors import variant_availability_map
+
+if TYPE_CHECKING:
+    # Inventory sits below accounts, so it names the user model the way Django
+    # does: django-stubs' _AnyUser is AUTH_USER_MODEL | AnonymousUser (stub-only).
+    from django.contrib.auth.models import _AnyUser
 
 logger = logging.getLogger(__name__)
 
@@ -394,7 +400,7 @@ def stock_adjust(
     variant_id: int,
     quantity_delta: int,
     reason: str,
-    actor=None,
+    actor: _AnyUser | None = None,
     reference: str = "",
 ) -> StockMovement:
     """Change on-hand stock by ``quantity_delta`` and record it in the ledger.
@@ -427,7 +433,9 @@ def stock_adjust(
         quantity=quantity_delta,
         on_hand_after=item.on_hand,
         reason=reason,
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=(
+            actor if actor is not None and actor.is_authenticated and actor.pk else None
+        ),
         reference=reference[:255],
     )
     if (
@@ -448,7 +456,7 @@ def stock_set(
     variant_id: int,
     on_hand: int,
     reason: str,
-    actor=None,
+    actor: _AnyUser | None = None,
     reference: str = "",
 ) -> StockMovement | None:
     """Set on-hand stock to an absolute count through stock_adjust (no-op if equal)."""
@@ -471,7 +479,10 @@ def stock_set(
 
 
 def back_in_stock_subscribe(
-    *, variant_id: int, email: str, user=None
+    *,
+    variant_id: int,
+    email: str,
+    user: _AnyUser | None = None,
 ) -> BackInStockSubscription:
     """Ask for one email when the variant is back; subscribing twice is a no-op.
 
@@ -491,7 +502,7 @@ def back_in_stock_subscribe(
     subscription = BackInStockSubscription(
         variant=variant,
         email=email,
-        user=user if getattr(user, "is_authenticated", False) else None,
+        user=user if user is not None and user.is_authenticated else None,
     )
     subscription.full_clean(validate_constraints=False)
     try:

@@ -97,7 +97,7 @@ def product_notify(request, slug):
         product = selectors.product_get(slug=slug)
     except ProductNotFound as exc:
         raise Http404(exc.message) from exc
-    variants = {v.sku: v for v in product.active_variants}
+    variants = {v.sku: v for v in selectors.product_active_variants(product)}
     form = BackInStockForm(request.POST, variants=list(variants.values()))
     if form.is_valid():
         try:

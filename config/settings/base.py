@@ -5,6 +5,7 @@ shop runs embedded: SQLite, local-memory cache, eager Celery and localstripe.
 """
 
 from pathlib import Path
+from typing import Any
 
 import environ
 
@@ -297,7 +298,7 @@ REFERRER_POLICY = "same-origin"
 # --- Logging --------------------------------------------------------------
 LOG_JSON = env.bool("DJANGO_LOG_JSON", default=False)
 LOG_LEVEL = env("DJANGO_LOG_LEVEL", default="INFO")
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "apps.core.logging.RequestIdFilter"}},

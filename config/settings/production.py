@@ -1,7 +1,14 @@
 """Production: secrets have no defaults, so a missing one stops the boot."""
 
 from .base import *
-from .base import INSTALLED_APPS, LOGGING, _origin, content_security_policy, env
+from .base import (
+    INSTALLED_APPS,
+    LOGGING,
+    STRIPE_API_HOST,
+    _origin,
+    content_security_policy,
+    env,
+)
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")

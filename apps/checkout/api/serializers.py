@@ -103,13 +103,18 @@ def _money(amount: int, currency: str) -> dict:
 def checkout_body(checkout: Checkout, totals: Totals, *, order_number=None) -> dict:
     cur = totals.currency
     method = None
-    if checkout.shipping_method_id and totals.requires_shipping:
+    shipping_method = (
+        checkout.shipping_method
+        if checkout.shipping_method_id and totals.requires_shipping
+        else None
+    )
+    if shipping_method is not None:
         method = {
-            "id": checkout.shipping_method.pk,
-            "name": checkout.shipping_method.name,
+            "id": shipping_method.pk,
+            "name": shipping_method.name,
             "price": _money(totals.shipping_minor, cur),
-            "estimate": f"{checkout.shipping_method.min_delivery_days}–"
-            f"{checkout.shipping_method.max_delivery_days} business days",
+            "estimate": f"{shipping_method.min_delivery_days}–"
+            f"{shipping_method.max_delivery_days} business days",
         }
     return {
         "id": str(checkout.pk),

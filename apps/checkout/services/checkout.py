@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 
@@ -23,6 +25,13 @@ from apps.checkout.services.pricing import (
 from apps.core.audit import audit_log
 from apps.core.exceptions import InvalidTransition, ValidationFailed
 from apps.inventory import selectors as inventory_selectors
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+    from django.http import HttpRequest
+
+    from apps.accounts.models import User
+    from apps.checkout.services.pricing import ShippingQuote
 
 S = Checkout.State
 STEP_ORDER = [
@@ -45,7 +54,7 @@ EDITABLE = {
 ADDRESS_FIELDS = account_services.ADDRESS_FIELDS
 
 
-def checkout_transition(*, checkout_id, to: str) -> Checkout:
+def checkout_transition(*, checkout_id: uuid.UUID | str, to: str) -> Checkout:
     """Move a checkout to ``to``; a move to the current state is a no-op.
 
     Raise InvalidTransition for a move the table does not allow.
@@ -91,7 +100,7 @@ def checkout_next_step(checkout: Checkout, *, requires_shipping: bool) -> str:
     return S.PAYMENT
 
 
-def _lock_editable(checkout_id) -> Checkout:
+def _lock_editable(checkout_id: uuid.UUID) -> Checkout:
     checkout = (
         Checkout.objects.select_for_update().select_related("cart").get(pk=checkout_id)
     )
@@ -117,7 +126,13 @@ def _advance(checkout: Checkout) -> Checkout:
     return checkout
 
 
-def checkout_start(*, cart: Cart, user=None, email: str = "", request=None):
+def checkout_start(
+    *,
+    cart: Cart,
+    user: User | AnonymousUser | None = None,
+    email: str = "",
+    request: HttpRequest | None = None,
+) -> tuple[Checkout, bool]:
     """Return the cart's checkout (creating it), on its first unfinished step.
 
     Raise CartEmpty for a cart without lines, InvalidTransition when the cart
@@ -130,7 +145,7 @@ def checkout_start(*, cart: Cart, user=None, email: str = "", request=None):
         )
     if not cart.lines.exists():
         raise CartEmpty("Your cart is empty.")
-    signed_in = user is not None and user.is_authenticated
+    shopper = user if user is not None and user.is_authenticated else None
     created = False
     checkout = Checkout.objects.filter(cart=cart).first()
     if checkout is None:
@@ -149,11 +164,11 @@ def checkout_start(*, cart: Cart, user=None, email: str = "", request=None):
             .get(pk=checkout.pk)
         )
         changed = []
-        if signed_in and checkout.user_id is None:
-            checkout.user = user
+        if shopper is not None and checkout.user_id is None:
+            checkout.user = shopper
             changed.append("user")
-        if signed_in and not checkout.email:
-            checkout.email = user.email
+        if shopper is not None and not checkout.email:
+            checkout.email = shopper.email
             changed.append("email")
         if email and checkout.state in EDITABLE:
             checkout.email = email.strip().lower()
@@ -202,7 +217,9 @@ def address_clean(data: dict) -> dict:
 
     Raise ValidationFailed with per-field messages.
     """
-    values = {name: str(data.get(name) or "") for name in ADDRESS_FIELDS}
+    values: dict[str, Any] = {
+        name: str(data.get(name) or "") for name in ADDRESS_FIELDS
+    }
     normalized = account_services.address_normalize(data=AddressData(**values))
     result = asdict(normalized)
     result.pop("is_default_shipping", None)
@@ -210,7 +227,7 @@ def address_clean(data: dict) -> dict:
     return result
 
 
-def _save_to_book(user, address: dict, *, shipping: bool) -> None:
+def _save_to_book(user: User | None, address: dict, *, shipping: bool) -> None:
     if user is None or not user.is_authenticated:
         return
     account_services.address_create(
@@ -283,7 +300,7 @@ def checkout_set_billing_address(
         return _advance(checkout)
 
 
-def checkout_shipping_quotes(*, checkout: Checkout):
+def checkout_shipping_quotes(*, checkout: Checkout) -> list[ShippingQuote]:
     """Return the shipping methods offered for the checkout's address and cart."""
     if not checkout.shipping_address:
         return []

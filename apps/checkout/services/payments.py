@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -30,6 +31,10 @@ from apps.inventory import services as inventory_services
 from apps.inventory.exceptions import OutOfStock
 from apps.inventory.models import Reservation
 from apps.inventory.services import ReservationRequest
+
+if TYPE_CHECKING:
+    import stripe
+    from django.http import HttpRequest
 
 RESERVATION_TTL = timedelta(minutes=15)
 # An active shopper's hold is renewed at most once a minute (not on every hit).
@@ -54,7 +59,9 @@ def publishable_key() -> str:
     return settings.STRIPE_TEST_PUBLIC_KEY
 
 
-def checkout_payment_start(*, checkout: Checkout, request=None) -> PaymentSession:
+def checkout_payment_start(
+    *, checkout: Checkout, request: HttpRequest | None = None
+) -> PaymentSession:
     """Reserve the cart's stock, write the pending order, and get its intent.
 
     Safe to call again (renews the hold, refreshes the order, and updates the
@@ -168,7 +175,10 @@ def checkout_hold_renew(*, checkout: Checkout) -> bool:
 
 
 def checkout_complete(
-    *, checkout: Checkout, source: str = "complete", request=None
+    *,
+    checkout: Checkout,
+    source: str = "complete",
+    request: HttpRequest | None = None,
 ) -> Order:
     """After the client confirmed: re-fetch the intent and finalise if paid.
 
@@ -193,12 +203,16 @@ def checkout_complete(
             intent_id=payment.intent_id, payment=payment
         )
     if payment.status == "succeeded":
-        # Finalises a pending order once; returns a paid one unchanged.
-        return order_payment_succeeded(
-            intent_id=payment.intent_id,
-            source=source,
-            request=request,
-            payment=payment,
+        # Finalises a pending order once; returns a paid one unchanged. Never
+        # None here: the payment was found through this checkout's order.
+        return cast(
+            Order,
+            order_payment_succeeded(
+                intent_id=payment.intent_id,
+                source=source,
+                request=request,
+                payment=payment,
+            ),
         )
     order = Order.objects.get(number=payment.reference)
     if order.status != Order.Status.PENDING_PAYMENT:
@@ -229,7 +243,9 @@ def checkout_complete(
     )
 
 
-def payment_confirm_for_tests(*, intent_id: str, card_number: str):
+def payment_confirm_for_tests(
+    *, intent_id: str, card_number: str
+) -> stripe.PaymentIntent:
     """Confirm an intent server-side as a mobile SDK would (tests, demos)."""
     return gateway.payment_intent_confirm(
         payment_intent_id=intent_id, card_number=card_number

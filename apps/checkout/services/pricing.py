@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from apps.carts import selectors as cart_selectors
 from apps.carts.selectors import CartView
@@ -161,7 +161,9 @@ def _destination(checkout: Checkout, requires_shipping: bool) -> dict:
     return checkout.billing_address or {}
 
 
-def checkout_totals(*, checkout: Checkout, customer_order_count: int | None = None):
+def checkout_totals(
+    *, checkout: Checkout, customer_order_count: int | None = None
+) -> Totals:
     """Price the checkout's cart with its shipping method and destination tax.
 
     Query count does not depend on the number of lines.
@@ -198,6 +200,7 @@ def checkout_totals(*, checkout: Checkout, customer_order_count: int | None = No
         customer_order_count=customer_order_count,
     )
     b = view.breakdown
+    taxes: list[dict[str, Any]]
     if inclusive:
         taxable = b.subtotal_minor - b.discount_minor
         shipping_left = b.shipping_minor - b.shipping_discount_minor

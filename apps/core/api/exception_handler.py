@@ -87,8 +87,10 @@ def api_exception_handler(exc, context):
             str(detail) if not isinstance(detail, (list, dict)) else "Request failed."
         )
         details = {}
-        if isinstance(exc, drf.Throttled) and exc.wait is not None:
-            details["retry_after"] = int(exc.wait)
+        if isinstance(exc, drf.Throttled):
+            wait = exc.wait  # type: ignore[attr-defined]  # stubs omit it; __init__ sets it
+            if wait is not None:
+                details["retry_after"] = int(wait)
         response.data = error_body(_drf_code(exc), message, details)
     return response
 

@@ -12,7 +12,9 @@ class CatalogueCategorySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     slug = serializers.SlugField()
-    parent = serializers.SlugField(allow_null=True, help_text="Parent slug or null.")
+    # SerializerMetaclass takes declared fields off the class: no clash with
+    # Field.parent at runtime.
+    parent = serializers.SlugField(allow_null=True, help_text="Parent slug or null.")  # type: ignore[assignment]  # a field, not Field.parent
 
 
 class CatalogueVariantSerializer(serializers.Serializer):

@@ -1,5 +1,7 @@
 """Public catalogue API: products (list, detail) and categories."""
 
+from typing import TYPE_CHECKING, cast
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -14,6 +16,9 @@ from apps.inventory.api.serializers import (
     CatalogueProductDetailSerializer,
     CatalogueProductPageSerializer,
 )
+
+if TYPE_CHECKING:
+    from apps.inventory.models import Product
 
 
 def _money(amount_minor, currency):
@@ -103,7 +108,10 @@ class ProductListApi(APIView):
             category_slug=filters.validated_data.get("category") or None,
         )
         paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(products, request, view=self)
+        # Never None: settings give REST_FRAMEWORK a PAGE_SIZE.
+        page = cast(
+            "list[Product]", paginator.paginate_queryset(products, request, view=self)
+        )
         return paginator.get_paginated_response([_product(p) for p in page])
 
 

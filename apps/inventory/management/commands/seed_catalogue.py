@@ -2,13 +2,15 @@
 and stock is only set when a variant is first created, so re-running never
 undoes sales or adjustments made since."""
 
+from typing import Any
+
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from apps.inventory.models import Category, Product, Variant
 from apps.inventory.services import stock_set
 
-CATEGORIES = [
+CATEGORIES: list[tuple[str, str, str | None]] = [
     ("apparel", "Apparel", None),
     ("t-shirts", "T-shirts", "apparel"),
     ("hoodies", "Hoodies & Sweatshirts", "apparel"),
@@ -24,7 +26,7 @@ SIZES = ["S", "M", "L", "XL"]
 
 # (slug, title, category, description, price_minor, grams, variants)
 # variants: list of (sku suffix, options, stock) or a dict with extra fields.
-PRODUCTS = [
+PRODUCTS: list[tuple[str, str, str, str, int, int, list[tuple[Any, ...]]]] = [
     ("classic-crew-tee", "Classic Crew Tee", "t-shirts",
      "Heavyweight combed cotton, garment-dyed for a lived-in feel.", 2400, 210,
      [(s, {"size": s, "colour": "White"}, 25) for s in SIZES]),
@@ -97,13 +99,13 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
-        categories = {}
+        categories: dict[str, Category] = {}
         for position, (slug, name, parent) in enumerate(CATEGORIES):
             categories[slug], _ = Category.objects.update_or_create(
                 slug=slug,
                 defaults={
                     "name": name,
-                    "parent": categories.get(parent),
+                    "parent": categories.get(parent) if parent is not None else None,
                     "position": position,
                 },
             )

@@ -270,9 +270,10 @@ def webhook_endpoint_create(
     enabled_events: Sequence[str] = ("*",),
     metadata: dict[str, str] | None = None,
     idempotency_key: str | None = None,
-) -> stripe.WebhookEndpoint:
-    """Register a webhook endpoint with Stripe; the response carries its secret.
+) -> dict[str, Any]:
+    """Register a webhook endpoint with Stripe; return it as plain data.
 
+    The response is the only one that carries the endpoint's secret.
     localstripe has no Webhook Endpoints API: use localstripe_webhook_register.
     """
     _require_real_stripe("Webhook Endpoints API")
@@ -282,11 +283,12 @@ def webhook_endpoint_create(
         "enabled_events": list(enabled_events),  # type: ignore[arg-type]  # stripe Literal: today's events
         "metadata": metadata or {},
     }
-    return _translate(
+    endpoint = _translate(
         lambda: _client().v1.webhook_endpoints.create(
             params=params, options=_options(idempotency_key)
         )
     )
+    return endpoint.to_dict(recursive=True)
 
 
 def localstripe_webhook_register(

@@ -283,9 +283,10 @@ def cart_view(
 
     signed_in = user is not None and user.is_authenticated
     if signed_in and not email:
-        email = user.email  # their orders' default, which redemption counts by
+        # Their orders' default email, which redemption counts by too.
+        email = getattr(user, "email", "")
     customer_key = coupon_selectors.customer_key_for(
-        user_id=user.pk if signed_in else None, email=email
+        user_id=getattr(user, "pk", None) if signed_in else None, email=email
     )
     if customer_order_count is None:
         customer_order_count = coupon_selectors.customer_order_count(

@@ -1,6 +1,10 @@
 """stripe_dev_setup: dj-stripe's API key and webhook endpoint, idempotently."""
 
 import io
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import parse_qs
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -67,34 +71,64 @@ def test_stripe_dev_setup_localstripe_refuses_registration_raises_command_error(
         run_setup(site_url="http://shop.test:8000")
 
 
-def test_stripe_dev_setup_against_real_stripe_creates_endpoint_via_gateway(
-    settings, monkeypatch
-):
-    # Gateway-level fake: localstripe has no Webhook Endpoints API, and tests
-    # never reach api.stripe.com.
-    settings.STRIPE_API_HOST = "https://api.stripe.com"
-    created = []
+@pytest.fixture
+def fake_stripe_webhook_api(monkeypatch):
+    """Answer POST /v1/webhook_endpoints as api.stripe.com does.
 
-    def fake_webhook_endpoint_create(*, url, metadata, idempotency_key, **kwargs):
-        created.append(url)
-        return {
-            "id": "we_real123",
-            "object": "webhook_endpoint",
-            "api_version": None,
-            "application": None,
-            "created": 1_700_000_000,
-            "description": None,
-            "enabled_events": ["*"],
-            "livemode": False,
-            "metadata": metadata,
-            "secret": "whsec_from_stripe",
-            "status": "enabled",
-            "url": url,
-        }
+    localstripe has no Webhook Endpoints API and tests never reach Stripe, so
+    a stub HTTP server stands in for that one endpoint; the real stripe
+    library still parses the answer into a stripe.WebhookEndpoint, which is
+    what the command must cope with.
+    """
+    created: list[str] = []
 
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            form = parse_qs(
+                self.rfile.read(int(self.headers["Content-Length"])).decode()
+            )
+            created.append(form["url"][0])
+            body = json.dumps(
+                {
+                    "id": "we_real123",
+                    "object": "webhook_endpoint",
+                    "api_version": None,
+                    "application": None,
+                    "created": 1_700_000_000,
+                    "description": None,
+                    "enabled_events": ["*"],
+                    "livemode": False,
+                    "metadata": {"djstripe_uuid": form["metadata[djstripe_uuid]"][0]},
+                    "secret": "whsec_from_stripe",
+                    "status": "enabled",
+                    "url": form["url"][0],
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    stub = f"http://127.0.0.1:{server.server_port}"
     monkeypatch.setattr(
-        gateway, "webhook_endpoint_create", fake_webhook_endpoint_create
+        gateway, "_client", lambda: gateway._client_for(gateway.secret_key(), stub)
     )
+    yield created
+    server.shutdown()
+
+
+def test_stripe_dev_setup_against_real_stripe_creates_endpoint_via_gateway(
+    settings, fake_stripe_webhook_api
+):
+    settings.STRIPE_API_HOST = "https://api.stripe.com"
+    created = fake_stripe_webhook_api
 
     run_setup(site_url="https://shop.example.com")
     run_setup(site_url="https://shop.example.com")

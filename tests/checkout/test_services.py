@@ -18,6 +18,7 @@ from apps.checkout.models import (
     FailedWorkflow,
     Order,
     OrderEvent,
+    OrderLine,
 )
 from apps.core.exceptions import InvalidTransition
 from apps.core.models import Notification
@@ -255,6 +256,30 @@ def test_payment_succeeded_after_hold_expired_and_stock_sold_refunds_and_apologi
     ]
     assert not FailedWorkflow.objects.filter(status="open").exists()
     assert StockItem.objects.get(variant=variant).on_hand == 0
+    assert not CouponRedemption.objects.exists()
+
+
+def test_payment_succeeded_hold_lapsed_variant_deleted_cancels_and_refunds(
+    paid_intent, django_capture_on_commit_callbacks
+):
+    # The hold lapsed and the line lost its variant (deleted from the catalogue
+    # once its reservation rows were gone): the money must still go back.
+    Reservation.objects.filter(status="active").update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    inventory_services.stock_release(ref=f"checkout:{paid_intent['checkout_id']}")
+    OrderLine.objects.update(variant=None)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _send_succeeded(paid_intent["payment_intent_id"], "evt_gone")
+
+    order = Order.objects.get()
+    assert order.status == "cancelled"
+    assert "no longer sold" in order.events.order_by("pk").last().message
+    assert order.refunded_minor == order.total_minor
+    assert [m.subject for m in mail.outbox] == [
+        f"Sorry: we could not fulfil order {order.number}"
+    ]
     assert not CouponRedemption.objects.exists()
 
 

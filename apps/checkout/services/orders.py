@@ -294,13 +294,18 @@ def _commit_stock(order: Order, ref: str, lines: list[OrderLine]) -> None:
     or QuantityLimitExceeded when the variant changed since the hold."""
     try:
         reservations = inventory_services.stock_commit(ref=ref)
-    except (OutOfStock, ReservationNotFound, ReservationReleased):
-        # FIXME: a line whose variant was deleted since has variant_id None,
-        # which stock_reserve does not expect (int(None) raises TypeError).
+    except (OutOfStock, ReservationNotFound, ReservationReleased) as lapsed:
+        gone = [li.sku for li in lines if li.variant_id is None]
+        if gone:
+            # Deleted from the catalogue since the order was placed.
+            raise VariantUnavailable(
+                f"{', '.join(gone)} is no longer sold.", details={"skus": gone}
+            ) from lapsed
         inventory_services.stock_reserve(
             items=[
-                ReservationRequest(li.variant_id, li.quantity)  # type: ignore[arg-type]  # FIXME: None if variant deleted
+                ReservationRequest(li.variant_id, li.quantity)
                 for li in lines
+                if li.variant_id is not None
             ],
             ref=ref,
             ttl=timedelta(minutes=5),

@@ -111,9 +111,6 @@ class Command(BaseCommand):
         )
         # Stored directly rather than through sync_from_stripe_data, which
         # would make more API calls; Stripe shows the secret only here.
-        # FIXME: a real stripe.WebhookEndpoint is not a dict (stripe 15.x):
-        # .get() raises AttributeError and dict() of metadata TypeError (the
-        # test fakes the gateway with a plain dict). Use attributes/.to_dict().
         endpoint = WebhookEndpoint.objects.create(
             id=data["id"],
             djstripe_uuid=endpoint_uuid,
@@ -122,8 +119,8 @@ class Command(BaseCommand):
             status=data["status"],
             url=data["url"],
             secret=data["secret"],
-            api_version=data.get("api_version") or "",  # type: ignore[attr-defined]  # FIXME: no .get() on StripeObject
-            metadata=dict(data.get("metadata") or {}),  # type: ignore[attr-defined]  # FIXME: no .get() on StripeObject
+            api_version=data.get("api_version") or "",
+            metadata=dict(data.get("metadata") or {}),
         )
         self.stdout.write("Created the webhook endpoint on Stripe")
         return endpoint

@@ -46,6 +46,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+	$(BIN)/pre-commit run --all-files
 
 # The deploy check runs production settings with throwaway secrets, so it
 # proves that every secret is required and that the hardening is complete.

@@ -31,7 +31,7 @@ def audit_log(
         session = getattr(request, "session", None)
         session_key = (session.session_key or "") if session is not None else ""
         ip_address = _client_ip(request)
-        user_agent = request.META.get("HTTP_USER_AGENT", "")[:512]
+        user_agent = request.headers.get("user-agent", "")[:512]
     else:
         session_key, ip_address, user_agent = "", None, ""
     if obj is not None:

@@ -38,7 +38,7 @@ def current_step(html: str) -> str | None:
 def field_errors(html: str, field: str) -> list[str]:
     """The error messages rendered inside one field's wrapper."""
     block = re.search(
-        rf'<div class="field has-error" id="field-{field}">(.*?)</div>',
+        rf'<div class="field has-error"\s+id="field-{field}">(.*?)</div>',
         html,
         flags=re.DOTALL,
     )
@@ -707,4 +707,6 @@ def test_profile_links_to_order_history(client):
 
     html = client.get("/account/").content.decode()
 
-    assert 'href="/checkout/orders/" data-testid="order-history-link"' in html
+    assert re.search(
+        r'href="/checkout/orders/"\s+data-testid="order-history-link"', html
+    )

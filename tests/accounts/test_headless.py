@@ -183,6 +183,20 @@ def test_headless_logout_with_access_token_revokes_that_token_at_once(
     assert me.json()["error"]["code"] == "authentication_failed"
 
 
+def test_password_change_elsewhere_revokes_outstanding_access_tokens(
+    client, api_client
+):
+    user = UserFactory()
+    token = _login(client, user.email).json()["meta"]["access_token"]
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    assert api_client.get("/api/v1/me/", **bearer).status_code == 200
+
+    user.set_password("another-Secret-99")  # e.g. reset from the web page
+    user.save()
+
+    assert api_client.get("/api/v1/me/", **bearer).status_code == 401
+
+
 def test_headless_password_reset_request_sends_mail(
     client, django_capture_on_commit_callbacks
 ):

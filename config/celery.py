@@ -3,7 +3,9 @@ import os
 from celery import Celery
 from celery.signals import before_task_publish, task_postrun, task_prerun
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+# Imported by config/__init__ before wsgi.py runs: a deploy must not fall back
+# to development settings. manage.py and `make run` choose local explicitly.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 app = Celery("shop")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -47,7 +47,10 @@ REAL_STRIPE_HOST = "api.stripe.com"
 
 
 def api_host() -> str:
-    return settings.STRIPE_API_HOST.rstrip("/")
+    # Production settings delete STRIPE_API_HOST when it is unset (dj-stripe's
+    # check W002 forbids it there), which means Stripe itself.
+    host = getattr(settings, "STRIPE_API_HOST", "") or f"https://{REAL_STRIPE_HOST}"
+    return host.rstrip("/")
 
 
 def is_localstripe() -> bool:

@@ -1,0 +1,83 @@
+"""Production settings as a deploy loads them: real Stripe, no debug."""
+
+import importlib.util
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def _production_environ() -> dict[str, str]:
+    spec = importlib.util.spec_from_file_location(
+        "check_deploy", ROOT / "scripts" / "check_deploy.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.production_environ()
+
+
+def _run_python(code: str, env: dict[str, str]) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_production_gateway_talks_to_stripe_itself_when_no_host_is_set():
+    out = _run_python(
+        "import django; django.setup()\n"
+        "from apps.billing import gateway\n"
+        "print(gateway.api_host(), gateway.is_localstripe())",
+        _production_environ(),
+    )
+    assert out == "https://api.stripe.com False"
+
+
+def test_wsgi_without_a_settings_module_loads_production_settings():
+    env = _production_environ()
+    del env["DJANGO_SETTINGS_MODULE"]
+    out = _run_python(
+        "import config.wsgi\n"
+        "from django.conf import settings\n"
+        "print(settings.SETTINGS_MODULE, settings.DEBUG)",
+        env,
+    )
+    assert out == "config.settings.production False"
+
+
+def test_every_procfile_process_defaults_to_production_settings():
+    lines = [
+        line
+        for line in (ROOT / "Procfile").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert {line.split(":", 1)[0] for line in lines} == {
+        "release",
+        "web",
+        "worker",
+        "beat",
+    }
+    for line in lines:
+        command = line.split(":", 1)[1].strip()
+        # Run the line's own environment prefix, with the process swapped for
+        # printenv, exactly as the platform's shell would expand it.
+        prefix = command.split(" ", 1)[0]
+        out = subprocess.run(
+            [
+                "bash",
+                "-c",
+                f"unset DJANGO_SETTINGS_MODULE; {prefix} printenv "
+                "DJANGO_SETTINGS_MODULE",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        assert out == "config.settings.production", line

@@ -162,7 +162,8 @@ def main(argv=None) -> int:
         print(
             "\n"
             f"  Shop          {site}/\n"
-            f"  Admin         {site}/admin/   ({email} / {password})\n"
+            f"  Admin         {site}/admin/   ({email} / {password},"
+            " unless you changed it)\n"
             f"  API docs      {site}/api/docs/\n"
             f"  Stripe API    {stripe_host}"
             f"{'  (localstripe)' if use_localstripe else ''}\n"

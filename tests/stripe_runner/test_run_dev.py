@@ -47,7 +47,25 @@ def listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_run_dev_serves_site_with_webhooks_and_sigint_stops_everything():
+def admin_login(site: str, email: str, password: str) -> requests.Response:
+    session = requests.Session()
+    session.get(f"{site}/admin/login/", timeout=10)
+    return session.post(
+        f"{site}/admin/login/?next=/admin/",
+        data={
+            "username": email,
+            "password": password,
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+            "next": "/admin/",
+        },
+        headers={"Referer": f"{site}/admin/login/"},
+        timeout=10,
+    )
+
+
+def test_run_dev_serves_site_with_webhooks_and_sigint_stops_everything(monkeypatch):
+    for name in ("DJANGO_SUPERUSER_EMAIL", "DJANGO_SUPERUSER_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
     port, localstripe_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -58,6 +76,15 @@ def test_run_dev_serves_site_with_webhooks_and_sigint_stops_everything():
     }
     for name in ("REDIS_URL", "STRIPE_API_HOST", "SITE_URL"):
         env.pop(name, None)
+    # `make run` seeds (with the same settings, so the same password hasher)
+    # before it starts run_dev.py; the staff login comes from there.
+    subprocess.run(
+        [sys.executable, "manage.py", "seed_demo"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     proc = subprocess.Popen(
         [sys.executable, "scripts/run_dev.py", "--port", str(port)],
         cwd=ROOT,
@@ -72,9 +99,22 @@ def test_run_dev_serves_site_with_webhooks_and_sigint_stops_everything():
         wait_for_port(port, timeout=60)
         health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
         assert health.status_code == 200
+        site = f"http://127.0.0.1:{port}"
+        ready = requests.get(f"{site}/readyz", timeout=10)
+        assert ready.status_code == 200, ready.text
+        docs = requests.get(f"{site}/api/docs/", timeout=10)
+        assert docs.status_code == 200
+        assert "swagger" in docs.text.lower()
         assert listening(localstripe_port)
         started = descendants(proc.pid)
         assert len(started) >= 3  # localstripe, runserver and its reloader child
+
+        wrong = admin_login(site, "admin@example.com", "not-the-password")
+        assert "Please enter the correct email" in wrong.text
+        # The login the banner prints (read back after the stop, below).
+        signed_in = admin_login(site, "admin@example.com", "admin-demo-password")
+        assert signed_in.url == f"{site}/admin/", signed_in.text[-3000:]
+        assert "Site administration" in signed_in.text
 
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=30)
@@ -86,7 +126,7 @@ def test_run_dev_serves_site_with_webhooks_and_sigint_stops_everything():
 
     assert proc.returncode == 0, output
     assert f"http://127.0.0.1:{port}/admin/" in output
-    assert "admin@example.com" in output
+    assert "(admin@example.com / admin-demo-password" in output
     assert "Registered the webhook with localstripe" in output
     assert [pid for pid in started if alive(pid)] == []
     assert not listening(port)

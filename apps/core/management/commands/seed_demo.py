@@ -31,9 +31,13 @@ class Command(BaseCommand):
         if created:
             user.set_password(password)
             user.save(update_fields=["password"])
-        self.stdout.write(
-            f"Staff login: {email} / {password if created else '(unchanged)'}"
-        )
+        if user.check_password(password):
+            self.stdout.write(f"Staff login: {email} / {password}")
+        else:
+            self.stdout.write(
+                f"Staff login: {email} / (its password was changed; reset it with "
+                f"`manage.py changepassword {email}`)"
+            )
         available = get_commands()
         for name in SEED_COMMANDS:
             if name in available:

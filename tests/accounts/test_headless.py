@@ -293,3 +293,20 @@ def test_headless_throttle_is_per_account(client):
     response = _login(client, other.email)
 
     assert response.status_code == 200
+
+
+def test_headless_signups_past_the_per_ip_rate_are_throttled_and_write_nothing(
+    client,
+):
+    from apps.accounts.models import User
+
+    statuses = [
+        _signup(client, email=f"bulk{n}@example.com").status_code for n in range(20)
+    ]
+    refused = _signup(client, email="one-too-many@example.com")
+
+    assert statuses == [200] * 20
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 0
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert not User.objects.filter(email="one-too-many@example.com").exists()

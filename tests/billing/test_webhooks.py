@@ -67,6 +67,45 @@ def test_webhook_with_bad_signature_is_rejected_without_event_or_handler(
     assert called.calls == []
 
 
+def test_forged_payment_succeeded_webhook_pays_nothing(
+    webhooks_to_live_server, record_signal
+):
+    """A forged "payment succeeded" is the one an attacker would send."""
+    received = record_signal(signals.payment_succeeded)
+    body = json.dumps(
+        {
+            "id": "evt_forged0000000002",
+            "object": "event",
+            "type": "payment_intent.succeeded",
+            "livemode": False,
+            "api_version": "2017-08-15",
+            "created": 1_700_000_000,
+            "data": {
+                "object": {
+                    "id": "pi_forged",
+                    "object": "payment_intent",
+                    "amount": 2599,
+                    "amount_received": 2599,
+                    "currency": "eur",
+                    "status": "succeeded",
+                    "metadata": {"order_id": "1"},
+                }
+            },
+        }
+    )
+
+    response = Client().post(
+        f"/stripe/webhook/{webhooks_to_live_server.djstripe_uuid}/",
+        data=body,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE="t=1700000000,v1=" + "0" * 64,
+    )
+
+    assert 400 <= response.status_code < 500
+    assert not Event.objects.filter(id="evt_forged0000000002").exists()
+    assert received.calls == []
+
+
 def test_payment_intent_succeeded_webhook_emits_payment_succeeded_once(
     webhooks_to_live_server, record_signal
 ):

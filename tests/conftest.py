@@ -43,12 +43,19 @@ def pytest_configure(config):
         config._migrations_stamp = (stamp, digest.hexdigest())
 
 
-def pytest_sessionfinish(session, exitstatus):
-    pending = getattr(session.config, "_migrations_stamp", None)
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, request):
+    """Stamp the migrations once the test database was really built.
+
+    Stamping at session end instead would also stamp a --collect-only run or
+    one interrupted mid-migration, and the next run would reuse a stale database.
+    """
+    pending = getattr(request.config, "_migrations_stamp", None)
     if pending:
         stamp, value = pending
         stamp.parent.mkdir(parents=True, exist_ok=True)
         stamp.write_text(value)
+        request.config._migrations_stamp = None
 
 
 def pytest_collection_modifyitems(config, items):
@@ -236,6 +243,8 @@ def celery_worker(transactional_db, settings, request):
             "--without-heartbeat",
             "--without-mingle",
             "--without-gossip",
+            "--hostname",
+            f"{queue}@%h",
         ],
         cwd=ROOT,
         env=env,
@@ -249,14 +258,19 @@ def celery_worker(transactional_db, settings, request):
     app.conf.task_default_queue = queue
     app.conf.broker_url = settings.REDIS_URL
     try:
+        # Only this test's worker counts: another worker on the same Redis
+        # database answering a ping would let the test run against nothing.
         ping_deadline = time.monotonic() + 30
-        while time.monotonic() < ping_deadline:
-            if app.control.ping(timeout=0.5, destination=None):
+        while True:
+            replies = app.control.ping(timeout=0.5)
+            if any(name.startswith(f"{queue}@") for r in replies for name in r):
                 break
             if proc.poll() is not None:
                 raise RuntimeError(
                     "celery worker exited:\n" + (proc.stdout.read() or "")
                 )
+            if time.monotonic() > ping_deadline:
+                raise RuntimeError("celery worker did not answer a ping within 30s")
         # For tests that start more processes alike (tests/core/test_beat.py).
         proc.queue = queue
         proc.env = env

@@ -342,18 +342,23 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def content_security_policy(stripe_origins: list[str]) -> dict:
+def content_security_policy(*, stripe_js_url: str, stripe_api_host: str) -> dict:
     """Build the CSP: Stripe.js is the only external script.
 
-    Its origins come from settings, so localstripe's fake Stripe.js works in
-    development and js.stripe.com in production; 3-D Secure frames too.
+    Scripts come only from Stripe.js's origin; the API origin is reachable by
+    the script (connect-src), and 3-D Secure frames come from Stripe.js's
+    origin and hooks.stripe.com. Both origins come from settings, so
+    localstripe's fake Stripe.js works in development and js.stripe.com in
+    production.
     """
+    js_origin = _origin(stripe_js_url)
+    api_origin = _origin(stripe_api_host)
     return {
         "DIRECTIVES": {
             "default-src": ["'self'"],
-            "script-src": ["'self'", *stripe_origins],
-            "connect-src": ["'self'", *stripe_origins],
-            "frame-src": ["'self'", *stripe_origins, "https://hooks.stripe.com"],
+            "script-src": ["'self'", js_origin],
+            "connect-src": ["'self'", *sorted({js_origin, api_origin})],
+            "frame-src": ["'self'", js_origin, "https://hooks.stripe.com"],
             "img-src": ["'self'", "data:"],
             "style-src": ["'self'", "'unsafe-inline'"],
             "font-src": ["'self'", "data:"],
@@ -366,7 +371,7 @@ def content_security_policy(stripe_origins: list[str]) -> dict:
 
 
 CONTENT_SECURITY_POLICY = content_security_policy(
-    sorted({_origin(STRIPE_JS_URL), _origin(STRIPE_API_HOST)})
+    stripe_js_url=STRIPE_JS_URL, stripe_api_host=STRIPE_API_HOST
 )
 
 # --- accounts: allauth headless rate limits answer 429 with Retry-After -------

@@ -5,7 +5,6 @@ from .base import (
     INSTALLED_APPS,
     LOGGING,
     STRIPE_API_HOST,
-    _origin,
     content_security_policy,
     env,
 )
@@ -33,7 +32,8 @@ else:
     del STRIPE_API_HOST
 STRIPE_JS_URL = env("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
 CONTENT_SECURITY_POLICY = content_security_policy(
-    sorted({_origin(STRIPE_JS_URL), _origin(_api_host or "https://api.stripe.com")})
+    stripe_js_url=STRIPE_JS_URL,
+    stripe_api_host=_api_host or "https://api.stripe.com",
 )
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -1,6 +1,7 @@
 """Production settings as a deploy loads them: real Stripe, no debug."""
 
 import importlib.util
+import json
 import subprocess
 import sys
 
@@ -81,3 +82,31 @@ def test_every_procfile_process_defaults_to_production_settings():
             check=True,
         ).stdout.strip()
         assert out == "config.settings.production", line
+
+
+def test_production_csp_allows_scripts_from_js_stripe_com_only():
+    out = _run_python(
+        "import django, json; django.setup()\n"
+        "from django.conf import settings\n"
+        "print(json.dumps(settings.CONTENT_SECURITY_POLICY['DIRECTIVES']))",
+        _production_environ(),
+    )
+    directives = json.loads(out)
+    assert directives["script-src"] == ["'self'", "https://js.stripe.com"]
+    assert directives["connect-src"] == [
+        "'self'",
+        "https://api.stripe.com",
+        "https://js.stripe.com",
+    ]
+    assert directives["default-src"] == ["'self'"]
+    external = {
+        source
+        for sources in directives.values()
+        for source in sources
+        if source.startswith("http")
+    }
+    assert external == {
+        "https://js.stripe.com",
+        "https://api.stripe.com",
+        "https://hooks.stripe.com",
+    }

@@ -14,19 +14,6 @@ def test_pages_send_csp_allowing_only_self_and_stripe(client, settings):
     assert "frame-ancestors 'none'" in policy
 
 
-def test_production_csp_allows_js_stripe_com_only():
-    from config.settings.base import content_security_policy
-
-    policy = content_security_policy(
-        ["https://api.stripe.com", "https://js.stripe.com"]
-    )
-    assert policy["DIRECTIVES"]["script-src"] == [
-        "'self'",
-        "https://api.stripe.com",
-        "https://js.stripe.com",
-    ]
-
-
 def test_json_log_lines_carry_the_request_id(client):
     from pythonjsonlogger.json import JsonFormatter
 

@@ -1,11 +1,17 @@
 """Requests per second for the product list and detail pages (and their API).
 
-Starts gunicorn on a free loopback port against the database in DATABASE_URL
-(PostgreSQL intended), migrates and seeds the demo catalogue, sends a bounded
+Starts gunicorn on a free loopback port against the PostgreSQL database named
+by DATABASE_URL, migrates and seeds the demo catalogue into it, sends a bounded
 number of requests from a small thread pool, prints figures, stops gunicorn.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/shop_bench \
+    createdb -h 127.0.0.1 -U postgres shop_bench_inventory
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/shop_bench_inventory \
         .venv/bin/python benchmarks/inventory_pages.py [--requests 400] [--threads 4]
+
+It writes to that database, so give it one of its own: it refuses to start
+unless DATABASE_URL is set in the environment (never read from .env) and names
+a PostgreSQL database, refuses the CI database, and prints which database it
+uses before touching it.
 
 Not a test: numbers depend on the machine. Run it before and after a change.
 """
@@ -18,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +32,35 @@ from pathlib import Path
 from _server import free_port, wait_for  # benchmarks/ is on sys.path when run
 
 ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql", "postgis"}
+# Databases other tools own; seeding demo products into them would corrupt runs.
+FORBIDDEN_DATABASES = {"shop_ci", "postgres", "template0", "template1"}
+
+
+def benchmark_database(database_url: str | None) -> tuple[str | None, str]:
+    """Return (database name, description) or (None, why it is refused)."""
+    if not database_url:
+        return None, (
+            "Set DATABASE_URL to a PostgreSQL database of the benchmark's own, e.g.\n"
+            "  createdb -h 127.0.0.1 -U postgres shop_bench_inventory\n"
+            "  DATABASE_URL=postgres://postgres@127.0.0.1:5432/shop_bench_inventory "
+            "python benchmarks/inventory_pages.py"
+        )
+    parts = urllib.parse.urlsplit(database_url)
+    if parts.scheme not in POSTGRES_SCHEMES:
+        return None, (
+            f"DATABASE_URL must name a PostgreSQL database (got scheme "
+            f"{parts.scheme or 'none'!r}): the figures are for PostgreSQL."
+        )
+    name = parts.path.lstrip("/")
+    if not name:
+        return None, "DATABASE_URL names no database."
+    if name in FORBIDDEN_DATABASES:
+        return None, (
+            f"Refusing to seed demo data into {name!r}; use a database of its own."
+        )
+    host = parts.hostname or "localhost"
+    return name, f"{name} on {host}:{parts.port or 5432}"
 
 
 def fetch(url: str) -> tuple[int, float]:
@@ -66,11 +102,14 @@ def main() -> int:
     args = parser.parse_args()
 
     database_url = os.environ.get("DATABASE_URL")
-    if not database_url:
-        print("Set DATABASE_URL (PostgreSQL) first.", file=sys.stderr)
+    name, description = benchmark_database(database_url)
+    if name is None:
+        print(f"inventory_pages: {description}", file=sys.stderr)
         return 2
+    print(f"database: PostgreSQL {description} (migrated, demo catalogue seeded)")
     env = {
         **os.environ,
+        "DJANGO_READ_DOT_ENV": "0",  # only the DATABASE_URL given here counts
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
         "DJANGO_DEBUG": "0",
         "DJANGO_LOG_LEVEL": "WARNING",

@@ -230,15 +230,22 @@ class Reservation(TimeStampedModel):
         return self.quantity - self.backordered_quantity
 
 
-# Allowed moves; a move to the current state is a no-op in the services.
-RESERVATION_TRANSITIONS = {
+# Allowed moves; a move to the current state is a no-op in the services, and
+# every status change goes through services.reservations_transition.
+# COMMITTED and RELEASED are terminal. EXPIRED is not: the hold no longer
+# protects its units, but it may still be committed if they are still there,
+# so releasing it (stock_release, or a re-reserve replacing it) closes it for
+# good instead of leaving it committable.
+RESERVATION_TRANSITIONS: dict[str, set[str]] = {
     Reservation.Status.ACTIVE: {
         Reservation.Status.COMMITTED,
         Reservation.Status.RELEASED,
         Reservation.Status.EXPIRED,
     },
-    # An expired hold may still be committed if its units are still there.
-    Reservation.Status.EXPIRED: {Reservation.Status.COMMITTED},
+    Reservation.Status.EXPIRED: {
+        Reservation.Status.COMMITTED,
+        Reservation.Status.RELEASED,
+    },
 }
 
 

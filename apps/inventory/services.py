@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.core.exceptions import InvalidTransition
 from apps.core.notifications import notification_enqueue_template
 from apps.inventory.exceptions import (
     InvalidQuantity,
@@ -37,6 +38,7 @@ from apps.inventory.exceptions import (
 )
 from apps.inventory.models import (
     DEFAULT_LOCATION,
+    RESERVATION_TRANSITIONS,
     BackInStockSubscription,
     Reservation,
     StockItem,
@@ -52,7 +54,17 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_OPEN = (Reservation.Status.ACTIVE, Reservation.Status.EXPIRED)
+
+def reservation_states_to(to: str) -> frozenset[str]:
+    """The states RESERVATION_TRANSITIONS lets a reservation leave for ``to``."""
+    return frozenset(
+        state for state, targets in RESERVATION_TRANSITIONS.items() if to in targets
+    )
+
+
+# Holds that can still be committed (active, or lapsed but not yet closed).
+_OPEN = sorted(reservation_states_to(Reservation.Status.COMMITTED))
+_RELEASABLE = sorted(reservation_states_to(Reservation.Status.RELEASED))
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +190,32 @@ def _out_of_stock(lines: list[dict], *, expired: bool = False) -> OutOfStock:
 # --- reservations ------------------------------------------------------------
 
 
+def reservations_transition(
+    *,
+    reservations: QuerySet[Reservation],
+    to: str,
+    now: datetime | None = None,
+) -> int:
+    """Move the given reservations to ``to`` as RESERVATION_TRANSITIONS allows,
+    in one conditional UPDATE; return how many moved.
+
+    This is the one place a reservation's status changes. It works on sets of
+    rows because the services are bulk and idempotent: a row already at ``to``
+    is a no-op, and so is a row whose state the table does not let move to
+    ``to`` (a committed hold stays committed when released again). Callers that
+    need every row to move lock them first and compare the count.
+
+    Raise InvalidTransition for a status that is not a Reservation.Status.
+    """
+    if to not in Reservation.Status.values:
+        raise InvalidTransition(
+            f"A reservation has no status {to!r}.", details={"to": to}
+        )
+    return reservations.filter(status__in=sorted(reservation_states_to(to))).update(
+        status=to, updated_at=now or timezone.now()
+    )
+
+
 @transaction.atomic
 def stock_reserve(
     *, items: Sequence[ReservationRequest], ref: str, ttl: timedelta
@@ -216,7 +254,7 @@ def stock_reserve(
     # Re-read holds only after the lock: they may have changed while waiting.
     list(
         Reservation.objects.select_for_update()
-        .filter(ref=ref, status__in=_OPEN)
+        .filter(ref=ref, status__in=_RELEASABLE)
         .order_by("pk")
     )
     held = _held_from_stock(tracked, exclude_ref=ref)
@@ -242,8 +280,10 @@ def stock_reserve(
         raise _out_of_stock(short)
 
     now = timezone.now()
-    Reservation.objects.filter(ref=ref, status__in=_OPEN).update(
-        status=Reservation.Status.RELEASED, updated_at=now
+    reservations_transition(
+        reservations=Reservation.objects.filter(ref=ref),
+        to=Reservation.Status.RELEASED,
+        now=now,
     )
     return Reservation.objects.bulk_create(
         [
@@ -359,9 +399,16 @@ def stock_commit(*, ref: str) -> list[Reservation]:
                 )
             )
     StockMovement.objects.bulk_create(movements)
-    Reservation.objects.filter(pk__in=[r.pk for r in reservations]).update(
-        status=Reservation.Status.COMMITTED, updated_at=now
+    moved = reservations_transition(
+        reservations=Reservation.objects.filter(pk__in=[r.pk for r in reservations]),
+        to=Reservation.Status.COMMITTED,
+        now=now,
     )
+    if moved != len(reservations):  # they are locked: only a bug gets here
+        raise InvalidTransition(
+            "Some of these reservations cannot be committed.",
+            details={"ref": ref},
+        )
     return list(
         Reservation.objects.filter(
             ref=ref, status=Reservation.Status.COMMITTED
@@ -375,8 +422,9 @@ def stock_release(*, ref: str) -> int:
 
     Idempotent: releasing again (or releasing a committed ref) changes nothing.
     """
-    return Reservation.objects.filter(ref=ref, status__in=_OPEN).update(
-        status=Reservation.Status.RELEASED, updated_at=timezone.now()
+    return reservations_transition(
+        reservations=Reservation.objects.filter(ref=ref),
+        to=Reservation.Status.RELEASED,
     )
 
 
@@ -386,9 +434,12 @@ def reservations_expire() -> int:
     Availability already ignores them the moment they expire; this keeps the
     status column truthful for admin and reports.
     """
-    return Reservation.objects.filter(
-        status=Reservation.Status.ACTIVE, expires_at__lte=timezone.now()
-    ).update(status=Reservation.Status.EXPIRED, updated_at=timezone.now())
+    now = timezone.now()
+    return reservations_transition(
+        reservations=Reservation.objects.filter(expires_at__lte=now),
+        to=Reservation.Status.EXPIRED,
+        now=now,
+    )
 
 
 # --- stock adjustments -------------------------------------------------------

@@ -22,6 +22,12 @@ def _summary(pairs) -> str:
     return "out_of_stock"
 
 
+def _soonest_backorder_date(pairs):
+    """The earliest expected ship date among backordered variants, if any is known."""
+    dates = [a.expected_ship_date for _, a in pairs if a.backorder]
+    return min((d for d in dates if d is not None), default=None)
+
+
 @require_GET
 def product_list(request):
     form = ProductSearchForm(request.GET)
@@ -39,6 +45,7 @@ def product_list(request):
                 "product": product,
                 "price_range": selectors.product_price_range(product),
                 "status": _summary(pairs),
+                "ship_date": _soonest_backorder_date(pairs),
             }
         )
     categories = list(selectors.category_list())

@@ -5,6 +5,7 @@ from apps.inventory.models import (
     BackInStockSubscription,
     Category,
     Product,
+    ProductImage,
     Reservation,
     StockItem,
     Variant,
@@ -27,6 +28,17 @@ class ProductFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"product-{n}")
     category = factory.SubFactory(CategoryFactory)
     is_active = True
+
+
+class ProductImageFactory(factory.django.DjangoModelFactory):
+    """An image row naming a file; no file is written (pages only build its URL)."""
+
+    class Meta:
+        model = ProductImage
+
+    product = factory.SubFactory(ProductFactory)
+    image = factory.Sequence(lambda n: f"products/image-{n}.jpg")
+    alt_text = factory.Sequence(lambda n: f"Picture {n}")
 
 
 class VariantFactory(factory.django.DjangoModelFactory):

@@ -1,14 +1,21 @@
 import pytest
+from django.conf import settings
 
-from tests.inventory.factories import CategoryFactory, ProductFactory, VariantFactory
+from tests.inventory.factories import (
+    CategoryFactory,
+    ProductFactory,
+    ProductImageFactory,
+    VariantFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
 LIST_QUERIES = 3  # count, page of products (+category), variants with availability
 DETAIL_QUERIES = 3  # product (+category), variants with availability, images
+API_PAGE_SIZE = settings.REST_FRAMEWORK["PAGE_SIZE"]
 
 
-def _products(n, variants=1):
+def _products(n, variants=1, images=0):
     # A nested category: its parent's slug is part of the payload.
     category = CategoryFactory(parent=CategoryFactory())
     products = []
@@ -16,34 +23,54 @@ def _products(n, variants=1):
         product = ProductFactory(category=category)
         for _ in range(variants):
             VariantFactory(product=product, stock=3)
+        for _ in range(images):
+            ProductImageFactory(product=product)
         products.append(product)
     return products
 
 
-@pytest.mark.parametrize("count", [1, 30])
+@pytest.mark.parametrize(
+    ("count", "variants"),
+    [(1, 1), (API_PAGE_SIZE + 1, 1), (1, 10), (API_PAGE_SIZE + 1, 10)],
+    ids=[
+        "1-product-1-variant",
+        "more-than-a-page-1-variant-each",
+        "1-product-10-variants",
+        "more-than-a-page-10-variants-each",
+    ],
+)
 def test_product_list_api_query_count_constant(
-    api_client, django_assert_num_queries, count
+    api_client, django_assert_num_queries, count, variants
 ):
-    _products(count)
+    _products(count, variants=variants)
 
     with django_assert_num_queries(LIST_QUERIES):
         response = api_client.get("/api/v1/products/")
 
     assert response.status_code == 200
-    assert response.json()["count"] == count
+    data = response.json()
+    assert data["count"] == count
+    assert len(data["results"]) == min(count, API_PAGE_SIZE)
+    assert {len(p["variants"]) for p in data["results"]} == {variants}
+    assert (data["next"] is not None) == (count > API_PAGE_SIZE)
 
 
-@pytest.mark.parametrize("variants", [1, 10])
+@pytest.mark.parametrize(
+    ("variants", "images"),
+    [(1, 0), (10, 3)],
+    ids=["1-variant-no-image", "10-variants-3-images"],
+)
 def test_product_detail_api_query_count_constant(
-    api_client, django_assert_num_queries, variants
+    api_client, django_assert_num_queries, variants, images
 ):
-    [product] = _products(1, variants=variants)
+    [product] = _products(1, variants=variants, images=images)
 
     with django_assert_num_queries(DETAIL_QUERIES):
         response = api_client.get(f"/api/v1/products/{product.slug}/")
 
     assert response.status_code == 200
     assert len(response.json()["variants"]) == variants
+    assert len(response.json()["images"]) == images
 
 
 @pytest.mark.parametrize("count", [1, 30])

@@ -72,3 +72,20 @@ def test_stock_reserve_parallel_multi_line_opposite_orders_all_or_nothing():
     assert commit_errors == []
     assert StockItem.objects.get(variant=first).on_hand == 2
     assert StockItem.objects.get(variant=second).on_hand == 0
+
+
+def test_stock_commit_same_ref_twice_in_parallel_sells_once():
+    variant = VariantFactory(stock=5)
+    stock_reserve(items=[ReservationRequest(variant.pk, 2)], ref="order-1", ttl=TTL)
+
+    results, errors = run_in_parallel(
+        [lambda: stock_commit(ref="order-1") for _ in range(2)]
+    )
+
+    assert errors == []
+    assert [[r.status for r in lines] for lines in results] == [["committed"]] * 2
+    assert results[0][0].pk == results[1][0].pk
+    assert StockItem.objects.get(variant=variant).on_hand == 3
+    sale = StockMovement.objects.get(variant=variant)
+    assert (sale.reason, sale.quantity, sale.on_hand_after) == ("sale", -2, 3)
+    assert Reservation.objects.get(ref="order-1").status == "committed"

@@ -1,3 +1,4 @@
+import contextlib
 from datetime import timedelta
 
 import pytest
@@ -6,6 +7,7 @@ from django.core import mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.core.exceptions import InvalidTransition
 from apps.inventory.exceptions import (
     InvalidQuantity,
     NegativeStock,
@@ -17,6 +19,7 @@ from apps.inventory.exceptions import (
     VariantUnavailable,
 )
 from apps.inventory.models import (
+    RESERVATION_TRANSITIONS,
     BackInStockSubscription,
     Reservation,
     StockItem,
@@ -28,13 +31,18 @@ from apps.inventory.services import (
     back_in_stock_alerts_send,
     back_in_stock_subscribe,
     reservations_expire,
+    reservations_transition,
     stock_adjust,
     stock_commit,
     stock_release,
     stock_reserve,
 )
 from apps.inventory.tasks import expire_reservations
-from tests.inventory.factories import ProductFactory, VariantFactory
+from tests.inventory.factories import (
+    ProductFactory,
+    ReservationFactory,
+    VariantFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -332,6 +340,135 @@ def test_stock_commit_backordered_units_leave_on_hand_at_zero():
     assert reservation.backordered_quantity == 3
     assert _on_hand(variant) == 0
     assert StockMovement.objects.get().quantity == -2
+
+
+# --- status transitions ----------------------------------------------------------
+
+STATUSES = list(Reservation.Status)
+ALLOWED_MOVES = {
+    ("active", "committed"),
+    ("active", "released"),
+    ("active", "expired"),
+    # A lapsed hold may still be sold if its units are there, or be closed.
+    ("expired", "committed"),
+    ("expired", "released"),
+}
+
+
+@pytest.mark.parametrize(
+    ("from_status", "to_status"),
+    [(f, t) for f in STATUSES for t in STATUSES],
+    ids=lambda status: str(status),
+)
+def test_reservations_transition_every_pair_moves_only_as_table_allows(
+    from_status, to_status
+):
+    reservation = ReservationFactory(status=from_status)
+    allowed = (from_status, to_status) in ALLOWED_MOVES
+    assert (to_status in RESERVATION_TRANSITIONS.get(from_status, set())) == allowed
+
+    moved = reservations_transition(
+        reservations=Reservation.objects.filter(pk=reservation.pk), to=to_status
+    )
+
+    reservation.refresh_from_db()
+    # A move to the current state, or one the table forbids, changes nothing.
+    assert moved == (1 if allowed else 0)
+    assert reservation.status == (to_status if allowed else from_status)
+
+
+def test_reservations_transition_unknown_status_raises():
+    reservation = ReservationFactory()
+
+    with pytest.raises(InvalidTransition):
+        reservations_transition(
+            reservations=Reservation.objects.filter(pk=reservation.pk), to="lost"
+        )
+    reservation.refresh_from_db()
+    assert reservation.status == Reservation.Status.ACTIVE
+
+
+def _release(ref, variant):
+    stock_release(ref=ref)
+
+
+def _re_reserve(ref, variant):
+    stock_reserve(items=[ReservationRequest(variant.pk, 1)], ref=ref, ttl=TTL)
+
+
+def _commit(ref, variant):
+    # A released hold cannot be committed: the error is part of the contract.
+    with contextlib.suppress(ReservationReleased):
+        stock_commit(ref=ref)
+
+
+def _expire(ref, variant):
+    reservations_expire()
+
+
+@pytest.mark.parametrize("from_status", STATUSES, ids=str)
+@pytest.mark.parametrize(
+    ("service", "to_status"),
+    [
+        (_release, "released"),
+        (_re_reserve, "released"),
+        (_commit, "committed"),
+        (_expire, "expired"),
+    ],
+    ids=["stock_release", "stock_reserve-again", "stock_commit", "expiry"],
+)
+def test_reservation_services_move_old_holds_only_as_table_allows(
+    from_status, service, to_status
+):
+    variant = VariantFactory(stock=5)
+    lapsed = timezone.now() - timedelta(minutes=1)
+    old = ReservationFactory(
+        variant=variant, ref="cart", status=from_status, expires_at=lapsed
+    )
+
+    service("cart", variant)
+
+    old.refresh_from_db()
+    if to_status in RESERVATION_TRANSITIONS.get(from_status, set()):
+        assert old.status == to_status
+    else:
+        assert old.status == from_status
+
+
+def test_stock_release_lapsed_hold_closes_it_for_good():
+    variant = VariantFactory(stock=5)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        stock_reserve(items=[ReservationRequest(variant.pk, 2)], ref="o", ttl=TTL)
+    with time_machine.travel(start + TTL * 2, tick=False):
+        reservations_expire()
+        assert stock_release(ref="o") == 1
+        assert stock_release(ref="o") == 0
+        with pytest.raises(ReservationReleased):
+            stock_commit(ref="o")
+
+    assert Reservation.objects.get().status == Reservation.Status.RELEASED
+    assert _on_hand(variant) == 5
+    assert _available(variant) == 5
+    assert not StockMovement.objects.exists()
+
+
+def test_stock_reserve_again_after_lapse_replaces_expired_hold():
+    variant = VariantFactory(stock=5)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        stock_reserve(items=[ReservationRequest(variant.pk, 2)], ref="o", ttl=TTL)
+    with time_machine.travel(start + TTL * 2, tick=False):
+        reservations_expire()
+        stock_reserve(items=[ReservationRequest(variant.pk, 1)], ref="o", ttl=TTL)
+        [committed] = stock_commit(ref="o")
+
+    assert committed.quantity == 1
+    assert _on_hand(variant) == 4
+    assert sorted(Reservation.objects.values_list("status", flat=True)) == [
+        "committed",
+        "released",
+    ]
 
 
 # --- stock_adjust ----------------------------------------------------------------

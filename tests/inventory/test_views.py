@@ -1,14 +1,17 @@
 import datetime
 
 import pytest
+import time_machine
 from django.core import mail
 from django.utils import timezone
 
 from apps.inventory.models import BackInStockSubscription
 from apps.inventory.services import ReservationRequest, stock_reserve
+from apps.inventory.views import PAGE_SIZE
 from tests.inventory.factories import (
     CategoryFactory,
     ProductFactory,
+    ProductImageFactory,
     VariantFactory,
 )
 
@@ -16,42 +19,124 @@ pytestmark = pytest.mark.django_db
 
 LIST_QUERIES = 4  # count, page of products, their variants, categories
 DETAIL_QUERIES = 3  # product+category, variants with availability, images
+SHIP_DATE = datetime.date(2031, 3, 14)
 
 
-def _products(n, variants=1):
+def _products(n, variants=1, images=0):
+    """n products of ``variants`` variants each; every other product is sold
+    out but backorderable, so pages also render ship dates."""
     category = CategoryFactory(slug="shirts", parent=CategoryFactory())
     products = []
-    for _ in range(n):
+    for i in range(n):
         product = ProductFactory(category=category)
         for _ in range(variants):
-            VariantFactory(product=product, stock=3)
+            if i % 2:
+                VariantFactory(
+                    product=product,
+                    stock=0,
+                    allow_backorder=True,
+                    expected_ship_date=SHIP_DATE,
+                )
+            else:
+                VariantFactory(product=product, stock=3)
+        for _ in range(images):
+            ProductImageFactory(product=product)
         products.append(product)
     return products
 
 
-@pytest.mark.parametrize("count", [1, 30])
+@pytest.mark.parametrize(
+    ("count", "variants"),
+    [(1, 1), (PAGE_SIZE + 1, 1), (1, 10), (PAGE_SIZE + 1, 10)],
+    ids=[
+        "1-product-1-variant",
+        "more-than-a-page-1-variant-each",
+        "1-product-10-variants",
+        "more-than-a-page-10-variants-each",
+    ],
+)
 def test_product_list_page_query_count_constant(
-    client, django_assert_num_queries, count
+    client, django_assert_num_queries, count, variants
 ):
-    _products(count)
+    _products(count, variants=variants)
 
     with django_assert_num_queries(LIST_QUERIES):
         response = client.get("/products/")
 
     assert response.status_code == 200
+    cards = response.content.count(b'data-testid="product-card"')
+    assert cards == min(count, PAGE_SIZE)
+    if count > PAGE_SIZE:
+        assert b"Page 1 of 2" in response.content
+        assert b"expected to ship 14 Mar 2031" in response.content
 
 
-@pytest.mark.parametrize("variants", [1, 10])
+@pytest.mark.parametrize(
+    ("variants", "images"),
+    [(1, 0), (10, 3)],
+    ids=["1-variant-no-image", "10-variants-3-images"],
+)
 def test_product_detail_page_query_count_constant(
-    client, django_assert_num_queries, variants
+    client, django_assert_num_queries, variants, images
 ):
-    [product] = _products(1, variants=variants)
+    [product] = _products(1, variants=variants, images=images)
 
     with django_assert_num_queries(DETAIL_QUERIES):
         response = client.get(f"/products/{product.slug}/")
 
     assert response.status_code == 200
     assert response.content.count(b"data-sku=") == variants
+    assert response.content.count(b'class="product-image"') == images
+
+
+def test_product_list_backorder_shows_expected_ship_date(client):
+    VariantFactory(
+        product__title="Roll-top Backpack",
+        stock=0,
+        allow_backorder=True,
+        expected_ship_date=datetime.date(2031, 3, 14),
+    )
+
+    html = client.get("/products/").content.decode()
+
+    assert "Backorder — expected to ship 14 Mar 2031" in html
+
+
+def test_product_list_backorder_with_lead_time_shows_date_it_implies(client):
+    VariantFactory(
+        product__title="Made to Order Stool",
+        stock=0,
+        allow_backorder=True,
+        backorder_lead_days=10,
+    )
+
+    with time_machine.travel(datetime.datetime(2030, 1, 5, 12, tzinfo=datetime.UTC)):
+        html = client.get("/products/").content.decode()
+
+    assert "Backorder — expected to ship 15 Jan 2030" in html
+
+
+def test_product_list_backorder_shows_soonest_of_its_variants_dates(client):
+    product = ProductFactory(title="Duffel")
+    for day in (20, 9):
+        VariantFactory(
+            product=product,
+            stock=0,
+            allow_backorder=True,
+            expected_ship_date=datetime.date(2031, 3, day),
+        )
+
+    html = client.get("/products/").content.decode()
+
+    assert "Backorder — expected to ship 9 Mar 2031" in html
+
+
+def test_product_list_backorder_without_known_date_says_backorder_only(client):
+    VariantFactory(product__title="Someday Lamp", stock=0, allow_backorder=True)
+
+    html = client.get("/products/").content.decode()
+
+    assert '<span class="availability backorder">Backorder</span>' in html
 
 
 def test_product_list_shows_price_and_availability(client):
@@ -195,8 +280,6 @@ def test_product_notify_signed_in_user_is_linked(client, django_user_model):
 
 
 def test_expired_hold_no_longer_reduces_page_availability(client):
-    import time_machine
-
     variant = VariantFactory(stock=1)
     start = timezone.now()
     with time_machine.travel(start, tick=False):

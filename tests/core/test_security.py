@@ -42,3 +42,22 @@ def test_celery_task_publish_carries_request_id():
     finally:
         set_request_id(None)
     assert headers["request_id"] == "rid-from-web-1"
+
+
+def test_celery_task_logs_carry_the_request_id_that_queued_them():
+    from types import SimpleNamespace
+
+    from apps.core.logging import get_request_id
+    from config.celery import _clear_request_id, _restore_request_id
+
+    queued_by_web = SimpleNamespace(
+        request=SimpleNamespace(request_id="rid-from-web-1", id="task-1")
+    )
+    queued_by_beat = SimpleNamespace(request=SimpleNamespace(id="task-2"))
+
+    _restore_request_id(task=queued_by_web)
+    assert get_request_id() == "rid-from-web-1"
+    _restore_request_id(task=queued_by_beat)
+    assert get_request_id() == "task-2"  # no web request: the task's own id
+    _clear_request_id()
+    assert get_request_id() is None

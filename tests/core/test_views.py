@@ -27,6 +27,37 @@ def test_readyz_names_the_failed_dependency(client, monkeypatch):
     assert response.json()["failed"] == {"cache": "ConnectionError"}
 
 
+def test_readyz_unreachable_broker_is_503_naming_it(client, settings, monkeypatch):
+    from config.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    connect = app.connection_for_write
+    # Port 1 on loopback: nothing listens there, so the connection is refused.
+    monkeypatch.setattr(
+        app, "connection_for_write", lambda: connect(url="redis://127.0.0.1:1/0")
+    )
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert list(response.json()["failed"]) == ["broker"]
+
+
+# `worker` stands for "Redis is there": the services pass runs it against the
+# real broker, which eager test settings otherwise never touch.
+@pytest.mark.worker
+def test_readyz_with_the_real_broker_is_200(client, settings):
+    from config.celery import app
+
+    assert app.conf.broker_url == settings.REDIS_URL
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["checks"] == ["broker", "cache", "database"]
+
+
 def test_unknown_page_renders_friendly_404(client):
     response = client.get("/no-such-page/")
     assert response.status_code == 404

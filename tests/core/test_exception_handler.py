@@ -91,3 +91,22 @@ def test_rate_limited_returns_429_with_retry_after(api_client):
     response = api_client.post("/api/v1/throttled/")
     assert response["Retry-After"] == "60"
     assert _error(response)["code"] == "rate_limited"
+
+
+def test_forbidden_page_renders_friendly_403(client):
+    response = client.get("/forbidden/")
+
+    assert response.status_code == 403
+    assert b"You do not have permission to see this page." in response.content
+
+
+def test_crashing_page_renders_friendly_500_with_reference_only(client, caplog):
+    client.raise_request_exception = False
+
+    response = client.get("/crash/")
+
+    assert response.status_code == 500
+    assert b"Something went wrong on our side." in response.content
+    assert b"Reference: <code>" in response.content
+    assert b"secret internal detail" not in response.content
+    assert "secret internal detail" in caplog.text  # reported, not swallowed

@@ -1,5 +1,6 @@
 """Throwaway API views that raise each kind of error, for the handler tests."""
 
+from django.core.exceptions import PermissionDenied
 from django.urls import include, path
 from django.utils.decorators import method_decorator
 from django_ratelimit.decorators import ratelimit
@@ -65,7 +66,20 @@ class CreateThingApi(APIView):
         return Response({"id": row.pk, "echo": request.data}, status=201)
 
 
+def forbidden_page(request):
+    raise PermissionDenied
+
+
+def crashing_page(request):
+    raise RuntimeError("secret internal detail")
+
+
+handler403 = "apps.core.views.permission_denied"
+handler500 = "apps.core.views.server_error"
+
 urlpatterns = [
+    path("forbidden/", forbidden_page),
+    path("crash/", crashing_page),
     path(
         "api/v1/",
         include(
@@ -77,4 +91,6 @@ urlpatterns = [
             ]
         ),
     ),
+    # The shop's own routes, so the error pages' layout can reverse its links.
+    path("", include("config.urls")),
 ]

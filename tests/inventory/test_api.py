@@ -121,7 +121,23 @@ def test_product_detail_api_returns_money_and_availability(api_client):
         True,
     )
     assert (red["available"], red["backorder"], red["purchasable"]) == (0, True, True)
+    assert blue["stock_tracked"] is True
     assert red["expected_ship_date"] is not None
+
+
+def test_product_detail_api_untracked_variant_says_it_has_no_stock_limit(api_client):
+    VariantFactory(
+        sku="GIFT-50",
+        track_stock=False,
+        product__slug="gift-card",
+    )
+
+    (gift,) = api_client.get("/api/v1/products/gift-card/").json()["variants"]
+
+    assert gift["stock_tracked"] is False
+    assert gift["purchasable"] is True
+    assert gift["status"] == "in_stock"
+    assert gift["backorder"] is False
 
 
 def test_product_list_api_filters_by_q_and_category(api_client):

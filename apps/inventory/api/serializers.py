@@ -26,8 +26,12 @@ class CatalogueVariantSerializer(serializers.Serializer):
     compare_at_price = InventoryMoneySerializer(allow_null=True)
     weight_grams = serializers.IntegerField()
     max_per_order = serializers.IntegerField(allow_null=True)
+    stock_tracked = serializers.BooleanField(
+        help_text="False for variants sold without a stock limit (gift cards, "
+        "downloads): then `available` is 0 and says nothing; read `purchasable`."
+    )
     available = serializers.IntegerField(
-        help_text="Units that can be bought from stock now."
+        help_text="Units that can be bought from stock now (when stock_tracked)."
     )
     backorder = serializers.BooleanField(
         help_text="No stock, but orders are accepted and ship later."

@@ -58,6 +58,7 @@ def _product(product, *, detail=False, request=None) -> dict:
                 "compare_at_price": _money(v.compare_at_price_minor, v.currency),
                 "weight_grams": v.weight_grams,
                 "max_per_order": v.max_per_order,
+                "stock_tracked": a.track_stock,
                 "available": a.available,
                 "backorder": a.backorder,
                 "purchasable": a.purchasable,

@@ -31,6 +31,11 @@ def customer_order_count_provider_register(
     _order_count_provider = provider
 
 
+def customer_order_count_provider_get() -> Callable[[str], int] | None:
+    """Return the registered order-count function (None before checkout's)."""
+    return _order_count_provider
+
+
 def customer_order_count(*, customer_key: str | None) -> int | None:
     """Return the customer's order count, or None when it cannot be known."""
     if not customer_key or _order_count_provider is None:

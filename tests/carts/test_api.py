@@ -233,14 +233,6 @@ COUPON_ERRORS = [
 ]
 
 
-@pytest.fixture
-def reset_order_count_provider():
-    from apps.coupons.selectors import customer_order_count_provider_register
-
-    yield
-    customer_order_count_provider_register(None)
-
-
 @pytest.mark.parametrize("error_code", COUPON_ERRORS)
 def test_cart_coupon_apply_refusal_returns_specific_code(
     api_client, error_code, reset_order_count_provider

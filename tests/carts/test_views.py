@@ -88,14 +88,6 @@ def test_cart_page_totals_breakdown_lists_each_discount_with_code(client):
     assert 'data-total="tax">$0.00' in html
 
 
-@pytest.fixture
-def reset_order_count_provider():
-    from apps.coupons.selectors import customer_order_count_provider_register
-
-    yield
-    customer_order_count_provider_register(None)
-
-
 @pytest.mark.parametrize("error_code", COUPON_ERRORS)
 def test_cart_coupon_form_refusal_shown_next_to_field(
     client, error_code, reset_order_count_provider

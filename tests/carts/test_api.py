@@ -335,3 +335,23 @@ def test_cart_get_query_count_same_for_1_and_25_lines(
         api_client.get(f"/api/v1/carts/{large.pk}/")
     if coupons:
         assert response.json()["totals"]["discount"]["amount"] == 100 + 101
+
+
+def test_cart_coupon_apply_minimum_not_met_message_in_money_details_in_minor_units(
+    api_client,
+):
+    cart = CartLineFactory(variant=VariantFactory(stock=5, price_minor=1000)).cart
+    CouponFactory(code="BIGSPEND", minimum_subtotal_minor=10_000)
+
+    response = api_client.post(
+        f"/api/v1/carts/{cart.pk}/coupons/", {"code": "BIGSPEND"}, format="json"
+    )
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "coupon_minimum_not_met"
+    assert error["message"] == (
+        "Spend at least $100.00 to use coupon BIGSPEND; add $90.00 more."
+    )
+    assert error["details"]["missing"] == {"amount": 9000, "currency": "USD"}
+    assert error["details"]["minimum"] == {"amount": 10000, "currency": "USD"}

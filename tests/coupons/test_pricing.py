@@ -288,6 +288,23 @@ def test_price_minimum_not_met_reports_missing_amount():
     rejection = result.rejection("BIG")
     assert rejection.error == "coupon_minimum_not_met"
     assert rejection.details["missing"] == {"amount": 1000, "currency": USD}
+    assert rejection.details["minimum"] == {"amount": 5000, "currency": USD}
+    assert rejection.message == (
+        "Spend at least $50.00 to use coupon BIG; add $10.00 more."
+    )
+
+
+def test_price_minimum_not_met_message_uses_currency_exponent():
+    result = price(
+        lines=[line(1, 1, 1500)],
+        coupons=[pct("YEN", 1000, currency="JPY", minimum_subtotal_minor=10_000)],
+        currency="JPY",
+    )
+    rejection = result.rejection("YEN")
+    assert rejection.message == (
+        "Spend at least ¥10,000 to use coupon YEN; add ¥8,500 more."
+    )
+    assert rejection.details["missing"] == {"amount": 8500, "currency": "JPY"}
 
 
 def test_price_no_eligible_item_refuses_not_applicable():

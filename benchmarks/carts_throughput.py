@@ -1,14 +1,23 @@
-"""Add-to-cart and view-cart throughput through the API, plus queries per request.
+"""Add-to-cart and view-cart throughput (API and page), plus queries per request.
 
 Starts gunicorn on a free loopback port against PostgreSQL (DATABASE_URL) and
-Redis (REDIS_URL), migrates, seeds a small catalogue and a coupon, measures
-the SQL queries of one add and one view in-process, then sends a bounded
-number of requests from a small thread pool and prints the figures.
+Redis (REDIS_URL), migrates, seeds a small catalogue and a coupon, then sends
+a bounded number of requests from a small thread pool and prints requests per
+second and latencies for: add to cart (API), view cart (API) and the cart
+page (GET /cart/ with a session cart).
 
+The SQL queries per request are NOT measured in the gunicorn run: they are
+counted with Django's test client in a separate ``manage.py shell`` process
+against the same database and settings, and printed under that label.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/shop_bench_carts \
+    REDIS_URL=redis://127.0.0.1:6379/14 \
     .venv/bin/python benchmarks/carts_throughput.py [--requests 400] [--threads 4]
 
-Defaults: postgres://postgres@127.0.0.1:5432/shop_carts_bench and
-redis://127.0.0.1:6379/5. Not a test: numbers depend on the machine.
+Both URLs are required (environment or --database-url / --redis-url); the
+database is created when missing and migrated. Use a scratch database: the
+script writes carts and a catalogue into it. Not a test: numbers depend on
+the machine.
 """
 
 import argparse
@@ -22,8 +31,10 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from http.cookiejar import CookieJar
 from pathlib import Path
 
 from _server import free_port, wait_for  # benchmarks/ is on sys.path when run
@@ -110,6 +121,41 @@ def call(method: str, url: str, body: dict | None = None) -> tuple[int, float, d
     return status, elapsed, parsed
 
 
+def page_session(base: str, skus: list[str]) -> urllib.request.OpenerDirector:
+    """Return a cookie-keeping client whose session cart holds these SKUs.
+
+    The lines go in through the page's own form (CSRF token and all), as a
+    browser would put them there.
+    """
+    jar = CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(f"{base}/cart/", timeout=30) as response:
+        response.read()
+    token = next((c.value for c in jar if c.name == "csrftoken"), None)
+    if token is None:
+        sys.exit("GET /cart/ set no csrftoken cookie; cannot fill a page cart")
+    for sku in skus:
+        form = {"sku": sku, "quantity": 1, "csrfmiddlewaretoken": token}
+        request = urllib.request.Request(
+            f"{base}/cart/add/", data=urllib.parse.urlencode(form).encode()
+        )
+        with opener.open(request, timeout=30) as response:
+            response.read()
+    return opener
+
+
+def call_page(opener: urllib.request.OpenerDirector, url: str) -> tuple[int, float]:
+    start = time.perf_counter()
+    try:
+        with opener.open(url, timeout=30) as response:
+            response.read()
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        exc.read()
+        status = exc.code
+    return status, time.perf_counter() - start
+
+
 def measure(name: str, total: int, threads: int, job) -> None:
     latencies: list[float] = []
     failures = 0
@@ -117,7 +163,7 @@ def measure(name: str, total: int, threads: int, job) -> None:
 
     def one(i: int) -> None:
         nonlocal failures
-        status, elapsed, _ = job(i)
+        status, elapsed = job(i)[:2]
         with lock:
             latencies.append(elapsed)
             if status >= 300:
@@ -131,7 +177,7 @@ def measure(name: str, total: int, threads: int, job) -> None:
     p95 = latencies[int(len(latencies) * 0.95) - 1]
     p50 = statistics.median(latencies)
     print(
-        f"{name:<40} {total / wall:8.1f} req/s   p50 {p50 * 1000:6.1f} ms"
+        f"{name:<48} {total / wall:8.1f} req/s   p50 {p50 * 1000:6.1f} ms"
         f"   p95 {p95 * 1000:6.1f} ms   non-2xx {failures}/{total}"
     )
 
@@ -143,16 +189,33 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--database-url",
-        default=os.environ.get(
-            "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shop_carts_bench"
-        ),
+        default=os.environ.get("DATABASE_URL", ""),
+        help="PostgreSQL URL of a scratch database (default: $DATABASE_URL)",
     )
     parser.add_argument(
-        "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/5")
+        "--redis-url",
+        default=os.environ.get("REDIS_URL", ""),
+        help="Redis URL, e.g. redis://127.0.0.1:6379/14 (default: $REDIS_URL)",
     )
     args = parser.parse_args()
-    if not args.database_url.startswith("postgres"):
-        sys.exit("DATABASE_URL must be PostgreSQL")
+    problems = []
+    if not args.database_url.startswith(("postgres://", "postgresql://")):
+        problems.append(
+            "DATABASE_URL (or --database-url) must be a PostgreSQL URL, e.g. "
+            "postgres://postgres@127.0.0.1:5432/shop_bench_carts"
+            + (f" (got {args.database_url!r})" if args.database_url else "")
+        )
+    if not args.redis_url.startswith(("redis://", "rediss://")):
+        problems.append(
+            "REDIS_URL (or --redis-url) must be a Redis URL, e.g. "
+            "redis://127.0.0.1:6379/14"
+            + (f" (got {args.redis_url!r})" if args.redis_url else "")
+        )
+    if problems:
+        sys.exit(
+            "carts_throughput measures gunicorn + PostgreSQL + Redis; refusing to "
+            "run without them:\n  " + "\n  ".join(problems)
+        )
 
     db_name = args.database_url.rsplit("/", 1)[1]
     subprocess.run(
@@ -208,7 +271,8 @@ def main() -> int:
     try:
         wait_for(f"{base}/healthz")
         print(
-            f"gunicorn {args.workers} workers · PostgreSQL · Redis · "
+            f"gunicorn {args.workers} workers · PostgreSQL {db_name} · Redis "
+            f"{args.redis_url.rsplit('/', 1)[-1]} · "
             f"{args.threads} client threads · {args.requests} requests per test\n"
         )
         carts = []
@@ -239,20 +303,44 @@ def main() -> int:
             return call("GET", f"{base}/api/v1/carts/{carts[i % len(carts)]}/")
 
         measure(
-            "add to cart  POST /carts/{id}/lines/", args.requests, args.threads, add
+            "add to cart  POST /api/v1/carts/{id}/lines/",
+            args.requests,
+            args.threads,
+            add,
         )
         _, _, body = call("GET", f"{base}/api/v1/carts/{carts[0]}/")
         measure(
-            f"view cart    GET /carts/{{id}}/ ({len(body['lines'])} lines)",
+            f"view cart    GET /api/v1/carts/{{id}}/ ({len(body['lines'])} lines)",
             args.requests,
             args.threads,
             view,
+        )
+        page_lines = 3
+        sessions = [
+            page_session(base, SKUS[i : i + page_lines]) for i in range(args.threads)
+        ]
+
+        def view_page(i):
+            return call_page(sessions[i % len(sessions)], f"{base}/cart/")
+
+        status, _ = view_page(0)
+        if status != 200:
+            sys.exit(f"GET /cart/ answered {status}")
+        measure(
+            f"view cart    GET /cart/ page ({page_lines} lines)",
+            args.requests,
+            args.threads,
+            view_page,
         )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=15)
 
-    print("\nSQL queries per request (measured in-process):")
+    print(
+        "\nSQL queries per request: counted with Django's test client in a "
+        "separate\n`manage.py shell` process (same database and settings), "
+        "not in the gunicorn run:"
+    )
     for name, n in queries.items():
         print(f"  {name:<42} {n}")
     return 0

@@ -400,6 +400,18 @@ def _merge_lines_into(*, source: Cart, target: Cart, user: User) -> MergeResult:
         if avail.track_stock and not avail.allow_backorder:
             cap = min(cap, avail.available)
         quantity = min(wanted, cap)
+        if quantity < 1:
+            # Nothing left to sell: say so, not "we could keep 0".
+            notices.append(
+                Notice(
+                    "dropped",
+                    f"{variant.sku} was removed: it is out of stock.",
+                    {"sku": variant.sku, "requested": wanted},
+                )
+            )
+            if current is not None:
+                current.delete()
+            continue
         if quantity < wanted:
             notices.append(
                 Notice(
@@ -408,11 +420,6 @@ def _merge_lines_into(*, source: Cart, target: Cart, user: User) -> MergeResult:
                     {"sku": variant.sku, "requested": wanted, "quantity": quantity},
                 )
             )
-        if quantity < 1:
-            if current is None:
-                continue
-            current.delete()
-            continue
         if current:
             current.quantity = quantity
             current.unit_price_minor = variant.price_minor

@@ -120,13 +120,32 @@ class CouponAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return selectors.coupon_list_with_stats()
 
+    def get_changelist_instance(self, request):
+        """Fetch the page's per-currency discount totals in one query."""
+        changelist = super().get_changelist_instance(request)
+        coupons = list(changelist.result_list)
+        totals = selectors.coupon_discount_totals(coupon_ids=[c.pk for c in coupons])
+        for coupon in coupons:
+            coupon.discount_totals = totals.get(coupon.pk, {})
+        return changelist
+
     @admin.display(ordering="redemption_count", description="redemptions")
     def redemption_count(self, obj) -> int:
         return obj.redemption_count
 
-    @admin.display(ordering="discount_given_minor", description="discount given")
+    @admin.display(description="discount given")
     def discount_given(self, obj) -> str:
-        return Money(int(obj.discount_given_minor or 0), obj.currency).format()
+        totals = getattr(obj, "discount_totals", None)
+        if totals is None:
+            totals = selectors.coupon_discount_totals(coupon_ids=[obj.pk]).get(
+                obj.pk, {}
+            )
+        if not totals:
+            return Money(0, obj.currency).format()
+        # Amounts in different currencies are listed, never added.
+        return " + ".join(
+            Money(amount, currency).format() for currency, amount in totals.items()
+        )
 
     def construct_change_message(self, request, form, formsets, add=False):
         """Record old → new values, so the history says what changed, not only which."""

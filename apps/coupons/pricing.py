@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from apps.core.money import allocate, percent_of
+from apps.core.money import Money, allocate, percent_of
 
 
 class Kind:
@@ -312,8 +312,10 @@ def price(
                 RejectedCoupon(
                     rule.code,
                     "coupon_minimum_not_met",
-                    f"Coupon {rule.code} needs a subtotal of at least "
-                    f"{rule.minimum_subtotal_minor} (minor units); add {missing} more.",
+                    f"Spend at least "
+                    f"{Money(rule.minimum_subtotal_minor, currency).format()} to use "
+                    f"coupon {rule.code}; add {Money(missing, currency).format()} "
+                    "more.",
                     {
                         "minimum": _money(rule.minimum_subtotal_minor, currency),
                         "missing": _money(missing, currency),

@@ -31,6 +31,11 @@ def customer_order_count_provider_register(
     _order_count_provider = provider
 
 
+def customer_order_count_provider_get() -> Callable[[str], int] | None:
+    """Return the registered order-count function (None before checkout's)."""
+    return _order_count_provider
+
+
 def customer_order_count(*, customer_key: str | None) -> int | None:
     """Return the customer's order count, or None when it cannot be known."""
     if not customer_key or _order_count_provider is None:
@@ -144,8 +149,29 @@ def customer_redemption_counts(
 
 
 def coupon_list_with_stats() -> QuerySet[Coupon]:
-    """Return coupons annotated with redemption count and discount given."""
-    return Coupon.objects.annotate(
-        redemption_count=Count("redemptions"),
-        discount_given_minor=Sum("redemptions__discount_minor"),
+    """Return coupons annotated with their redemption count.
+
+    The discount given is per currency: see coupon_discount_totals().
+    """
+    return Coupon.objects.annotate(redemption_count=Count("redemptions"))
+
+
+def coupon_discount_totals(*, coupon_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Return the discount given per coupon and currency, in one query.
+
+    A coupon without a currency bound (a percentage) is redeemed in whatever
+    currency each order was in; those amounts cannot be added together.
+    """
+    coupon_ids = list(coupon_ids)
+    if not coupon_ids:
+        return {}
+    rows = (
+        CouponRedemption.objects.filter(coupon_id__in=coupon_ids)
+        .values("coupon_id", "currency")
+        .annotate(total=Sum("discount_minor"))
+        .order_by("coupon_id", "currency")
     )
+    totals: dict[int, dict[str, int]] = {}
+    for row in rows:
+        totals.setdefault(row["coupon_id"], {})[row["currency"]] = int(row["total"])
+    return totals

@@ -233,14 +233,6 @@ COUPON_ERRORS = [
 ]
 
 
-@pytest.fixture
-def reset_order_count_provider():
-    from apps.coupons.selectors import customer_order_count_provider_register
-
-    yield
-    customer_order_count_provider_register(None)
-
-
 @pytest.mark.parametrize("error_code", COUPON_ERRORS)
 def test_cart_coupon_apply_refusal_returns_specific_code(
     api_client, error_code, reset_order_count_provider
@@ -343,3 +335,103 @@ def test_cart_get_query_count_same_for_1_and_25_lines(
         api_client.get(f"/api/v1/carts/{large.pk}/")
     if coupons:
         assert response.json()["totals"]["discount"]["amount"] == 100 + 101
+
+
+def test_cart_coupon_apply_minimum_not_met_message_in_money_details_in_minor_units(
+    api_client,
+):
+    cart = CartLineFactory(variant=VariantFactory(stock=5, price_minor=1000)).cart
+    CouponFactory(code="BIGSPEND", minimum_subtotal_minor=10_000)
+
+    response = api_client.post(
+        f"/api/v1/carts/{cart.pk}/coupons/", {"code": "BIGSPEND"}, format="json"
+    )
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "coupon_minimum_not_met"
+    assert error["message"] == (
+        "Spend at least $100.00 to use coupon BIGSPEND; add $90.00 more."
+    )
+    assert error["details"]["missing"] == {"amount": 9000, "currency": "USD"}
+    assert error["details"]["minimum"] == {"amount": 10000, "currency": "USD"}
+
+
+def _merge_setup(user, guest_variant, guest_quantity=1):
+    """The user's open cart holds one other item; the guest cart one line."""
+    mine = CartFactory(user=user)
+    CartLineFactory(cart=mine, variant=VariantFactory(stock=10))
+    guest = CartFactory()
+    CartLineFactory(cart=guest, variant=guest_variant, quantity=guest_quantity)
+    return mine, guest
+
+
+def test_cart_merge_api_deactivated_variant_dropped_with_notice(api_client):
+    user = UserFactory()
+    gone = VariantFactory(stock=10)
+    mine, guest = _merge_setup(user, gone)
+    gone.is_active = False
+    gone.save(update_fields=["is_active"])
+    api_client.force_authenticate(user)
+
+    response = api_client.post(f"/api/v1/carts/{guest.pk}/merge/")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == str(mine.pk)
+    assert body["notices"] == [
+        {
+            "code": "dropped",
+            "message": f"{gone.sku} was removed: it is no longer available.",
+            "details": {"sku": gone.sku},
+        }
+    ]
+    assert gone.sku not in {line["sku"] for line in body["lines"]}
+    assert not CartLine.objects.filter(cart=mine, variant=gone).exists()
+
+
+def test_cart_merge_api_out_of_stock_variant_dropped_with_notice(api_client):
+    user = UserFactory()
+    sold_out = VariantFactory(stock=0)
+    mine, guest = _merge_setup(user, sold_out, guest_quantity=2)
+    api_client.force_authenticate(user)
+
+    response = api_client.post(f"/api/v1/carts/{guest.pk}/merge/")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["notices"] == [
+        {
+            "code": "dropped",
+            "message": f"{sold_out.sku} was removed: it is out of stock.",
+            "details": {"sku": sold_out.sku, "requested": 2},
+        }
+    ]
+    assert len(body["lines"]) == 1
+    assert not CartLine.objects.filter(cart=mine, variant=sold_out).exists()
+
+
+def test_cart_merge_api_coupon_no_longer_valid_dropped_with_notice(api_client):
+    user = UserFactory()
+    variant = VariantFactory(stock=10, price_minor=1000)
+    mine, guest = _merge_setup(user, variant)
+    coupon = CouponFactory(code="ONCE", per_customer_limit=1)
+    CouponRedemptionFactory(coupon=coupon, customer_key=f"user:{user.pk}")
+    CartCouponFactory(cart=guest, coupon=coupon)
+    api_client.force_authenticate(user)
+
+    response = api_client.post(f"/api/v1/carts/{guest.pk}/merge/")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["notices"] == [
+        {
+            "code": "coupon_dropped",
+            "message": "Coupon ONCE was not kept: You have already used coupon "
+            "ONCE 1 time(s), the maximum allowed.",
+            "details": {"code": "ONCE", "reason": "coupon_customer_limit_reached"},
+        }
+    ]
+    assert body["coupons"] == []
+    assert body["totals"]["discount"]["amount"] == 0
+    assert not mine.coupons.exists()

@@ -88,14 +88,6 @@ def test_cart_page_totals_breakdown_lists_each_discount_with_code(client):
     assert 'data-total="tax">$0.00' in html
 
 
-@pytest.fixture
-def reset_order_count_provider():
-    from apps.coupons.selectors import customer_order_count_provider_register
-
-    yield
-    customer_order_count_provider_register(None)
-
-
 @pytest.mark.parametrize("error_code", COUPON_ERRORS)
 def test_cart_coupon_form_refusal_shown_next_to_field(
     client, error_code, reset_order_count_provider
@@ -200,3 +192,18 @@ def test_login_page_merges_guest_cart_with_capped_notice(client):
     page = client.get("/cart/")
     assert _count(page) == "6"
     assert "cart_id" not in client.session
+
+
+def test_cart_coupon_form_minimum_not_met_shows_amounts_as_money(client):
+    variant = VariantFactory(stock=5, price_minor=1000)
+    client.post("/cart/add/", {"sku": variant.sku, "quantity": 1})
+    CouponFactory(code="BIGSPEND", minimum_subtotal_minor=10_000)
+
+    response = client.post("/cart/coupons/", {"code": "bigspend"})
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    errors = html[html.index('id="coupon-errors"') :]
+    errors = errors[: errors.index("</div>")]
+    assert "Spend at least $100.00 to use coupon BIGSPEND; add $90.00 more." in errors
+    assert "minor units" not in html

@@ -111,3 +111,47 @@ def test_coupon_edit_records_who_changed_what(staff_client):
 def test_stacking_settings_admin_changelist_loads(staff_client):
     assert staff_client.get("/admin/coupons/stackingsettings/").status_code == 200
     assert staff_client.get("/admin/coupons/stackingsettings/add/").status_code == 200
+
+
+def _changelist_row(html: str, code: str) -> str:
+    row = html[html.index(f">{code}<") :]
+    return row[: row.index("</tr>")]
+
+
+def test_coupon_changelist_discount_given_totals_each_currency(staff_client):
+    coupon = CouponFactory(code="WORLD", currency="USD")
+    CouponRedemptionFactory(coupon=coupon, discount_minor=700, currency="EUR")
+    CouponRedemptionFactory(coupon=coupon, discount_minor=300, currency="EUR")
+    CouponRedemptionFactory(coupon=coupon, discount_minor=500, currency="USD")
+    CouponRedemptionFactory(coupon=coupon, discount_minor=1200, currency="JPY")
+    CouponFactory(code="UNUSED", currency="EUR")
+
+    response = staff_client.get("/admin/coupons/coupon/")
+
+    html = response.content.decode()
+    row = _changelist_row(html, "WORLD")
+    assert "€10.00 + ¥1,200 + $5.00" in row
+    assert "$15.00" not in row
+    assert "€0.00" in _changelist_row(html, "UNUSED")
+
+
+def _coupon_with_two_currencies() -> None:
+    coupon = CouponFactory()
+    CouponRedemptionFactory(coupon=coupon, currency="EUR")
+    CouponRedemptionFactory(coupon=coupon, currency="USD")
+
+
+def test_coupon_changelist_query_count_same_for_1_and_5_coupons(staff_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for added in (1, 4):
+        for _ in range(added):
+            _coupon_with_two_currencies()
+        with CaptureQueriesContext(connection) as ctx:
+            response = staff_client.get("/admin/coupons/coupon/")
+        assert response.status_code == 200
+        counts.append(len(ctx.captured_queries))
+    assert response.content.decode().count("€1.00 + $1.00") == 5
+    assert counts[0] == counts[1]

@@ -288,6 +288,23 @@ def test_price_minimum_not_met_reports_missing_amount():
     rejection = result.rejection("BIG")
     assert rejection.error == "coupon_minimum_not_met"
     assert rejection.details["missing"] == {"amount": 1000, "currency": USD}
+    assert rejection.details["minimum"] == {"amount": 5000, "currency": USD}
+    assert rejection.message == (
+        "Spend at least $50.00 to use coupon BIG; add $10.00 more."
+    )
+
+
+def test_price_minimum_not_met_message_uses_currency_exponent():
+    result = price(
+        lines=[line(1, 1, 1500)],
+        coupons=[pct("YEN", 1000, currency="JPY", minimum_subtotal_minor=10_000)],
+        currency="JPY",
+    )
+    rejection = result.rejection("YEN")
+    assert rejection.message == (
+        "Spend at least ¥10,000 to use coupon YEN; add ¥8,500 more."
+    )
+    assert rejection.details["missing"] == {"amount": 8500, "currency": "JPY"}
 
 
 def test_price_no_eligible_item_refuses_not_applicable():
@@ -435,17 +452,36 @@ def test_price_property_line_discounts_sum_to_order_discount(
 
 
 @given(**common, extra=coupon_strategy)
-def test_price_property_apply_then_remove_coupon_restores_totals(
+def test_price_property_refused_coupon_leaves_the_price_unchanged(
     lines, coupons, policy, shipping, taxes, extra
 ):
+    """Adding a coupon the rules refuse prices exactly as without it.
+
+    Applying then removing a coupon through the cart (its state, not this
+    pure function) is tests/carts/test_pricing_properties.py.
+    """
     coupons = [c for c in coupons if c.code != extra.code]
-    before = _price(lines, coupons, policy, shipping, taxes)
+    without = _price(lines, coupons, policy, shipping, taxes)
     with_extra = _price(lines, [*coupons, extra], policy, shipping, taxes)
-    after = _price(lines, coupons, policy, shipping, taxes)
-    assert after == before
-    assert with_extra.subtotal_minor == before.subtotal_minor
-    if with_extra.rejection(extra.code) is None:
-        assert with_extra.total_discount_minor >= 0
+    refusal = with_extra.rejection(extra.code)
+    if refusal is None:
+        assert extra.code in {a.code for a in with_extra.applied}
+        assert with_extra.subtotal_minor == without.subtotal_minor
+        return
+    assert with_extra.lines == without.lines
+    assert with_extra.applied == without.applied
+    assert (
+        with_extra.discount_minor,
+        with_extra.shipping_discount_minor,
+        with_extra.tax_minor,
+        with_extra.total_minor,
+    ) == (
+        without.discount_minor,
+        without.shipping_discount_minor,
+        without.tax_minor,
+        without.total_minor,
+    )
+    assert with_extra.rejected == (*without.rejected, refusal)
 
 
 @given(**common, seed=st.integers(0, 10_000))

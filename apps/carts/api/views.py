@@ -10,6 +10,12 @@ Merging: after signing in, the app calls ``POST /carts/{guest id}/merge/``;
 the guest cart is merged into the user's open cart (or adopted when there is
 none) and the response is the user's cart with notices of anything capped or
 dropped.
+
+Retries are safe: the POSTs (create, add a line, apply a coupon, merge) honour
+an ``Idempotency-Key`` header (apps.core.idempotency): the same key and body
+replay the first response, the same key with another body is 422
+``idempotency_key_reused``. Keys are scoped to the signed-in user, else to the
+cart in the URL (an anonymous create: to the client address).
 """
 
 from django.conf import settings
@@ -27,6 +33,7 @@ from apps.carts.api.serializers import CartSerializer, cart_body
 from apps.carts.exceptions import CartVersionConflict
 from apps.carts.throttling import client_key, coupon_rate
 from apps.core.api.exception_handler import error_body
+from apps.core.idempotency import idempotent
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -34,6 +41,14 @@ IF_MATCH = OpenApiParameter(
     OpenApiParameter.HEADER,
     required=False,
     description="The cart version you last saw; a stale one answers 409.",
+)
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Replay-safe retries: the same key and body replay the first "
+    "response; another body with the key is 422 idempotency_key_reused.",
 )
 ERRORS = {
     400: OpenApiResponse(description="Refused (error envelope with a specific code)"),
@@ -61,6 +76,19 @@ class CartApiBase(APIView):
             raise serializers.ValidationError(
                 {"version": ["Send the cart version as an integer."]}
             ) from None
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # A replayed Idempotency-Key response is rebuilt from its stored body
+        # only; give it the ETag the first response carried.
+        data = getattr(response, "data", None)
+        if (
+            "ETag" not in response
+            and 200 <= response.status_code < 300
+            and isinstance(data, dict)
+            and "version" in data
+        ):
+            response["ETag"] = f'"{data["version"]}"'
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def respond(self, cart, *, status=200, notices=()) -> Response:
         view = selectors.cart_view(cart=cart, user=self.request.user, notices=notices)
@@ -115,9 +143,11 @@ class CartCreateApi(CartApiBase):
 
     @extend_schema(
         request=InputSerializer,
+        parameters=[IDEMPOTENCY_KEY],
         responses={201: CartSerializer, 200: CartSerializer},
         summary="Create a cart (a signed-in user gets their open cart back)",
     )
+    @idempotent
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -144,10 +174,11 @@ class CartLineAddApi(CartApiBase):
 
     @extend_schema(
         request=InputSerializer,
-        parameters=[IF_MATCH],
+        parameters=[IF_MATCH, IDEMPOTENCY_KEY],
         responses={200: CartSerializer, **ERRORS},
         summary="Add units of a SKU (merged into an existing line)",
     )
+    @idempotent
     def post(self, request, cart_id):
         cart = self.cart_for(cart_id)
         data = self.InputSerializer(data=request.data)
@@ -221,7 +252,7 @@ class CartCouponApplyApi(CartApiBase):
 
     @extend_schema(
         request=InputSerializer,
-        parameters=[IF_MATCH],
+        parameters=[IF_MATCH, IDEMPOTENCY_KEY],
         responses={
             200: CartSerializer,
             **ERRORS,
@@ -232,6 +263,7 @@ class CartCouponApplyApi(CartApiBase):
     @method_decorator(
         ratelimit(key=client_key, rate=coupon_rate, method="POST", block=True)
     )
+    @idempotent
     def post(self, request, cart_id):
         cart = self.cart_for(cart_id)
         data = self.InputSerializer(data=request.data)
@@ -267,6 +299,7 @@ class CartMergeApi(CartApiBase):
 
     @extend_schema(
         request=None,
+        parameters=[IDEMPOTENCY_KEY],
         responses={200: CartSerializer, 404: ERRORS[404]},
         summary="Merge a guest cart into the signed-in user's cart",
         description=(
@@ -276,6 +309,7 @@ class CartMergeApi(CartApiBase):
             "afterwards; use the returned id."
         ),
     )
+    @idempotent
     def post(self, request, cart_id):
         source = self.cart_for(cart_id)
         result = services.cart_merge(source=source, user=request.user)

@@ -30,6 +30,7 @@ from apps.checkout.models import (
     OrderEvent,
     OrderLine,
 )
+from apps.checkout.services.checkout import checkout_move_locked
 from apps.core.audit import audit_log
 from apps.core.exceptions import InvalidTransition
 from apps.core.notifications import notification_enqueue_template
@@ -357,13 +358,17 @@ def _mark_cart_checked_out(cart_id: uuid.UUID | None) -> None:
 def _complete_checkout(checkout_id: uuid.UUID | None) -> None:
     """Close the checkout: the money is in, whatever step its tab shows.
 
-    One conditional UPDATE (review/payment_failed/processing → completed).
+    Through the transition table: any open state → processing → completed
+    (a shopper who went back to edit a step after the intent was created is
+    overtaken by the payment).
     """
     if checkout_id is None:
         return
-    Checkout.objects.filter(pk=checkout_id).exclude(
-        state=Checkout.State.COMPLETED
-    ).update(state=Checkout.State.COMPLETED, updated_at=timezone.now())
+    checkout = Checkout.objects.select_for_update().filter(pk=checkout_id).first()
+    if checkout is None or checkout.state == Checkout.State.COMPLETED:
+        return
+    checkout_move_locked(checkout, Checkout.State.PROCESSING)
+    checkout_move_locked(checkout, Checkout.State.COMPLETED)
 
 
 def order_confirmation_send(
@@ -627,9 +632,10 @@ def order_payment_failed(
             Checkout.State.REVIEW,
             Checkout.State.PROCESSING,
         ):
-            checkout.state = Checkout.State.PAYMENT_FAILED
             checkout.last_error = error_message[:500]
-            checkout.save(update_fields=["state", "last_error", "updated_at"])
+            checkout_move_locked(
+                checkout, Checkout.State.PAYMENT_FAILED, also_update=["last_error"]
+            )
         _event(
             order,
             kind="payment_failed",

@@ -57,3 +57,17 @@ def finalize_stuck_payments() -> int:
     from apps.checkout.services import orders_finalize_stuck
 
     return len(orders_finalize_stuck())
+
+
+@shared_task(
+    name="checkout.cancel_abandoned_orders",
+    autoretry_for=(TransientError,),
+    retry_backoff=True,
+    max_retries=3,
+    acks_late=True,
+)
+def cancel_abandoned_orders() -> int:
+    """Beat: cancel orders left unpaid too long (finalising any that did pay)."""
+    from apps.checkout.services import orders_cancel_abandoned
+
+    return len(orders_cancel_abandoned())

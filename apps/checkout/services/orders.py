@@ -651,6 +651,126 @@ def order_payment_failed(
     return order
 
 
+def _reservation_ref(order: Order) -> str:
+    return f"checkout:{order.checkout_id}" if order.checkout_id else order.number
+
+
+def _cancel_unpaid_locked(order: Order, *, source: str, message: str) -> Order:
+    """Cancel a locked ``pending_payment`` order and release its stock hold."""
+    inventory_services.stock_release(ref=_reservation_ref(order))
+    return _set_status(order, ST.CANCELLED, source=source, message=message)
+
+
+def order_payment_canceled(
+    *, intent_id: str, source: str = "webhook", reason: str = ""
+) -> Order | None:
+    """Cancel the pending order whose PaymentIntent was cancelled, once.
+
+    The stock hold is released and an OrderEvent written. A redelivered or
+    re-ordered event changes nothing: an order no longer awaiting payment is
+    returned as it is, and so is one whose latest intent is another (the
+    cancelled one was replaced when the total changed).
+    """
+    payment = billing_services.payment_status_record(
+        intent_id=intent_id, status="canceled"
+    )
+    if payment is None or payment.status == "succeeded":
+        return None
+    with transaction.atomic():
+        order = (
+            Order.objects.select_for_update().filter(number=payment.reference).first()
+        )
+        if order is None or order.status != ST.PENDING_PAYMENT:
+            return order
+        latest = billing_selectors.payment_latest_for_reference(reference=order.number)
+        if latest is None or latest.intent_id != intent_id:
+            return order
+        why = f" ({reason})" if reason else ""
+        return _cancel_unpaid_locked(
+            order, source=source, message=f"Payment {intent_id} was cancelled{why}."
+        )
+
+
+PENDING_ORDER_MAX_AGE = timedelta(hours=1)
+PENDING_ORDER_BATCH = 100
+
+
+def pending_order_max_age() -> timedelta:
+    """How long an order may await payment (``CHECKOUT_PENDING_ORDER_MAX_AGE``,
+    minutes; one hour by default)."""
+    minutes = getattr(settings, "CHECKOUT_PENDING_ORDER_MAX_AGE", None)
+    return timedelta(minutes=int(minutes)) if minutes else PENDING_ORDER_MAX_AGE
+
+
+def orders_cancel_abandoned(
+    *, older_than: timedelta | None = None, limit: int = PENDING_ORDER_BATCH
+) -> list[str]:
+    """Cancel orders left ``pending_payment`` (untouched) for longer than
+    ``older_than`` (default: ``pending_order_max_age()``).
+
+    For each, the intent is re-fetched from Stripe first, with no transaction
+    open: one that succeeded after all is finalised instead, one still
+    processing is left alone. Otherwise the intent is cancelled through the
+    gateway (no row lock held), then, under the order's lock and only if the
+    order is still untouched and that intent still its latest, the order is
+    cancelled and its stock released. A Stripe failure on one order is
+    logged and left for the next run. Return the numbers cancelled.
+    """
+    cutoff = timezone.now() - (older_than or pending_order_max_age())
+    numbers = list(
+        Order.objects.filter(status=ST.PENDING_PAYMENT, updated_at__lt=cutoff)
+        .order_by("updated_at")
+        .values_list("number", flat=True)[:limit]
+    )
+    latest: dict[str, Payment] = {}
+    for row in billing_selectors.payments_for_references(references=numbers).order_by(
+        "pk"
+    ):
+        latest[row.reference] = row  # ascending pk: the newest wins
+    cancelled: list[str] = []
+    for number in numbers:
+        payment = latest.get(number)
+        try:
+            if payment is not None and payment.status not in ("succeeded", "canceled"):
+                payment = billing_services.payment_sync(
+                    intent_id=payment.intent_id, payment=payment
+                )
+            if payment is not None and payment.status == "succeeded":
+                order_payment_succeeded(
+                    intent_id=payment.intent_id, source="sweep", payment=payment
+                )
+                continue
+            if payment is not None and payment.status == "processing":
+                continue  # the money is on its way; Stripe will say how it ended
+            if payment is not None and payment.is_open:
+                payment = billing_services.payment_cancel(payment=payment)
+        except (TransientError, PaymentProviderError) as exc:
+            logger.warning("pending-order sweep: %s left for later: %s", number, exc)
+            continue
+        with transaction.atomic():
+            order = (
+                Order.objects.select_for_update()
+                .filter(number=number, status=ST.PENDING_PAYMENT, updated_at__lt=cutoff)
+                .first()
+            )
+            if order is None:
+                continue
+            now_latest = billing_selectors.payment_latest_for_reference(
+                reference=number
+            )
+            if (now_latest.pk if now_latest else None) != (
+                payment.pk if payment else None
+            ) or (now_latest is not None and now_latest.status == "succeeded"):
+                continue  # a new intent or a success arrived meanwhile
+            _cancel_unpaid_locked(
+                order,
+                source="sweep",
+                message="Not paid in time: payment cancelled.",
+            )
+        cancelled.append(number)
+    return cancelled
+
+
 # --- staff actions -------------------------------------------------------------
 
 

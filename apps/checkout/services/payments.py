@@ -113,7 +113,9 @@ def checkout_payment_start(
         order = order_place_pending(checkout=checkout, totals=totals)
         if checkout.state == S.PAYMENT:
             checkout_move_locked(checkout, S.REVIEW)
-        key = f"checkout:{checkout.pk}:v{checkout.totals_version}"
+        # Per order too: after a cancelled order the checkout gets a new
+        # order, whose intent must not be Stripe's replay of the cancelled one.
+        key = f"checkout:{checkout.pk}:{order.number}:v{checkout.totals_version}"
     # No transaction from here: Stripe.
     payment = billing_services.payment_intent_ensure(
         reference=order.number,

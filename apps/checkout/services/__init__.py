@@ -14,6 +14,7 @@ from apps.checkout.services.checkout import (
 from apps.checkout.services.orders import (
     customer_order_count,
     failed_workflow_retry,
+    finalize_payment_failed,
     order_compensate,
     order_confirmation_send,
     order_fulfil,
@@ -52,6 +53,7 @@ __all__ = [
     "checkout_transition",
     "customer_order_count",
     "failed_workflow_retry",
+    "finalize_payment_failed",
     "order_compensate",
     "order_confirmation_send",
     "order_fulfil",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -589,8 +589,92 @@ def order_compensate(*, order_id: int, reason: str) -> FailedWorkflow | None:
     return workflow
 
 
+FINALIZE_STEP = "finalize_payment"
+
+
+def finalize_payment_failed(
+    *,
+    intent_id: str,
+    error: str,
+    attempts: int,
+    source: str = "webhook",
+    stripe_amount: tuple[int, str] | None = None,
+) -> FailedWorkflow:
+    """Record that finalising an intent's order exhausted its retries.
+
+    One open FailedWorkflow per intent: a later exhaustion (a redelivered
+    task) adds its attempts to it. Staff retry it from the admin.
+    """
+    payment = billing_selectors.payment_get_by_intent(intent_id=intent_id)
+    order = (
+        Order.objects.filter(number=payment.reference).first()
+        if payment is not None
+        else None
+    )
+    payload: dict[str, Any] = {"intent_id": intent_id, "source": source}
+    if stripe_amount is not None:
+        payload["amount_minor"], payload["currency"] = stripe_amount
+    with transaction.atomic():
+        workflow = (
+            FailedWorkflow.objects.select_for_update()
+            .filter(
+                step=FINALIZE_STEP,
+                status=FailedWorkflow.Status.OPEN,
+                payload__intent_id=intent_id,
+            )
+            .first()
+        )
+        if workflow is None:
+            return FailedWorkflow.objects.create(
+                order=order,
+                step=FINALIZE_STEP,
+                error=error[:5000],
+                attempts=attempts,
+                payload=payload,
+            )
+        workflow.attempts += attempts
+        workflow.error = error[:5000]
+        workflow.save(update_fields=["attempts", "error", "updated_at"])
+        return workflow
+
+
+def _workflow_finalize_retry(workflow: FailedWorkflow) -> None:
+    payload = workflow.payload
+    amount = payload.get("amount_minor")
+    try:
+        order = order_payment_succeeded(
+            intent_id=payload["intent_id"],
+            source="retry",
+            stripe_amount=(int(amount), str(payload["currency"]))
+            if amount is not None
+            else None,
+        )
+    except Exception as exc:
+        # Staff see why it failed again; nothing half-written (atomic).
+        FailedWorkflow.objects.filter(pk=workflow.pk).update(
+            attempts=F("attempts") + 1, error=str(exc)[:5000], updated_at=timezone.now()
+        )
+        logger.warning("retry of workflow %s failed: %s", workflow.pk, exc)
+        return
+    done = order is None or order.status != ST.PENDING_PAYMENT
+    FailedWorkflow.objects.filter(pk=workflow.pk).update(
+        attempts=F("attempts") + 1,
+        updated_at=timezone.now(),
+        **(
+            {"status": FailedWorkflow.Status.RESOLVED, "resolved_at": timezone.now()}
+            if done
+            else {}
+        ),
+    )
+
+
 def failed_workflow_retry(*, workflow_id: int) -> FailedWorkflow:
-    """Run a failed step again (admin action and retry task)."""
+    """Run a failed step again (the admin's retry action).
+
+    A workflow exists because its step exhausted its automatic retries, so
+    retrying is a staff decision, not a schedule. A resolved one is returned
+    unchanged; one that fails again stays open with the new error.
+    """
     workflow = FailedWorkflow.objects.get(pk=workflow_id)
     if workflow.status == FailedWorkflow.Status.RESOLVED:
         return workflow
@@ -598,6 +682,8 @@ def failed_workflow_retry(*, workflow_id: int) -> FailedWorkflow:
         order_compensate(
             order_id=workflow.order_id, reason=workflow.payload.get("reason", "")
         )
+    elif workflow.step == FINALIZE_STEP:
+        _workflow_finalize_retry(workflow)
     workflow.refresh_from_db()
     return workflow
 

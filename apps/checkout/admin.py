@@ -216,6 +216,7 @@ class OrderAdmin(admin.ModelAdmin):
                 services.order_refund(
                     order=order,
                     actor=request.user,
+                    request=request,
                     line_quantities=form.quantities() or None,
                     restock=form.cleaned_data["restock"],
                 )
@@ -244,7 +245,7 @@ class OrderAdmin(admin.ModelAdmin):
     def refund_in_full(self, request, queryset):
         for order in queryset:
             try:
-                services.order_refund(order=order, actor=request.user)
+                services.order_refund(order=order, actor=request.user, request=request)
             except ApplicationError as exc:
                 self.message_user(
                     request, f"{order.number}: {exc.message}", level=messages.ERROR

@@ -908,6 +908,7 @@ def order_refund(
     line_quantities: dict[int, int] | None = None,
     restock: bool = False,
     actor: User | AnonymousUser | None = None,
+    request: HttpRequest | None = None,
 ) -> Order:
     """Refund the whole order (no lines given) or some units of some lines.
 
@@ -947,7 +948,12 @@ def order_refund(
         reason="staff refund",
     )
     return order_refund_apply(
-        order_id=order.pk, refund=refund, plan=plan, restock=restock, actor=actor
+        order_id=order.pk,
+        refund=refund,
+        plan=plan,
+        restock=restock,
+        actor=actor,
+        request=request,
     )
 
 
@@ -958,6 +964,7 @@ def order_refund_apply(
     plan: dict[int, int],
     restock: bool = False,
     actor: User | AnonymousUser | None = None,
+    request: HttpRequest | None = None,
 ) -> Order:
     """Record a Stripe refund against the order and its lines, once.
 
@@ -1015,6 +1022,7 @@ def order_refund_apply(
             _set_status(locked, to, source="admin", actor=actor)
         audit_log(
             action="refund_processed",
+            request=request,
             actor=actor,
             obj=locked,
             data={"refund": refund.refund_id, "amount": refund.amount_minor},

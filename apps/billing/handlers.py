@@ -46,6 +46,14 @@ def on_payment_intent_payment_failed(sender: Any, event: Event, **kwargs: Any) -
     signals.payment_failed.send(sender="billing", **payload)
 
 
+def on_payment_intent_canceled(sender: Any, event: Event, **kwargs: Any) -> None:
+    payload = _intent_kwargs(event)
+    reason = event.data["object"].get("cancellation_reason") or ""
+    payload["cancellation_reason"] = str(reason)
+    logger.info("payment canceled %s", payload["payment_intent_id"])
+    signals.payment_canceled.send(sender="billing", **payload)
+
+
 def connect() -> None:
     """Connect the receivers (called from BillingConfig.ready())."""
     WEBHOOK_SIGNALS["payment_intent.succeeded"].connect(
@@ -54,4 +62,7 @@ def connect() -> None:
     WEBHOOK_SIGNALS["payment_intent.payment_failed"].connect(
         on_payment_intent_payment_failed,
         dispatch_uid="billing.payment_intent.payment_failed",
+    )
+    WEBHOOK_SIGNALS["payment_intent.canceled"].connect(
+        on_payment_intent_canceled, dispatch_uid="billing.payment_intent.canceled"
     )

@@ -133,6 +133,9 @@ def payment_intent_ensure(
         except PaymentProviderError:
             logger.info("intent %s cannot change; replacing it", existing.intent_id)
             payment_cancel(payment=existing)
+    if existing is not None and existing.idempotency_key == idempotency_key:
+        # That key created the intent now cancelled: Stripe would replay it.
+        idempotency_key = f"{idempotency_key}:after:{existing.intent_id}"
     intent = gateway.payment_intent_create(
         amount_minor=amount_minor,
         currency=currency,

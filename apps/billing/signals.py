@@ -1,6 +1,6 @@
 """Signals billing publishes (checkout subscribes in checkout/handlers.py).
 
-Both are sent once per Stripe event (dj-stripe stores each event id once, so a
+All are sent once per Stripe event (dj-stripe stores each event id once, so a
 redelivered webhook does not send again), inside the webhook's transaction,
 with sender="billing" and these keyword arguments:
 
@@ -10,9 +10,12 @@ with sender="billing" and these keyword arguments:
     metadata: dict[str, str] the intent's metadata (checkout puts its ids there)
     event_id: str            the Stripe event id, e.g. "evt_..."
     error_message: str       payment_failed only: Stripe's last_payment_error
+    cancellation_reason: str payment_canceled only: Stripe's reason, e.g.
+                             "abandoned" or "" (empty when none was given)
 """
 
 from django.dispatch import Signal
 
 payment_succeeded = Signal()
 payment_failed = Signal()
+payment_canceled = Signal()

@@ -5,7 +5,8 @@ Actions call services; money and status fields are read-only.
 
 from django import forms
 from django.contrib import admin, messages
-from django.shortcuts import redirect, render
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 
 from apps.checkout import services
@@ -183,8 +184,16 @@ class OrderAdmin(admin.ModelAdmin):
             request, object_id, form_url, {**(extra_context or {}), **extra}
         )
 
+    def _order_for_change(self, request, order_id) -> Order:
+        """The order a staff action changes: 403 without the order change
+        permission (checked first, so existence does not leak), 404 for an
+        unknown id."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        return get_object_or_404(Order, pk=order_id)
+
     def fulfil_view(self, request, order_id):
-        order = Order.objects.get(pk=order_id)
+        order = self._order_for_change(request, order_id)
         form = FulfilForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -207,7 +216,7 @@ class OrderAdmin(admin.ModelAdmin):
         )
 
     def refund_view(self, request, order_id):
-        order = Order.objects.get(pk=order_id)
+        order = self._order_for_change(request, order_id)
         form = RefundForm(
             request.POST if request.method == "POST" else None, lines=order.lines.all()
         )
@@ -216,6 +225,7 @@ class OrderAdmin(admin.ModelAdmin):
                 services.order_refund(
                     order=order,
                     actor=request.user,
+                    request=request,
                     line_quantities=form.quantities() or None,
                     restock=form.cleaned_data["restock"],
                 )
@@ -240,11 +250,11 @@ class OrderAdmin(admin.ModelAdmin):
             services.order_confirmation_send(order, resend=True)
         self.message_user(request, f"Queued {queryset.count()} confirmation(s).")
 
-    @admin.action(description="Refund in full")
+    @admin.action(description="Refund in full", permissions=["change"])
     def refund_in_full(self, request, queryset):
         for order in queryset:
             try:
-                services.order_refund(order=order, actor=request.user)
+                services.order_refund(order=order, actor=request.user, request=request)
             except ApplicationError as exc:
                 self.message_user(
                     request, f"{order.number}: {exc.message}", level=messages.ERROR
@@ -267,7 +277,7 @@ class FailedWorkflowAdmin(admin.ModelAdmin):
     )
     actions = ["retry"]
 
-    @admin.action(description="Retry now")
+    @admin.action(description="Retry now", permissions=["change"])
     def retry(self, request, queryset):
         for workflow in queryset:
             workflow = services.failed_workflow_retry(workflow_id=workflow.pk)

@@ -11,7 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.dispatch import receiver
 
-from apps.billing.signals import payment_failed, payment_succeeded
+from apps.billing.signals import payment_canceled, payment_failed, payment_succeeded
 
 
 @receiver(payment_succeeded, dispatch_uid="checkout.payment_succeeded")
@@ -37,3 +37,15 @@ def on_payment_failed(
     from apps.checkout.services import order_payment_failed
 
     order_payment_failed(intent_id=payment_intent_id, error_message=error_message)
+
+
+@receiver(payment_canceled, dispatch_uid="checkout.payment_canceled")
+def on_payment_canceled(
+    sender: Any, payment_intent_id: str, cancellation_reason: str = "", **kwargs: Any
+) -> None:
+    from apps.checkout.services import order_payment_canceled
+
+    # No Stripe call: runs in the webhook's transaction, like a failure.
+    order_payment_canceled(
+        intent_id=payment_intent_id, source="webhook", reason=cancellation_reason
+    )

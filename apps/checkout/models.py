@@ -212,11 +212,16 @@ _STEPS = {
 # cart_review → the steps (in any order: going back to edit one, or skipping
 # the ones already done or not needed, e.g. shipping for a digital cart) →
 # payment → review → processing → completed; payment_failed goes back to
-# payment. Nothing changes while processing, and completed is final.
+# payment. Nothing changes while processing, and completed is final. A payment
+# that succeeds while the shopper is back on an earlier step (the intent was
+# created already) still finalises: steps and payment → processing too.
 CHECKOUT_TRANSITIONS: dict[str, set[str]] = {
     _S.CART_REVIEW: {_S.IDENTIFICATION},
-    **{step: (_STEPS - {step}) | {_S.PAYMENT, _S.CART_REVIEW} for step in _STEPS},
-    _S.PAYMENT: _STEPS | {_S.REVIEW, _S.CART_REVIEW},
+    **{
+        step: (_STEPS - {step}) | {_S.PAYMENT, _S.CART_REVIEW, _S.PROCESSING}
+        for step in _STEPS
+    },
+    _S.PAYMENT: _STEPS | {_S.REVIEW, _S.CART_REVIEW, _S.PROCESSING},
     _S.REVIEW: _STEPS | {_S.PROCESSING, _S.PAYMENT, _S.PAYMENT_FAILED, _S.CART_REVIEW},
     _S.PROCESSING: {_S.COMPLETED, _S.PAYMENT_FAILED, _S.REVIEW},
     _S.PAYMENT_FAILED: _STEPS | {_S.PAYMENT, _S.REVIEW, _S.PROCESSING},

@@ -2,12 +2,43 @@
 
 from typing import cast
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from apps.core.exceptions import TransientError
 
 
+class FinalizePaymentTask(Task):
+    """Leaves a FailedWorkflow for staff when finalising fails for good."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        from apps.checkout.services import finalize_payment_failed
+
+        intent_id, source, amount_minor, currency = _finalize_args(*args, **kwargs)
+        finalize_payment_failed(
+            intent_id=intent_id,
+            error=f"{type(exc).__name__}: {exc}",
+            # The first run and its retries.
+            attempts=self.request.retries + 1,
+            source=source,
+            stripe_amount=(
+                (amount_minor, cast(str, currency))
+                if amount_minor is not None
+                else None
+            ),
+        )
+
+
+def _finalize_args(
+    intent_id: str,
+    source: str = "webhook",
+    amount_minor: int | None = None,
+    currency: str | None = None,
+) -> tuple[str, str, int | None, str | None]:
+    return intent_id, source, amount_minor, currency
+
+
 @shared_task(
+    base=FinalizePaymentTask,
     name="checkout.finalize_payment",
     autoretry_for=(TransientError,),
     retry_backoff=True,
@@ -32,17 +63,8 @@ def finalize_payment(
     )
 
 
-@shared_task(
-    name="checkout.retry_failed_workflow",
-    autoretry_for=(TransientError,),
-    retry_backoff=True,
-    max_retries=5,
-    acks_late=True,
-)
-def retry_failed_workflow(workflow_id: int) -> None:
-    from apps.checkout.services import failed_workflow_retry
-
-    failed_workflow_retry(workflow_id=workflow_id)
+# A FailedWorkflow is retried from the admin only (its step has exhausted its
+# automatic retries already): there is deliberately no retry task or schedule.
 
 
 @shared_task(
@@ -57,3 +79,17 @@ def finalize_stuck_payments() -> int:
     from apps.checkout.services import orders_finalize_stuck
 
     return len(orders_finalize_stuck())
+
+
+@shared_task(
+    name="checkout.cancel_abandoned_orders",
+    autoretry_for=(TransientError,),
+    retry_backoff=True,
+    max_retries=3,
+    acks_late=True,
+)
+def cancel_abandoned_orders() -> int:
+    """Beat: cancel orders left unpaid too long (finalising any that did pay)."""
+    from apps.checkout.services import orders_cancel_abandoned
+
+    return len(orders_cancel_abandoned())

@@ -18,7 +18,7 @@ from apps.checkout.exceptions import CheckoutNotFound, OrderNotFound
 from apps.checkout.forms import AddressForm, BillingForm, EmailForm, ShippingMethodForm
 from apps.checkout.models import Checkout
 from apps.checkout.services.orders import order_number_from_token, order_public_path
-from apps.checkout.throttling import checkout_rate, client_key
+from apps.checkout.throttling import checkout_rate, client_key, payment_rate
 from apps.core.exceptions import ApplicationError, ValidationFailed
 from apps.inventory.exceptions import OutOfStock
 
@@ -32,6 +32,12 @@ STEPS: list[tuple[str, str, str]] = [
 ]
 _ORDER = [step for step, _label, _url in STEPS]
 limit = ratelimit(key=client_key, rate=checkout_rate, group="checkout", block=True)
+# Entering payment reserves stock and creates an intent: the API's budget
+# (same group, so both count together), answered with a page of its own.
+limit_payment = ratelimit(
+    key=client_key, rate=payment_rate, group="checkout-payment", block=False
+)
+PAYMENT_RETRY_AFTER = 60
 
 
 def _session_cart(request):
@@ -322,8 +328,18 @@ def checkout_shipping_method(request, checkout_id):
 
 @require_GET
 @limit
+@limit_payment
 def checkout_payment(request, checkout_id):
     """Enter payment: reserve stock, place the pending order, mount the card form."""
+    if getattr(request, "limited", False):
+        response = render(
+            request,
+            "checkout/payment_rate_limited.html",
+            {"checkout_id": checkout_id},
+            status=429,
+        )
+        response["Retry-After"] = str(PAYMENT_RETRY_AFTER)
+        return response
     checkout = _checkout(request, checkout_id)
     totals = services.checkout_totals(checkout=checkout)
     if guard := _guard(checkout, S.PAYMENT, totals):

@@ -405,3 +405,7 @@ CELERY_BEAT_SCHEDULE["checkout.finalize_stuck_payments"] = {
     "task": "checkout.finalize_stuck_payments",
     "schedule": 5 * 60,
 }
+CELERY_BEAT_SCHEDULE["checkout.cancel_abandoned_orders"] = {
+    "task": "checkout.cancel_abandoned_orders",
+    "schedule": 10 * 60,
+}

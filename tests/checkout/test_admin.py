@@ -341,3 +341,72 @@ def test_admin_failed_workflow_retry_refunds_and_resolves(
     ]
     (apology,) = mail.outbox
     assert "could not fulfil" in apology.subject
+
+
+# --- custom order views: the order change permission, 404 for unknown ids -----
+
+
+def _staff_with(*codenames: str):
+    from django.contrib.auth.models import Permission
+
+    user = UserFactory(is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="checkout", codename__in=codenames
+        )
+    )
+    return user
+
+
+@pytest.mark.parametrize("view", ["fulfil", "refund"])
+def test_admin_order_action_views_view_only_staff_403_and_nothing_changes(client, view):
+    order = make_order()
+    client.force_login(_staff_with("view_order"))
+    path = reverse(f"admin:checkout_order_{view}", args=[order.pk])
+
+    assert client.get(path).status_code == 403
+    posted = {"carrier": "DHL", "tracking_number": "JD0001"}
+    assert client.post(path, posted).status_code == 403
+    order.refresh_from_db()
+    assert (order.status, order.tracking_number) == ("paid", "")
+
+
+@pytest.mark.parametrize("view", ["fulfil", "refund"])
+def test_admin_order_action_views_staff_with_change_permission_200(client, view):
+    order = make_order()
+    client.force_login(_staff_with("view_order", "change_order"))
+
+    r = client.get(reverse(f"admin:checkout_order_{view}", args=[order.pk]))
+
+    assert r.status_code == 200
+    assert order.number in r.content.decode()
+
+
+@pytest.mark.parametrize("view", ["fulfil", "refund"])
+def test_admin_order_action_views_unknown_order_404(staff_client, view):
+    r = staff_client.get(reverse(f"admin:checkout_order_{view}", args=[999_999]))
+    assert r.status_code == 404
+
+
+def test_admin_order_fulfil_view_with_change_permission_marks_fulfilled(client):
+    order = make_order()
+    client.force_login(_staff_with("view_order", "change_order"))
+
+    r = client.post(
+        reverse("admin:checkout_order_fulfil", args=[order.pk]),
+        {"carrier": "DHL", "tracking_number": "JD0001"},
+    )
+
+    assert r.status_code == 302
+    order.refresh_from_db()
+    assert (order.status, order.tracking_number) == ("fulfilled", "JD0001")
+
+
+def test_admin_refund_and_retry_actions_need_change_permission(client):
+    client.force_login(_staff_with("view_order", "view_failedworkflow"))
+    orders = client.get(reverse("admin:checkout_order_changelist")).content.decode()
+    workflows = client.get(
+        reverse("admin:checkout_failedworkflow_changelist")
+    ).content.decode()
+    assert 'value="refund_in_full"' not in orders
+    assert 'value="retry"' not in workflows

@@ -1,14 +1,53 @@
 """Acceptance 3: the purchase through /api/v1/ only, guest and signed in."""
 
 import pytest
+import requests
 from django.core import mail
+from django.test import Client
+from rest_framework.test import APIClient
 
 from apps.checkout.models import Checkout, Order
 from apps.inventory.models import StockItem
-from tests.accounts.factories import UserFactory
-from tests.checkout.conftest import ADDRESS, api_checkout_to_payment, confirm_card, idem
+from tests.accounts.factories import PASSWORD, UserFactory
+from tests.checkout.conftest import ADDRESS, api_checkout_to_payment, idem
 
 pytestmark = [pytest.mark.localstripe, pytest.mark.django_db]
+
+
+def sdk_confirm(localstripe: str, session: dict, card: str = "4242424242424242"):
+    """Confirm as the mobile Stripe SDK does: straight to Stripe (localstripe)
+    over HTTP with the publishable key and client secret the payment endpoint
+    returned, never the server's secret key."""
+    assert session["publishable_key"].startswith("pk_")
+    return requests.post(
+        f"{localstripe}/v1/payment_intents/{session['payment_intent_id']}/confirm",
+        json={
+            "key": session["publishable_key"],
+            "client_secret": session["client_secret"],
+            "payment_method_data": {
+                "type": "card",
+                "card": {
+                    "number": card,
+                    "exp_month": "12",
+                    "exp_year": "2034",
+                    "cvc": "123",
+                },
+            },
+        },
+        timeout=10,
+    )
+
+
+def app_token_client(user) -> APIClient:
+    """An API client signed in as the app is: allauth headless login → JWT."""
+    r = Client().post(
+        "/_allauth/app/v1/auth/login",
+        {"email": user.email, "password": PASSWORD},
+        content_type="application/json",
+    )
+    assert r.status_code == 200, r.content
+    token = r.json()["meta"]["access_token"]
+    return APIClient(HTTP_AUTHORIZATION=f"Bearer {token}")
 
 
 def test_checkout_api_guest_purchase_paid_order_stock_down_email_sent(
@@ -26,7 +65,9 @@ def test_checkout_api_guest_purchase_paid_order_stock_down_email_sent(
     # 2 × 20.00 + 5.00 shipping, 10 % tax on both = 49.50
     assert session["amount"] == {"amount": 4950, "currency": "USD"}
     assert session["client_secret"]
-    confirm_card(session["payment_intent_id"])
+    confirmed = sdk_confirm(localstripe, session)
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["status"] == "succeeded"
     with django_capture_on_commit_callbacks(execute=True):
         r = api_client.post(
             f"/api/v1/checkouts/{session['checkout_id']}/complete/",
@@ -49,20 +90,21 @@ def test_checkout_api_guest_purchase_paid_order_stock_down_email_sent(
 
 
 def test_checkout_api_signed_in_purchase_listed_in_orders(
-    api_client,
     make_cart,
     shipping_method,
     localstripe,
     django_capture_on_commit_callbacks,
 ):
     user = UserFactory()
-    api_client.force_authenticate(user)
-    cart = make_cart(user=user)
+    api_client = app_token_client(user)
+    cart = make_cart(user=user, stock=10)
+    variant_id = cart.lines.get().variant_id
 
     session = api_checkout_to_payment(
         api_client, cart, email="", method=shipping_method
     )
-    confirm_card(session["payment_intent_id"])
+    confirmed = sdk_confirm(localstripe, session)
+    assert confirmed.status_code == 200, confirmed.text
     with django_capture_on_commit_callbacks(execute=True):
         r = api_client.post(
             f"/api/v1/checkouts/{session['checkout_id']}/complete/", format="json"
@@ -76,6 +118,9 @@ def test_checkout_api_signed_in_purchase_listed_in_orders(
     assert detail.json()["status"] == "paid"
     assert Order.objects.get().user == user
     assert mail.outbox[0].to == [user.email]
+    assert StockItem.objects.get(variant_id=variant_id).on_hand == 9
+    # The token, not a session, authenticated every call.
+    assert APIClient().get("/api/v1/orders/").status_code in (401, 403)
 
 
 def test_checkout_api_declined_card_complete_402_then_second_card_pays(
@@ -87,8 +132,8 @@ def test_checkout_api_declined_card_complete_402_then_second_card_pays(
 ):
     cart = make_cart()
     session = api_checkout_to_payment(api_client, cart, method=shipping_method)
-    with pytest.raises(Exception):  # noqa: B017, PT011 - the SDK sees the decline
-        confirm_card(session["payment_intent_id"], "4000000000000002")
+    declined = sdk_confirm(localstripe, session, "4000000000000002")
+    assert declined.status_code == 402, declined.text
 
     r = api_client.post(
         f"/api/v1/checkouts/{session['checkout_id']}/complete/", format="json"
@@ -101,7 +146,7 @@ def test_checkout_api_declined_card_complete_402_then_second_card_pays(
         f"/api/v1/checkouts/{session['checkout_id']}/payment/", format="json"
     ).json()
     assert again["payment_intent_id"] == session["payment_intent_id"]
-    confirm_card(session["payment_intent_id"])
+    assert sdk_confirm(localstripe, again).status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
         r = api_client.post(
             f"/api/v1/checkouts/{session['checkout_id']}/complete/", format="json"

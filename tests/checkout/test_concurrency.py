@@ -298,3 +298,60 @@ def test_payment_succeeded_webhook_storm_finalises_once(
     order.checkout.refresh_from_db()
     assert order.checkout.state == "completed"
     assert Payment.objects.get().status == "succeeded"
+
+
+# --- acceptance 6: a double-submitted "pay" creates one PaymentIntent ----------
+
+
+def _localstripe_intents(checkout_id: str) -> list[str]:
+    """Every PaymentIntent localstripe holds for this checkout (by metadata)."""
+    import stripe
+
+    intents = stripe.PaymentIntent.list(api_key=gateway.secret_key(), limit=100)
+    return [
+        pi.id
+        for pi in intents.auto_paging_iter()
+        if (pi.metadata or {}).get("checkout_id") == checkout_id
+    ]
+
+
+@pytest.mark.parametrize("keys", ["none", "distinct"])
+def test_two_identical_payment_posts_in_parallel_create_one_intent(
+    localstripe, shipping_method, keys
+):
+    from tests.parallel import run_in_parallel
+
+    variant = VariantFactory(stock=5, weight_grams=200, price_minor=2000)
+    cart, _ = cart_services.cart_create(user=None, currency="USD")
+    cart_services.cart_line_add(cart=cart, sku=variant.sku, quantity=1)
+    client = APIClient()
+    r = client.post(
+        "/api/v1/checkouts/",
+        {"cart": str(cart.pk), "email": "double@example.com"},
+        format="json",
+    )
+    checkout_id = r.json()["id"]
+    r = client.patch(
+        f"/api/v1/checkouts/{checkout_id}/",
+        {"shipping_address": ADDRESS, "shipping_method": shipping_method.pk},
+        format="json",
+    )
+    assert r.status_code == 200, r.content
+    url = f"/api/v1/checkouts/{checkout_id}/payment/"
+
+    def pay():
+        headers = (
+            {"HTTP_IDEMPOTENCY_KEY": str(uuid.uuid4())} if keys == "distinct" else {}
+        )
+        response = APIClient().post(url, format="json", **headers)
+        return response.status_code, response.json()
+
+    results, errors = run_in_parallel([pay, pay])
+
+    assert errors == []
+    assert [status for status, _body in results] == [200, 200], results
+    intent_ids = {body["payment_intent_id"] for _status, body in results}
+    assert len(intent_ids) == 1
+    assert _localstripe_intents(checkout_id) == list(intent_ids)
+    assert Payment.objects.count() == 1
+    assert Order.objects.filter(status="pending_payment").count() == 1

@@ -122,3 +122,42 @@ def test_payment_create_11th_in_window_429_while_other_steps_continue(
     )
     assert r.status_code == 200, r.content
     _assert_rate_limited(client.post(url, format="json"), window_seconds=300)
+
+
+@pytest.mark.localstripe
+def test_payment_page_11th_get_in_window_429_page_while_other_steps_continue(
+    client, make_cart, shipping_method, localstripe, settings
+):
+    from tests.checkout.test_views import checkout_at, url
+
+    for name in ("CHECKOUT_RATE", "CHECKOUT_PAYMENT_RATE"):
+        if hasattr(settings, name):
+            delattr(settings, name)
+    checkout = checkout_at(make_cart(), "payment", method=shipping_method)
+
+    pages = [client.get(url(checkout, "payment")) for _ in range(10)]
+    blocked = client.get(url(checkout, "payment"))
+
+    assert [r.status_code for r in pages] == [200] * 10
+    assert blocked.status_code == 429
+    html = blocked.content.decode()
+    assert "Too many payment attempts" in html
+    assert "Please wait a few minutes, then try to pay again." in html
+    assert blocked["Retry-After"] == "60"
+    # Only payment is limited: the other steps still answer (12 of 50 used).
+    assert client.get(url(checkout, "shipping-method")).status_code == 200
+
+
+@pytest.mark.localstripe
+def test_payment_page_and_api_share_the_payment_budget(
+    client, make_cart, shipping_method, localstripe, settings
+):
+    from tests.checkout.test_views import checkout_at, url
+
+    settings.CHECKOUT_PAYMENT_RATE = "3/5m"
+    checkout = checkout_at(make_cart(), "payment", method=shipping_method)
+    api = APIClient()  # the same client address as the page client
+    for _ in range(2):
+        assert api.post(f"/api/v1/checkouts/{checkout.pk}/payment/").status_code == 200
+    assert client.get(url(checkout, "payment")).status_code == 200
+    assert client.get(url(checkout, "payment")).status_code == 429

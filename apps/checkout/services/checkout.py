@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -61,21 +62,31 @@ def checkout_transition(*, checkout_id: uuid.UUID | str, to: str) -> Checkout:
     """
     with transaction.atomic():
         checkout = Checkout.objects.select_for_update().get(pk=checkout_id)
-        _move(checkout, to)
+        checkout_move_locked(checkout, to)
     return checkout
 
 
-def _move(checkout: Checkout, to: str) -> None:
-    """Apply a transition to a row the caller has locked."""
+def checkout_move_locked(
+    checkout: Checkout, to: str, *, also_update: Iterable[str] = ()
+) -> bool:
+    """Apply a transition of the table to a row the caller has locked.
+
+    Every state change of a checkout goes through here (or through
+    ``checkout_transition``, which locks first). ``also_update`` names other
+    fields the caller changed, saved in the same UPDATE. A move to the
+    current state saves nothing and returns False. Raise InvalidTransition
+    for a move the table does not allow.
+    """
     if checkout.state == to:
-        return
+        return False
     if to not in CHECKOUT_TRANSITIONS.get(checkout.state, set()):
         raise InvalidTransition(
             f"A checkout cannot go from {checkout.state} to {to}.",
             details={"from": checkout.state, "to": to},
         )
     checkout.state = to
-    checkout.save(update_fields=["state", "updated_at"])
+    checkout.save(update_fields=["state", *also_update, "updated_at"])
+    return True
 
 
 def _requires_shipping(checkout: Checkout) -> bool:
@@ -118,11 +129,11 @@ def _advance(checkout: Checkout) -> Checkout:
         checkout, requires_shipping=_requires_shipping(checkout)
     )
     if checkout.state == S.CART_REVIEW:
-        _move(checkout, S.IDENTIFICATION)
+        checkout_move_locked(checkout, S.IDENTIFICATION)
     if checkout.state in (S.REVIEW, S.PAYMENT_FAILED) and target == S.PAYMENT:
-        _move(checkout, S.PAYMENT)
+        checkout_move_locked(checkout, S.PAYMENT)
         return checkout
-    _move(checkout, target)
+    checkout_move_locked(checkout, target)
     return checkout
 
 

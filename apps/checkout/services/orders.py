@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -30,6 +30,7 @@ from apps.checkout.models import (
     OrderEvent,
     OrderLine,
 )
+from apps.checkout.services.checkout import checkout_move_locked
 from apps.core.audit import audit_log
 from apps.core.exceptions import InvalidTransition
 from apps.core.notifications import notification_enqueue_template
@@ -357,13 +358,17 @@ def _mark_cart_checked_out(cart_id: uuid.UUID | None) -> None:
 def _complete_checkout(checkout_id: uuid.UUID | None) -> None:
     """Close the checkout: the money is in, whatever step its tab shows.
 
-    One conditional UPDATE (review/payment_failed/processing → completed).
+    Through the transition table: any open state → processing → completed
+    (a shopper who went back to edit a step after the intent was created is
+    overtaken by the payment).
     """
     if checkout_id is None:
         return
-    Checkout.objects.filter(pk=checkout_id).exclude(
-        state=Checkout.State.COMPLETED
-    ).update(state=Checkout.State.COMPLETED, updated_at=timezone.now())
+    checkout = Checkout.objects.select_for_update().filter(pk=checkout_id).first()
+    if checkout is None or checkout.state == Checkout.State.COMPLETED:
+        return
+    checkout_move_locked(checkout, Checkout.State.PROCESSING)
+    checkout_move_locked(checkout, Checkout.State.COMPLETED)
 
 
 def order_confirmation_send(
@@ -584,8 +589,92 @@ def order_compensate(*, order_id: int, reason: str) -> FailedWorkflow | None:
     return workflow
 
 
+FINALIZE_STEP = "finalize_payment"
+
+
+def finalize_payment_failed(
+    *,
+    intent_id: str,
+    error: str,
+    attempts: int,
+    source: str = "webhook",
+    stripe_amount: tuple[int, str] | None = None,
+) -> FailedWorkflow:
+    """Record that finalising an intent's order exhausted its retries.
+
+    One open FailedWorkflow per intent: a later exhaustion (a redelivered
+    task) adds its attempts to it. Staff retry it from the admin.
+    """
+    payment = billing_selectors.payment_get_by_intent(intent_id=intent_id)
+    order = (
+        Order.objects.filter(number=payment.reference).first()
+        if payment is not None
+        else None
+    )
+    payload: dict[str, Any] = {"intent_id": intent_id, "source": source}
+    if stripe_amount is not None:
+        payload["amount_minor"], payload["currency"] = stripe_amount
+    with transaction.atomic():
+        workflow = (
+            FailedWorkflow.objects.select_for_update()
+            .filter(
+                step=FINALIZE_STEP,
+                status=FailedWorkflow.Status.OPEN,
+                payload__intent_id=intent_id,
+            )
+            .first()
+        )
+        if workflow is None:
+            return FailedWorkflow.objects.create(
+                order=order,
+                step=FINALIZE_STEP,
+                error=error[:5000],
+                attempts=attempts,
+                payload=payload,
+            )
+        workflow.attempts += attempts
+        workflow.error = error[:5000]
+        workflow.save(update_fields=["attempts", "error", "updated_at"])
+        return workflow
+
+
+def _workflow_finalize_retry(workflow: FailedWorkflow) -> None:
+    payload = workflow.payload
+    amount = payload.get("amount_minor")
+    try:
+        order = order_payment_succeeded(
+            intent_id=payload["intent_id"],
+            source="retry",
+            stripe_amount=(int(amount), str(payload["currency"]))
+            if amount is not None
+            else None,
+        )
+    except Exception as exc:
+        # Staff see why it failed again; nothing half-written (atomic).
+        FailedWorkflow.objects.filter(pk=workflow.pk).update(
+            attempts=F("attempts") + 1, error=str(exc)[:5000], updated_at=timezone.now()
+        )
+        logger.warning("retry of workflow %s failed: %s", workflow.pk, exc)
+        return
+    done = order is None or order.status != ST.PENDING_PAYMENT
+    FailedWorkflow.objects.filter(pk=workflow.pk).update(
+        attempts=F("attempts") + 1,
+        updated_at=timezone.now(),
+        **(
+            {"status": FailedWorkflow.Status.RESOLVED, "resolved_at": timezone.now()}
+            if done
+            else {}
+        ),
+    )
+
+
 def failed_workflow_retry(*, workflow_id: int) -> FailedWorkflow:
-    """Run a failed step again (admin action and retry task)."""
+    """Run a failed step again (the admin's retry action).
+
+    A workflow exists because its step exhausted its automatic retries, so
+    retrying is a staff decision, not a schedule. A resolved one is returned
+    unchanged; one that fails again stays open with the new error.
+    """
     workflow = FailedWorkflow.objects.get(pk=workflow_id)
     if workflow.status == FailedWorkflow.Status.RESOLVED:
         return workflow
@@ -593,6 +682,8 @@ def failed_workflow_retry(*, workflow_id: int) -> FailedWorkflow:
         order_compensate(
             order_id=workflow.order_id, reason=workflow.payload.get("reason", "")
         )
+    elif workflow.step == FINALIZE_STEP:
+        _workflow_finalize_retry(workflow)
     workflow.refresh_from_db()
     return workflow
 
@@ -627,9 +718,10 @@ def order_payment_failed(
             Checkout.State.REVIEW,
             Checkout.State.PROCESSING,
         ):
-            checkout.state = Checkout.State.PAYMENT_FAILED
             checkout.last_error = error_message[:500]
-            checkout.save(update_fields=["state", "last_error", "updated_at"])
+            checkout_move_locked(
+                checkout, Checkout.State.PAYMENT_FAILED, also_update=["last_error"]
+            )
         _event(
             order,
             kind="payment_failed",
@@ -643,6 +735,126 @@ def order_payment_failed(
             data={"intent": intent_id, "error": error_message},
         )
     return order
+
+
+def _reservation_ref(order: Order) -> str:
+    return f"checkout:{order.checkout_id}" if order.checkout_id else order.number
+
+
+def _cancel_unpaid_locked(order: Order, *, source: str, message: str) -> Order:
+    """Cancel a locked ``pending_payment`` order and release its stock hold."""
+    inventory_services.stock_release(ref=_reservation_ref(order))
+    return _set_status(order, ST.CANCELLED, source=source, message=message)
+
+
+def order_payment_canceled(
+    *, intent_id: str, source: str = "webhook", reason: str = ""
+) -> Order | None:
+    """Cancel the pending order whose PaymentIntent was cancelled, once.
+
+    The stock hold is released and an OrderEvent written. A redelivered or
+    re-ordered event changes nothing: an order no longer awaiting payment is
+    returned as it is, and so is one whose latest intent is another (the
+    cancelled one was replaced when the total changed).
+    """
+    payment = billing_services.payment_status_record(
+        intent_id=intent_id, status="canceled"
+    )
+    if payment is None or payment.status == "succeeded":
+        return None
+    with transaction.atomic():
+        order = (
+            Order.objects.select_for_update().filter(number=payment.reference).first()
+        )
+        if order is None or order.status != ST.PENDING_PAYMENT:
+            return order
+        latest = billing_selectors.payment_latest_for_reference(reference=order.number)
+        if latest is None or latest.intent_id != intent_id:
+            return order
+        why = f" ({reason})" if reason else ""
+        return _cancel_unpaid_locked(
+            order, source=source, message=f"Payment {intent_id} was cancelled{why}."
+        )
+
+
+PENDING_ORDER_MAX_AGE = timedelta(hours=1)
+PENDING_ORDER_BATCH = 100
+
+
+def pending_order_max_age() -> timedelta:
+    """How long an order may await payment (``CHECKOUT_PENDING_ORDER_MAX_AGE``,
+    minutes; one hour by default)."""
+    minutes = getattr(settings, "CHECKOUT_PENDING_ORDER_MAX_AGE", None)
+    return timedelta(minutes=int(minutes)) if minutes else PENDING_ORDER_MAX_AGE
+
+
+def orders_cancel_abandoned(
+    *, older_than: timedelta | None = None, limit: int = PENDING_ORDER_BATCH
+) -> list[str]:
+    """Cancel orders left ``pending_payment`` (untouched) for longer than
+    ``older_than`` (default: ``pending_order_max_age()``).
+
+    For each, the intent is re-fetched from Stripe first, with no transaction
+    open: one that succeeded after all is finalised instead, one still
+    processing is left alone. Otherwise the intent is cancelled through the
+    gateway (no row lock held), then, under the order's lock and only if the
+    order is still untouched and that intent still its latest, the order is
+    cancelled and its stock released. A Stripe failure on one order is
+    logged and left for the next run. Return the numbers cancelled.
+    """
+    cutoff = timezone.now() - (older_than or pending_order_max_age())
+    numbers = list(
+        Order.objects.filter(status=ST.PENDING_PAYMENT, updated_at__lt=cutoff)
+        .order_by("updated_at")
+        .values_list("number", flat=True)[:limit]
+    )
+    latest: dict[str, Payment] = {}
+    for row in billing_selectors.payments_for_references(references=numbers).order_by(
+        "pk"
+    ):
+        latest[row.reference] = row  # ascending pk: the newest wins
+    cancelled: list[str] = []
+    for number in numbers:
+        payment = latest.get(number)
+        try:
+            if payment is not None and payment.status not in ("succeeded", "canceled"):
+                payment = billing_services.payment_sync(
+                    intent_id=payment.intent_id, payment=payment
+                )
+            if payment is not None and payment.status == "succeeded":
+                order_payment_succeeded(
+                    intent_id=payment.intent_id, source="sweep", payment=payment
+                )
+                continue
+            if payment is not None and payment.status == "processing":
+                continue  # the money is on its way; Stripe will say how it ended
+            if payment is not None and payment.is_open:
+                payment = billing_services.payment_cancel(payment=payment)
+        except (TransientError, PaymentProviderError) as exc:
+            logger.warning("pending-order sweep: %s left for later: %s", number, exc)
+            continue
+        with transaction.atomic():
+            order = (
+                Order.objects.select_for_update()
+                .filter(number=number, status=ST.PENDING_PAYMENT, updated_at__lt=cutoff)
+                .first()
+            )
+            if order is None:
+                continue
+            now_latest = billing_selectors.payment_latest_for_reference(
+                reference=number
+            )
+            if (now_latest.pk if now_latest else None) != (
+                payment.pk if payment else None
+            ) or (now_latest is not None and now_latest.status == "succeeded"):
+                continue  # a new intent or a success arrived meanwhile
+            _cancel_unpaid_locked(
+                order,
+                source="sweep",
+                message="Not paid in time: payment cancelled.",
+            )
+        cancelled.append(number)
+    return cancelled
 
 
 # --- staff actions -------------------------------------------------------------
@@ -696,6 +908,7 @@ def order_refund(
     line_quantities: dict[int, int] | None = None,
     restock: bool = False,
     actor: User | AnonymousUser | None = None,
+    request: HttpRequest | None = None,
 ) -> Order:
     """Refund the whole order (no lines given) or some units of some lines.
 
@@ -735,7 +948,12 @@ def order_refund(
         reason="staff refund",
     )
     return order_refund_apply(
-        order_id=order.pk, refund=refund, plan=plan, restock=restock, actor=actor
+        order_id=order.pk,
+        refund=refund,
+        plan=plan,
+        restock=restock,
+        actor=actor,
+        request=request,
     )
 
 
@@ -746,6 +964,7 @@ def order_refund_apply(
     plan: dict[int, int],
     restock: bool = False,
     actor: User | AnonymousUser | None = None,
+    request: HttpRequest | None = None,
 ) -> Order:
     """Record a Stripe refund against the order and its lines, once.
 
@@ -803,6 +1022,7 @@ def order_refund_apply(
             _set_status(locked, to, source="admin", actor=actor)
         audit_log(
             action="refund_processed",
+            request=request,
             actor=actor,
             obj=locked,
             data={"refund": refund.refund_id, "amount": refund.amount_minor},

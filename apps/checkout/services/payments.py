@@ -21,7 +21,11 @@ from apps.billing import services as billing_services
 from apps.billing.exceptions import PaymentDeclined
 from apps.checkout.exceptions import CheckoutIncomplete, PaymentIncomplete
 from apps.checkout.models import Checkout, Order
-from apps.checkout.services.checkout import S, checkout_next_step
+from apps.checkout.services.checkout import (
+    S,
+    checkout_move_locked,
+    checkout_next_step,
+)
 from apps.checkout.services.orders import order_payment_succeeded, order_place_pending
 from apps.checkout.services.pricing import checkout_totals
 from apps.core.audit import audit_log
@@ -108,9 +112,10 @@ def checkout_payment_start(
             )
         order = order_place_pending(checkout=checkout, totals=totals)
         if checkout.state == S.PAYMENT:
-            checkout.state = S.REVIEW
-            checkout.save(update_fields=["state", "updated_at"])
-        key = f"checkout:{checkout.pk}:v{checkout.totals_version}"
+            checkout_move_locked(checkout, S.REVIEW)
+        # Per order too: after a cancelled order the checkout gets a new
+        # order, whose intent must not be Stripe's replay of the cancelled one.
+        key = f"checkout:{checkout.pk}:{order.number}:v{checkout.totals_version}"
     # No transaction from here: Stripe.
     payment = billing_services.payment_intent_ensure(
         reference=order.number,
@@ -223,9 +228,10 @@ def checkout_complete(
         with transaction.atomic():
             locked = Checkout.objects.select_for_update().get(pk=checkout.pk)
             if locked.state in (S.REVIEW, S.PROCESSING):
-                locked.state = S.PAYMENT_FAILED
                 locked.last_error = payment.last_error
-                locked.save(update_fields=["state", "last_error", "updated_at"])
+                checkout_move_locked(
+                    locked, S.PAYMENT_FAILED, also_update=["last_error"]
+                )
         audit_log(
             action="payment_failed",
             request=request,

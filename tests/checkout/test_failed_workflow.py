@@ -1,0 +1,119 @@
+"""finalize_payment exhausting its retries leaves a FailedWorkflow that the
+admin's retry action really runs again (created through the real failure
+path: Celery's autoretry, not a hand-made row)."""
+
+import pytest
+from django.urls import reverse
+
+from apps.checkout import tasks
+from apps.checkout.models import FailedWorkflow, Order
+from apps.core.exceptions import TransientError
+from apps.inventory import services as inventory_services
+from apps.inventory.models import StockItem
+from tests.checkout.conftest import api_checkout_to_payment, confirm_card
+
+pytestmark = [pytest.mark.django_db, pytest.mark.localstripe]
+
+
+@pytest.fixture
+def inventory_down(monkeypatch):
+    """Stock commits fail as with a database that keeps timing out."""
+    calls: list[str] = []
+    real = inventory_services.stock_commit
+
+    def down(*, ref):
+        calls.append(ref)
+        raise TransientError("inventory database unavailable")
+
+    monkeypatch.setattr(inventory_services, "stock_commit", down)
+
+    def recover():
+        monkeypatch.setattr(inventory_services, "stock_commit", real)
+
+    return calls, recover
+
+
+@pytest.fixture
+def paid_intent(api_client, make_cart, shipping_method, localstripe):
+    cart = make_cart(lines=((None, 2),))
+    variant_id = cart.lines.get().variant_id
+    session = api_checkout_to_payment(api_client, cart, method=shipping_method)
+    confirm_card(session["payment_intent_id"])
+    return {**session, "variant_id": variant_id}
+
+
+def _finalize(session):
+    amount = session["amount"]
+    return tasks.finalize_payment.apply(
+        args=[
+            session["payment_intent_id"],
+            "webhook",
+            amount["amount"],
+            amount["currency"],
+        ]
+    )
+
+
+def test_finalize_payment_retries_exhausted_writes_failed_workflow(
+    paid_intent, inventory_down
+):
+    calls, _recover = inventory_down
+
+    result = _finalize(paid_intent)
+
+    assert result.failed()
+    assert len(calls) == tasks.finalize_payment.max_retries + 1 == 6
+    workflow = FailedWorkflow.objects.get()
+    assert workflow.step == "finalize_payment"
+    assert workflow.status == FailedWorkflow.Status.OPEN
+    assert workflow.attempts == 6
+    assert "inventory database unavailable" in workflow.error
+    assert workflow.order.number == paid_intent["order_number"]
+    assert workflow.payload["intent_id"] == paid_intent["payment_intent_id"]
+    assert Order.objects.get().status == Order.Status.PENDING_PAYMENT
+
+
+def test_finalize_payment_success_writes_no_failed_workflow(paid_intent):
+    assert _finalize(paid_intent).successful()
+    assert not FailedWorkflow.objects.exists()
+    assert Order.objects.get().status == Order.Status.PAID
+
+
+def test_admin_retry_of_exhausted_finalisation_pays_the_order(
+    paid_intent, inventory_down, admin_client, django_capture_on_commit_callbacks
+):
+    _calls, recover = inventory_down
+    _finalize(paid_intent)
+    workflow = FailedWorkflow.objects.get()
+    url = reverse("admin:checkout_failedworkflow_changelist")
+    retry = {"action": "retry", "_selected_action": [workflow.pk]}
+
+    # Still down: the retry fails again and says so; the workflow stays open.
+    r = admin_client.post(url, retry)
+    assert r.status_code == 302
+    workflow.refresh_from_db()
+    assert (workflow.status, workflow.attempts) == ("open", 7)
+    assert Order.objects.get().status == Order.Status.PENDING_PAYMENT
+
+    recover()
+    with django_capture_on_commit_callbacks(execute=True):
+        r = admin_client.post(url, retry)
+
+    assert r.status_code == 302
+    workflow.refresh_from_db()
+    assert (workflow.status, workflow.attempts) == ("resolved", 8)
+    assert workflow.resolved_at is not None
+    order = Order.objects.get()
+    assert order.status == Order.Status.PAID
+    assert order.events.get(to_status="paid").source == "retry"
+    assert StockItem.objects.get(variant_id=paid_intent["variant_id"]).on_hand == 48
+    # Resolved: retrying again changes nothing.
+    admin_client.post(url, retry)
+    workflow.refresh_from_db()
+    assert workflow.attempts == 8
+
+
+def test_failed_workflow_retry_is_admin_only_not_scheduled(settings):
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert not any("failed_workflow" in name for name in scheduled)
+    assert not hasattr(tasks, "retry_failed_workflow")

@@ -405,6 +405,9 @@ CELERY_BEAT_SCHEDULE["checkout.finalize_stuck_payments"] = {
     "task": "checkout.finalize_stuck_payments",
     "schedule": 5 * 60,
 }
+# An order still awaiting payment after this many minutes is cancelled (its
+# intent re-checked and cancelled at Stripe first, its stock hold released).
+CHECKOUT_PENDING_ORDER_MAX_AGE = env.int("CHECKOUT_PENDING_ORDER_MAX_AGE", default=60)
 CELERY_BEAT_SCHEDULE["checkout.cancel_abandoned_orders"] = {
     "task": "checkout.cancel_abandoned_orders",
     "schedule": 10 * 60,

@@ -777,15 +777,13 @@ def order_payment_canceled(
         )
 
 
-PENDING_ORDER_MAX_AGE = timedelta(hours=1)
 PENDING_ORDER_BATCH = 100
 
 
 def pending_order_max_age() -> timedelta:
     """How long an order may await payment (``CHECKOUT_PENDING_ORDER_MAX_AGE``,
     minutes; one hour by default)."""
-    minutes = getattr(settings, "CHECKOUT_PENDING_ORDER_MAX_AGE", None)
-    return timedelta(minutes=int(minutes)) if minutes else PENDING_ORDER_MAX_AGE
+    return timedelta(minutes=settings.CHECKOUT_PENDING_ORDER_MAX_AGE)
 
 
 def orders_cancel_abandoned(

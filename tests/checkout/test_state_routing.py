@@ -38,20 +38,36 @@ def moves(monkeypatch):
     return seen
 
 
-def test_finalisation_from_review_enters_processing_then_completed(
-    api_client, make_cart, shipping_method, localstripe, moves
+def test_finalisation_from_review_completes_the_checkout(
+    api_client, make_cart, shipping_method, localstripe
 ):
     session = api_checkout_to_payment(api_client, make_cart(), method=shipping_method)
     confirm_card(session["payment_intent_id"])
-    moves.clear()
 
     order = services.checkout_complete(
         checkout=Checkout.objects.get(pk=session["checkout_id"])
     )
 
     assert order.status == Order.Status.PAID
-    assert moves == [(S.REVIEW, S.PROCESSING), (S.PROCESSING, S.COMPLETED)]
     assert Checkout.objects.get().state == S.COMPLETED
+
+
+def test_finalisation_from_a_state_the_table_cannot_route_through_processing(
+    api_client, make_cart, shipping_method, localstripe, monkeypatch
+):
+    session = api_checkout_to_payment(api_client, make_cart(), method=shipping_method)
+    confirm_card(session["payment_intent_id"])
+    monkeypatch.setitem(
+        CHECKOUT_TRANSITIONS, S.REVIEW, CHECKOUT_TRANSITIONS[S.REVIEW] - {S.PROCESSING}
+    )
+
+    with pytest.raises(InvalidTransition):
+        services.checkout_complete(
+            checkout=Checkout.objects.get(pk=session["checkout_id"])
+        )
+
+    assert Order.objects.get().status == Order.Status.PENDING_PAYMENT
+    assert Checkout.objects.get().state == S.REVIEW
 
 
 def test_finalisation_without_processing_to_completed_edge_is_refused(

@@ -23,6 +23,7 @@ from apps.carts import services as cart_services
 from apps.carts.models import Cart
 from apps.checkout.exceptions import PaymentAmountMismatch, RefundNotPossible
 from apps.checkout.models import (
+    CHECKOUT_TRANSITIONS,
     ORDER_TRANSITIONS,
     Checkout,
     FailedWorkflow,
@@ -355,20 +356,41 @@ def _mark_cart_checked_out(cart_id: uuid.UUID | None) -> None:
         pass
 
 
+def _completable_states() -> list[str]:
+    """States the table lets a paid checkout leave for completed, via processing."""
+    S = Checkout.State
+    if S.COMPLETED not in CHECKOUT_TRANSITIONS.get(S.PROCESSING, set()):
+        return []
+    return sorted(
+        {S.PROCESSING}
+        | {state for state, to in CHECKOUT_TRANSITIONS.items() if S.PROCESSING in to}
+    )
+
+
 def _complete_checkout(checkout_id: uuid.UUID | None) -> None:
     """Close the checkout: the money is in, whatever step its tab shows.
 
-    Through the transition table: any open state → processing → completed
-    (a shopper who went back to edit a step after the intent was created is
-    overtaken by the payment).
+    One conditional UPDATE over the states the transition table lets pass
+    through processing to completed (a shopper who went back to edit a step
+    after the intent was created is overtaken by the payment). Raise
+    InvalidTransition when the checkout is in a state the table does not let
+    complete.
     """
     if checkout_id is None:
         return
-    checkout = Checkout.objects.select_for_update().filter(pk=checkout_id).first()
-    if checkout is None or checkout.state == Checkout.State.COMPLETED:
+    completed = Checkout.State.COMPLETED
+    moved = Checkout.objects.filter(
+        pk=checkout_id, state__in=_completable_states()
+    ).update(state=completed, updated_at=timezone.now())
+    if moved:
         return
-    checkout_move_locked(checkout, Checkout.State.PROCESSING)
-    checkout_move_locked(checkout, Checkout.State.COMPLETED)
+    state = Checkout.objects.filter(pk=checkout_id).values_list("state", flat=True)
+    current = state.first()
+    if current is not None and current != completed:
+        raise InvalidTransition(
+            f"A checkout cannot go from {current} to {completed}.",
+            details={"from": current, "to": completed},
+        )
 
 
 def order_confirmation_send(

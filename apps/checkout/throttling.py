@@ -13,6 +13,8 @@ from django.conf import settings
 from django_ratelimit.core import get_usage
 from rest_framework.exceptions import Throttled
 
+from apps.core.clients import client_key
+
 DEFAULT_CHECKOUT_RATE = "50/5m"
 DEFAULT_PAYMENT_RATE = "10/5m"
 
@@ -23,14 +25,6 @@ def checkout_rate(group, request) -> str:
 
 def payment_rate(group, request) -> str:
     return getattr(settings, "CHECKOUT_PAYMENT_RATE", DEFAULT_PAYMENT_RATE)
-
-
-def client_key(group, request) -> str:
-    """Per signed-in user, else per IP address."""
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
-        return f"user:{user.pk}"
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def api_rate_limit(*, group: str, rate: Callable) -> Callable:

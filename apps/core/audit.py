@@ -4,13 +4,12 @@ from typing import Any
 
 from django.db import models
 
+from apps.core.clients import client_ip
 from apps.core.models import AuditLog
 
 
 def _client_ip(request) -> str | None:
-    # Behind a proxy, SecurityMiddleware + SECURE_PROXY_SSL_HEADER trust only
-    # the proxy's scheme header; REMOTE_ADDR is what the WSGI server saw.
-    return request.META.get("REMOTE_ADDR") or None
+    return client_ip(request) or None
 
 
 def audit_log(

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.response import Response
 
+from apps.core.clients import client_ip
 from apps.core.exceptions import Conflict, UnprocessableEntity, ValidationFailed
 from apps.core.models import IdempotencyRecord
 
@@ -34,7 +35,7 @@ def _default_scope(request, kwargs) -> str:
     for name in ("cart_id", "checkout_id", "pk", "id"):
         if name in kwargs:
             return f"{name}:{kwargs[name]}"
-    return f"anon:{request.META.get('REMOTE_ADDR', '')}"
+    return f"anon:{client_ip(request)}"
 
 
 def _request_hash(request) -> str:

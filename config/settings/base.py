@@ -262,6 +262,11 @@ ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_ADAPTER = "apps.accounts.adapter.AccountAdapter"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Shop] "
+# How many proxies in front of the shop append to X-Forwarded-For (a load
+# balancer: 1). Rate limits, idempotency and the audit log use the address
+# that many hops back; 0 means REMOTE_ADDR. allauth's own limits agree.
+TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "5/5m/key",
     "login": "30/m/ip",

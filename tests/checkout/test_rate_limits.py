@@ -13,14 +13,18 @@ from tests.checkout.conftest import ADDRESS
 
 pytestmark = pytest.mark.django_db
 
+# apps.core.clients.client_key for the test client (REMOTE_ADDR 127.0.0.1):
+# django-ratelimit aligns each key's window by the key's own value.
+ANONYMOUS_KEY = "ip:127.0.0.1"
+
 
 @pytest.fixture(autouse=True)
 def frozen_clock(monkeypatch):
     """Stop django-ratelimit's clock so a window cannot roll over mid-test."""
     clock = [int(time.time())]
     monkeypatch.setattr(ratelimit_core, "time", SimpleNamespace(time=lambda: clock[0]))
-    # Keep clear of 127.0.0.1's window end, so Retry-After reads "N seconds".
-    while ratelimit_core._get_window("127.0.0.1", 300) - clock[0] < 10:
+    # Keep clear of the test client's window end, so Retry-After reads "N seconds".
+    while ratelimit_core._get_window(ANONYMOUS_KEY, 300) - clock[0] < 10:
         clock[0] += 15
     return clock[0]
 
@@ -71,7 +75,7 @@ def test_checkout_endpoints_51st_request_in_window_429_with_retry_after(
     assert statuses == [200] * 49
     _assert_rate_limited(blocked, window_seconds=300)
     # Retry-After is the time left in this client's 5-minute window.
-    window_end = ratelimit_core._get_window("127.0.0.1", 300)
+    window_end = ratelimit_core._get_window(ANONYMOUS_KEY, 300)
     assert blocked["Retry-After"] == str(window_end - frozen_clock)
     # Every checkout endpoint shares the budget, whatever the method.
     again = client.patch(url, {"email": "b@example.com"}, format="json")

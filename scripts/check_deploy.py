@@ -6,10 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from config.settings.devkeys import rsa_private_key_pem  # noqa: E402
 
 
 def production_environ() -> dict[str, str]:
@@ -17,18 +17,12 @@ def production_environ() -> dict[str, str]:
 
     STRIPE_API_HOST is removed, as on a real deploy that talks to Stripe itself.
     """
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "shop.example.com",
-        "HEADLESS_JWT_PRIVATE_KEY": pem,
+        "HEADLESS_JWT_PRIVATE_KEY": rsa_private_key_pem(),
         "STRIPE_TEST_SECRET_KEY": "sk_test_" + secrets.token_hex(16),
         "STRIPE_TEST_PUBLIC_KEY": "pk_test_" + secrets.token_hex(16),
         "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_hex(16),

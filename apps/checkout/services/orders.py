@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -808,6 +808,23 @@ def pending_order_max_age() -> timedelta:
     return timedelta(minutes=settings.CHECKOUT_PENDING_ORDER_MAX_AGE)
 
 
+def _pending_orders_untouched_since(
+    cutoff: datetime, *, limit: int
+) -> tuple[list[str], dict[str, Payment]]:
+    """Return the oldest pending orders' numbers and each one's latest payment."""
+    numbers = list(
+        Order.objects.filter(status=ST.PENDING_PAYMENT, updated_at__lt=cutoff)
+        .order_by("updated_at")
+        .values_list("number", flat=True)[:limit]
+    )
+    latest: dict[str, Payment] = {}
+    for row in billing_selectors.payments_for_references(references=numbers).order_by(
+        "pk"
+    ):
+        latest[row.reference] = row  # ascending pk: the newest wins
+    return numbers, latest
+
+
 def orders_cancel_abandoned(
     *, older_than: timedelta | None = None, limit: int = PENDING_ORDER_BATCH
 ) -> list[str]:
@@ -823,16 +840,7 @@ def orders_cancel_abandoned(
     logged and left for the next run. Return the numbers cancelled.
     """
     cutoff = timezone.now() - (older_than or pending_order_max_age())
-    numbers = list(
-        Order.objects.filter(status=ST.PENDING_PAYMENT, updated_at__lt=cutoff)
-        .order_by("updated_at")
-        .values_list("number", flat=True)[:limit]
-    )
-    latest: dict[str, Payment] = {}
-    for row in billing_selectors.payments_for_references(references=numbers).order_by(
-        "pk"
-    ):
-        latest[row.reference] = row  # ascending pk: the newest wins
+    numbers, latest = _pending_orders_untouched_since(cutoff, limit=limit)
     cancelled: list[str] = []
     for number in numbers:
         payment = latest.get(number)
@@ -1070,16 +1078,7 @@ def orders_finalize_stuck(
     on one order is logged and left for the next sweep.
     """
     cutoff = timezone.now() - older_than
-    numbers = list(
-        Order.objects.filter(status=ST.PENDING_PAYMENT, updated_at__lt=cutoff)
-        .order_by("updated_at")
-        .values_list("number", flat=True)[:limit]
-    )
-    latest: dict[str, Payment] = {}
-    for row in billing_selectors.payments_for_references(references=numbers).order_by(
-        "pk"
-    ):
-        latest[row.reference] = row  # ascending pk: the newest wins
+    numbers, latest = _pending_orders_untouched_since(cutoff, limit=limit)
     done: list[str] = []
     for number in numbers:
         payment = latest.get(number)

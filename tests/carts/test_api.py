@@ -1,7 +1,9 @@
 import pytest
+from django.test import Client
+from rest_framework.test import APIClient
 
 from apps.carts.models import Cart, CartLine
-from tests.accounts.factories import UserFactory
+from tests.accounts.factories import PASSWORD, UserFactory
 from tests.carts.factories import CartCouponFactory, CartFactory, CartLineFactory
 from tests.coupons.factories import CouponFactory, CouponRedemptionFactory
 from tests.inventory.factories import VariantFactory
@@ -289,6 +291,42 @@ def test_cart_merge_api_merges_guest_cart_with_capped_notice(api_client):
     assert body["notices"][0]["code"] == "capped"
     assert body["notices"][0]["details"]["requested"] == 5
     assert api_client.get(f"/api/v1/carts/{guest['id']}/").status_code == 404
+
+
+def test_cart_merge_api_with_headless_app_token_merges_guest_cart(api_client):
+    """The mobile app's real path: allauth headless login, then a Bearer token."""
+    user = UserFactory()
+    variant = VariantFactory(stock=4, price_minor=1000)
+    extra = VariantFactory(stock=10, price_minor=250)
+    mine = CartFactory(user=user)
+    CartLineFactory(cart=mine, variant=variant, quantity=3)
+    guest = _create(api_client)
+    _add(api_client, guest["id"], variant.sku, 2)
+    _add(api_client, guest["id"], extra.sku, 1)
+    login = Client().post(
+        "/_allauth/app/v1/auth/login",
+        {"email": user.email, "password": PASSWORD},
+        content_type="application/json",
+    )
+    assert login.status_code == 200, login.content
+    app = APIClient(HTTP_AUTHORIZATION=f"Bearer {login.json()['meta']['access_token']}")
+
+    response = app.post(f"/api/v1/carts/{guest['id']}/merge/")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["id"] == str(mine.pk)
+    quantities = {line["sku"]: line["quantity"] for line in body["lines"]}
+    assert quantities == {variant.sku: 4, extra.sku: 1}
+    assert [(n["code"], n["details"]["requested"]) for n in body["notices"]] == [
+        ("capped", 5)
+    ]
+    assert body["totals"]["subtotal"]["amount"] == 4 * 1000 + 250
+    assert not Cart.objects.filter(pk=guest["id"]).exists()
+    assert dict(mine.lines.values_list("variant__sku", "quantity")) == quantities
+    # The token, not a session, authenticated: the merged cart is the user's.
+    assert app.get(f"/api/v1/carts/{mine.pk}/").status_code == 200
+    assert APIClient().get(f"/api/v1/carts/{mine.pk}/").status_code == 404
 
 
 def test_cart_merge_api_requires_authentication(api_client):

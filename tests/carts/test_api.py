@@ -1,7 +1,10 @@
 import pytest
+from django.test import Client
+from rest_framework.test import APIClient
 
 from apps.carts.models import Cart, CartLine
-from tests.accounts.factories import UserFactory
+from apps.inventory.services import stock_set
+from tests.accounts.factories import PASSWORD, UserFactory
 from tests.carts.factories import CartCouponFactory, CartFactory, CartLineFactory
 from tests.coupons.factories import CouponFactory, CouponRedemptionFactory
 from tests.inventory.factories import VariantFactory
@@ -272,6 +275,56 @@ def test_cart_coupon_apply_guessing_throttled_with_retry_after(api_client, setti
 # --- merge -------------------------------------------------------------------------
 
 
+def test_cart_get_changed_price_and_reduced_stock_show_line_notices(api_client):
+    """Re-priced on every view: the line shows the current price with a notice
+    naming the old one; a quantity above what is left stays as the shopper set
+    it, with a notice, instead of being lowered behind their back."""
+    changed = VariantFactory(stock=10, price_minor=1000)
+    steady = VariantFactory(stock=10, price_minor=300)
+    cart = _create(api_client)
+    _add(api_client, cart["id"], changed.sku, 4)
+    version = _add(api_client, cart["id"], steady.sku, 1).json()["version"]
+    changed.price_minor = 1200
+    changed.save(update_fields=["price_minor"])
+    stock_set(variant_id=changed.pk, on_hand=2, reason="adjustment")
+
+    response = api_client.get(f"/api/v1/carts/{cart['id']}/")
+
+    assert response.status_code == 200
+    body = response.json()
+    lines = {line["sku"]: line for line in body["lines"]}
+    line = lines[changed.sku]
+    assert [(n["code"], n["message"], n["details"]) for n in line["notices"]] == [
+        (
+            "price_changed",
+            "The price went up since you added this item.",
+            {
+                "previous": {"amount": 1000, "currency": "USD"},
+                "current": {"amount": 1200, "currency": "USD"},
+            },
+        ),
+        (
+            "quantity_exceeds_availability",
+            "Only 2 left; lower the quantity to continue.",
+            {"available": 2},
+        ),
+    ]
+    assert line["quantity"] == 4
+    assert line["added_unit_price"] == {"amount": 1000, "currency": "USD"}
+    assert line["unit_price"] == {"amount": 1200, "currency": "USD"}
+    assert line["line_total"] == {"amount": 4800, "currency": "USD"}
+    assert lines[steady.sku]["notices"] == []
+    assert lines[steady.sku]["line_total"] == {"amount": 300, "currency": "USD"}
+    # The totals are the current prices' (what checkout will charge), shown
+    # with the notice above: 4 × 12.00 + 3.00.
+    assert body["totals"]["subtotal"] == {"amount": 5100, "currency": "USD"}
+    assert body["totals"]["total"] == {"amount": 5100, "currency": "USD"}
+    # Viewing writes nothing: the snapshot, the quantity and the version stay.
+    assert body["version"] == version
+    stored = CartLine.objects.get(cart_id=cart["id"], variant=changed)
+    assert (stored.unit_price_minor, stored.quantity) == (1000, 4)
+
+
 def test_cart_merge_api_merges_guest_cart_with_capped_notice(api_client):
     user = UserFactory()
     variant = VariantFactory(stock=4, price_minor=1000)
@@ -289,6 +342,42 @@ def test_cart_merge_api_merges_guest_cart_with_capped_notice(api_client):
     assert body["notices"][0]["code"] == "capped"
     assert body["notices"][0]["details"]["requested"] == 5
     assert api_client.get(f"/api/v1/carts/{guest['id']}/").status_code == 404
+
+
+def test_cart_merge_api_with_headless_app_token_merges_guest_cart(api_client):
+    """The mobile app's real path: allauth headless login, then a Bearer token."""
+    user = UserFactory()
+    variant = VariantFactory(stock=4, price_minor=1000)
+    extra = VariantFactory(stock=10, price_minor=250)
+    mine = CartFactory(user=user)
+    CartLineFactory(cart=mine, variant=variant, quantity=3)
+    guest = _create(api_client)
+    _add(api_client, guest["id"], variant.sku, 2)
+    _add(api_client, guest["id"], extra.sku, 1)
+    login = Client().post(
+        "/_allauth/app/v1/auth/login",
+        {"email": user.email, "password": PASSWORD},
+        content_type="application/json",
+    )
+    assert login.status_code == 200, login.content
+    app = APIClient(HTTP_AUTHORIZATION=f"Bearer {login.json()['meta']['access_token']}")
+
+    response = app.post(f"/api/v1/carts/{guest['id']}/merge/")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["id"] == str(mine.pk)
+    quantities = {line["sku"]: line["quantity"] for line in body["lines"]}
+    assert quantities == {variant.sku: 4, extra.sku: 1}
+    assert [(n["code"], n["details"]["requested"]) for n in body["notices"]] == [
+        ("capped", 5)
+    ]
+    assert body["totals"]["subtotal"]["amount"] == 4 * 1000 + 250
+    assert not Cart.objects.filter(pk=guest["id"]).exists()
+    assert dict(mine.lines.values_list("variant__sku", "quantity")) == quantities
+    # The token, not a session, authenticated: the merged cart is the user's.
+    assert app.get(f"/api/v1/carts/{mine.pk}/").status_code == 200
+    assert APIClient().get(f"/api/v1/carts/{mine.pk}/").status_code == 404
 
 
 def test_cart_merge_api_requires_authentication(api_client):

@@ -5,6 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.carts.models import Cart, CartLine
+from apps.inventory.services import stock_set
 from tests.accounts.factories import PASSWORD, UserFactory
 from tests.carts.factories import CartCouponFactory, CartFactory, CartLineFactory
 from tests.carts.test_api import COUPON_ERRORS, _coupon_case
@@ -207,3 +208,36 @@ def test_cart_coupon_form_minimum_not_met_shows_amounts_as_money(client):
     errors = errors[: errors.index("</div>")]
     assert "Spend at least $100.00 to use coupon BIGSPEND; add $90.00 more." in errors
     assert "minor units" not in html
+
+
+def _line_row(response, sku: str) -> str:
+    html = response.content.decode()
+    match = re.search(
+        rf'<tr data-sku="{re.escape(sku)}" class="cart-line">.*?</tr>', html, re.S
+    )
+    assert match, f"no cart line for {sku}"
+    return match.group(0)
+
+
+def test_cart_page_changed_price_and_reduced_stock_show_notice_on_line(client):
+    changed = VariantFactory(stock=10, price_minor=1000)
+    steady = VariantFactory(stock=10, price_minor=300)
+    client.post("/cart/add/", {"sku": changed.sku, "quantity": 4})
+    client.post("/cart/add/", {"sku": steady.sku, "quantity": 1})
+    changed.price_minor = 800
+    changed.save(update_fields=["price_minor"])
+    stock_set(variant_id=changed.pk, on_hand=3, reason="adjustment")
+
+    response = client.get("/cart/")
+
+    assert response.status_code == 200
+    row = _line_row(response, changed.sku)
+    assert (
+        "The price went down since you added this item. (was $10.00, now $8.00)" in row
+    )
+    assert "Only 3 left; lower the quantity to continue." in row
+    assert 'value="4"' in row  # the quantity the shopper chose, not lowered
+    assert "$32.00" in row
+    other = _line_row(response, steady.sku)
+    assert "line-notices" not in other
+    assert "since you added" not in other

@@ -8,6 +8,7 @@ import pytest
 
 from apps.billing import gateway
 from apps.carts import services as cart_services
+from tests.billing.conftest import webhooks_to_live_server  # noqa: F401 (fixture)
 from tests.checkout.factories import ShippingMethodFactory, TaxRateFactory
 from tests.inventory.factories import VariantFactory
 

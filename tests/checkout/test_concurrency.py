@@ -9,9 +9,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import threading
 import time
 import uuid
@@ -27,6 +24,7 @@ from apps.checkout.models import Order, OrderEvent
 from apps.core.models import Notification
 from apps.coupons.models import CouponRedemption
 from apps.inventory.models import StockItem, StockMovement
+from tests.billing.stripe_events import deliver, event_body, webhook_endpoint
 from tests.checkout.conftest import ADDRESS, confirm_card
 from tests.coupons.factories import CouponFactory
 from tests.inventory.factories import VariantFactory
@@ -170,60 +168,6 @@ def test_checkout_last_units_30_concurrent_shoppers_exactly_5_paid_no_oversell(
 # --- acceptance 5: one intent, many webhook deliveries at once ---------------
 
 
-def _webhook_endpoint():
-    """dj-stripe's endpoint row (as stripe_dev_setup makes it), not registered
-    with localstripe: this test delivers every event itself."""
-    from django.conf import settings
-    from django.urls import reverse
-    from djstripe.enums import WebhookEndpointStatus
-    from djstripe.models import WebhookEndpoint
-
-    endpoint_uuid = uuid.uuid4()
-    return WebhookEndpoint.objects.create(
-        id=f"we_test_{endpoint_uuid.hex[:20]}",
-        djstripe_uuid=endpoint_uuid,
-        livemode=False,
-        enabled_events=["*"],
-        status=WebhookEndpointStatus.enabled,
-        url="http://testserver"
-        + reverse("djstripe:djstripe_webhook_by_uuid", kwargs={"uuid": endpoint_uuid}),
-        secret=settings.STRIPE_WEBHOOK_SECRET,
-        metadata={"djstripe_uuid": str(endpoint_uuid)},
-    )
-
-
-def _event(event_type: str, intent: dict, *, event_id: str | None = None) -> str:
-    return json.dumps(
-        {
-            "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
-            "object": "event",
-            "type": event_type,
-            "livemode": False,
-            "api_version": "2017-08-15",
-            "created": int(time.time()),
-            "pending_webhooks": 1,
-            "request": {"id": None, "idempotency_key": None},
-            "data": {"object": intent},
-        }
-    )
-
-
-def _deliver(endpoint, body: str):
-    """POST a correctly signed event to dj-stripe's webhook view."""
-    from django.test import Client
-
-    timestamp = int(time.time())
-    signature = hmac.new(
-        endpoint.secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256
-    ).hexdigest()
-    return Client().post(
-        f"/stripe/webhook/{endpoint.djstripe_uuid}/",
-        data=body,
-        content_type="application/json",
-        HTTP_STRIPE_SIGNATURE=f"t={timestamp},v1={signature}",
-    )
-
-
 def test_payment_succeeded_webhook_storm_finalises_once(
     localstripe, shipping_method, api_client
 ):
@@ -250,27 +194,27 @@ def test_payment_succeeded_webhook_storm_finalises_once(
         "last_payment_error": {"message": "Your card was declined."},
     }
     stale_created = {**succeeded, "status": "requires_payment_method"}
-    endpoint = _webhook_endpoint()
+    endpoint = webhook_endpoint()
     same_id = f"evt_{uuid.uuid4().hex[:24]}"
     bodies = [
         # Stripe may redeliver one event and also emit distinct events for
         # the same intent; dj-stripe dedups only by event id.
-        _event("payment_intent.succeeded", succeeded, event_id=same_id),
-        _event("payment_intent.succeeded", succeeded, event_id=same_id),
-        _event("payment_intent.succeeded", succeeded, event_id=same_id),
-        _event("payment_intent.succeeded", succeeded),
-        _event("payment_intent.succeeded", succeeded),
+        event_body("payment_intent.succeeded", succeeded, event_id=same_id),
+        event_body("payment_intent.succeeded", succeeded, event_id=same_id),
+        event_body("payment_intent.succeeded", succeeded, event_id=same_id),
+        event_body("payment_intent.succeeded", succeeded),
+        event_body("payment_intent.succeeded", succeeded),
         # Out of order: older events for the same intent arrive with them.
-        _event("payment_intent.payment_failed", stale_failed),
-        _event("payment_intent.created", stale_created),
+        event_body("payment_intent.payment_failed", stale_failed),
+        event_body("payment_intent.created", stale_created),
     ]
     barrier = threading.Barrier(len(bodies), timeout=30)
 
-    def deliver(i: int) -> int:
+    def post(i: int) -> int:
         barrier.wait()
-        return _deliver(endpoint, bodies[i]).status_code
+        return deliver(endpoint, bodies[i]).status_code
 
-    statuses = _run_threads(deliver, len(bodies))
+    statuses = _run_threads(post, len(bodies))
 
     assert statuses == [200] * len(bodies), statuses
     order.refresh_from_db()
@@ -289,7 +233,10 @@ def test_payment_succeeded_webhook_storm_finalises_once(
 
     # A late, stale failure after the order is paid changes nothing.
     failures = OrderEvent.objects.filter(order=order, kind="payment_failed").count()
-    late = _deliver(endpoint, _event("payment_intent.payment_failed", stale_failed))
+    late = deliver(
+        endpoint,
+        event_body("payment_intent.payment_failed", stale_failed),
+    )
     assert late.status_code == 200
     assert (
         OrderEvent.objects.filter(order=order, kind="payment_failed").count()

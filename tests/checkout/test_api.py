@@ -176,3 +176,36 @@ def test_checkout_api_patch_invalid_postal_code_errors_per_field(
     assert r.status_code == 400
     fields = r.json()["error"]["details"]["fields"]
     assert "postal_code" in fields["shipping_address"]
+
+
+def test_checkout_api_patch_refused_in_part_changes_nothing(
+    api_client, make_cart, shipping_method
+):
+    cart = make_cart()
+    r = api_client.post(
+        "/api/v1/checkouts/",
+        {"cart": str(cart.pk), "email": "first@example.com"},
+        format="json",
+    )
+    checkout_id = r.json()["id"]
+    before = Checkout.objects.get(pk=checkout_id)
+
+    r = api_client.patch(
+        f"/api/v1/checkouts/{checkout_id}/",
+        {
+            "email": "second@example.com",
+            "shipping_address": ADDRESS,
+            "shipping_method": shipping_method.pk + 999,  # not offered
+        },
+        format="json",
+    )
+
+    assert r.status_code == 400
+    assert "shipping_method" in r.json()["error"]["details"]["fields"]
+    after = Checkout.objects.get(pk=checkout_id)
+    assert after.email == "first@example.com"
+    assert after.shipping_address == before.shipping_address
+    assert after.state == before.state
+    assert api_client.get(f"/api/v1/checkouts/{checkout_id}/").json()["next_step"] == (
+        "shipping_address"
+    )

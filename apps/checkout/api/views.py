@@ -23,7 +23,6 @@ from apps.checkout.api.serializers import (
     order_body,
 )
 from apps.checkout.throttling import api_rate_limit, checkout_rate, payment_rate
-from apps.core.exceptions import ValidationFailed
 from apps.core.idempotency import idempotent
 
 ERRORS = {
@@ -121,43 +120,15 @@ class CheckoutDetailApi(CheckoutApiBase):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        errors = {}
-        for name in ("shipping_address", "billing_address"):
-            if values.get(name):
-                try:
-                    services.address_clean(values[name])
-                except ValidationFailed as exc:
-                    errors[name] = exc.details.get("fields", {})
-        if errors:
-            raise ValidationFailed(
-                "The checkout is not valid.", details={"fields": errors}
-            )
-        if "email" in values:
-            checkout = services.checkout_set_email(
-                checkout=checkout,
-                email=values["email"],
-                marketing_consent=values.get("marketing_consent", False),
-            )
-        if values.get("shipping_address"):
-            checkout = services.checkout_set_shipping_address(
-                checkout=checkout,
-                address=values["shipping_address"],
-                billing_same_as_shipping=values.get("billing_same_as_shipping"),
-            )
-        if values.get("billing_address") or (
-            "billing_same_as_shipping" in values and not values.get("shipping_address")
-        ):
-            checkout = services.checkout_set_billing_address(
-                checkout=checkout,
-                same_as_shipping=values.get(
-                    "billing_same_as_shipping", not values.get("billing_address")
-                ),
-                address=values.get("billing_address"),
-            )
-        if "shipping_method" in values:
-            checkout = services.checkout_set_shipping_method(
-                checkout=checkout, method_id=values["shipping_method"]
-            )
+        checkout = services.checkout_update(
+            checkout=checkout,
+            email=values.get("email"),
+            marketing_consent=values.get("marketing_consent", False),
+            shipping_address=values.get("shipping_address"),
+            billing_address=values.get("billing_address"),
+            billing_same_as_shipping=values.get("billing_same_as_shipping"),
+            shipping_method_id=values.get("shipping_method"),
+        )
         return self.respond(self.checkout_for(checkout.pk))
 
 

@@ -10,6 +10,7 @@ from apps.checkout.services.checkout import (
     checkout_shipping_quotes,
     checkout_start,
     checkout_transition,
+    checkout_update,
 )
 from apps.checkout.services.orders import (
     customer_order_count,
@@ -51,6 +52,7 @@ __all__ = [
     "checkout_start",
     "checkout_totals",
     "checkout_transition",
+    "checkout_update",
     "customer_order_count",
     "failed_workflow_retry",
     "finalize_payment_failed",

@@ -311,6 +311,66 @@ def checkout_set_billing_address(
         return _advance(checkout)
 
 
+def checkout_update(
+    *,
+    checkout: Checkout,
+    email: str | None = None,
+    marketing_consent: bool = False,
+    shipping_address: dict | None = None,
+    billing_address: dict | None = None,
+    billing_same_as_shipping: bool | None = None,
+    shipping_method_id: int | None = None,
+) -> Checkout:
+    """Fill in several steps at once (the API's PATCH), all or nothing.
+
+    Both addresses are validated first, so their field errors come back
+    together; then the steps apply in order in one transaction, so a later
+    refusal (a shipping method not offered) leaves nothing written. Arguments
+    left as None are not changed. Raise ValidationFailed (per field),
+    ShippingMethodUnavailable, CheckoutIncomplete or InvalidTransition.
+    """
+    errors = {}
+    for name, address in (
+        ("shipping_address", shipping_address),
+        ("billing_address", billing_address),
+    ):
+        if address:
+            try:
+                address_clean(address)
+            except ValidationFailed as exc:
+                errors[name] = exc.details.get("fields", {})
+    if errors:
+        raise ValidationFailed("The checkout is not valid.", details={"fields": errors})
+    with transaction.atomic():
+        if email is not None:
+            checkout = checkout_set_email(
+                checkout=checkout, email=email, marketing_consent=marketing_consent
+            )
+        if shipping_address:
+            checkout = checkout_set_shipping_address(
+                checkout=checkout,
+                address=shipping_address,
+                billing_same_as_shipping=billing_same_as_shipping,
+            )
+        if billing_address or (
+            billing_same_as_shipping is not None and not shipping_address
+        ):
+            checkout = checkout_set_billing_address(
+                checkout=checkout,
+                same_as_shipping=(
+                    billing_same_as_shipping
+                    if billing_same_as_shipping is not None
+                    else not billing_address
+                ),
+                address=billing_address,
+            )
+        if shipping_method_id is not None:
+            checkout = checkout_set_shipping_method(
+                checkout=checkout, method_id=shipping_method_id
+            )
+    return checkout
+
+
 def checkout_shipping_quotes(*, checkout: Checkout) -> list[ShippingQuote]:
     """Return the shipping methods offered for the checkout's address and cart."""
     if not checkout.shipping_address:

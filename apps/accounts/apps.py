@@ -11,7 +11,8 @@ class AccountsConfig(AppConfig):
         # `cryptography.hazmat.primitives.serialization` as an attribute, which
         # only exists once the submodule has been imported somewhere; without
         # this import headless signup/login with the JWT strategy returns 500.
-        # Covered by tests/accounts/test_headless.py (signup/login return tokens).
+        # Covered by tests/accounts/test_headless.py (signup/login return tokens,
+        # and the module is loaded where the key comes from the environment).
         import cryptography.hazmat.primitives.serialization  # noqa: F401
 
         from apps.accounts.api import schema  # noqa: F401  (registers the extension)

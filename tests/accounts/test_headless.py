@@ -310,3 +310,22 @@ def test_headless_signups_past_the_per_ip_rate_are_throttled_and_write_nothing(
     assert int(refused["Retry-After"]) > 0
     assert refused.json()["error"]["code"] == "rate_limited"
     assert not User.objects.filter(email="one-too-many@example.com").exists()
+
+
+def test_jwt_strategy_finds_cryptography_when_the_key_comes_from_the_environment():
+    """The guard in AccountsConfig.ready(), where nothing else imports it.
+
+    In the test process the development key generator imports cryptography's
+    serialization module already, so the signup test above would pass without
+    the guard; a deploy reads HEADLESS_JWT_PRIVATE_KEY from the environment
+    instead, and there allauth's lazy lookup of that module answers 500.
+    """
+    from tests.core.test_production import _production_environ, _run_python
+
+    out = _run_python(
+        "import sys, django; django.setup()\n"
+        "print('cryptography.hazmat.primitives.serialization' in sys.modules)",
+        _production_environ(),
+    )
+
+    assert out == "True"

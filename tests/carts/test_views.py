@@ -119,6 +119,9 @@ def test_cart_coupon_page_guessing_throttled_429(client, settings):
         client.post("/cart/coupons/", {"code": f"G{i}"}).status_code for i in range(3)
     ]
     assert statuses == [400, 400, 429]
+    refused = client.post("/cart/coupons/", {"code": "G9"})
+    assert refused["Retry-After"] == "60"
+    assert b"Too many attempts. Please wait a minute" in refused.content
 
 
 def _page_cart(client, lines: int, coupons: int):

@@ -155,3 +155,36 @@ def test_coupon_changelist_query_count_same_for_1_and_5_coupons(staff_client):
         counts.append(len(ctx.captured_queries))
     assert response.content.decode().count("€1.00 + $1.00") == 5
     assert counts[0] == counts[1]
+
+
+def test_stacking_settings_edited_in_admin_govern_the_next_coupon(staff_client):
+    from rest_framework.test import APIClient
+
+    from tests.carts.factories import CartLineFactory
+
+    CouponFactory(code="FIVEOFF", fixed=True, value=500)
+    CouponFactory(code="TENOFF", fixed=True, value=1000)
+    cart = CartLineFactory(quantity=3, unit_price_minor=2000).cart
+    api = APIClient()
+    url = f"/api/v1/carts/{cart.pk}/coupons/"
+
+    saved = staff_client.post(
+        "/admin/coupons/stackingsettings/add/",
+        {"max_coupons_per_order": 2, "free_shipping_combines": "on"},
+    )
+    assert saved.status_code == 302
+    assert api.post(url, {"code": "FIVEOFF"}, format="json").status_code == 200
+    assert api.post(url, {"code": "TENOFF"}, format="json").status_code == 200
+    assert api.delete(f"{url}TENOFF/").status_code == 200
+
+    # Staff tighten the rules to one coupon per order.
+    saved = staff_client.post(
+        "/admin/coupons/stackingsettings/1/change/",
+        {"max_coupons_per_order": 1, "free_shipping_combines": "on"},
+    )
+    assert saved.status_code == 302
+    refused = api.post(url, {"code": "TENOFF"}, format="json")
+
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "coupon_not_combinable"
+    assert refused.json()["error"]["details"]["conflicting_code"] == "FIVEOFF"

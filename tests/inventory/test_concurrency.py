@@ -89,3 +89,28 @@ def test_stock_commit_same_ref_twice_in_parallel_sells_once():
     sale = StockMovement.objects.get(variant=variant)
     assert (sale.reason, sale.quantity, sale.on_hand_after) == ("sale", -2, 3)
     assert Reservation.objects.get(ref="order-1").status == "committed"
+
+
+def test_parallel_stock_receives_email_each_back_in_stock_subscriber_once():
+    from django.core import mail
+
+    from apps.inventory.models import BackInStockSubscription
+    from apps.inventory.services import stock_adjust
+    from tests.inventory.factories import BackInStockSubscriptionFactory
+
+    variant = VariantFactory(stock=0)
+    emails = ["a@example.com", "b@example.com", "c@example.com"]
+    for email in emails:
+        BackInStockSubscriptionFactory(variant=variant, email=email)
+    mail.outbox.clear()
+
+    def receive():
+        return stock_adjust(variant_id=variant.pk, quantity_delta=2, reason="receive")
+
+    _, errors = run_in_parallel([receive for _ in range(4)])
+
+    assert errors == []
+    assert StockItem.objects.get(variant=variant).on_hand == 8
+    assert StockMovement.objects.filter(variant=variant, reason="receive").count() == 4
+    assert sorted(m.to[0] for m in mail.outbox) == emails
+    assert not BackInStockSubscription.objects.filter(sent_at__isnull=True).exists()

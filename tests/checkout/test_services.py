@@ -360,3 +360,92 @@ def test_checkout_payment_start_out_of_stock_names_the_line(make_cart, shipping_
 
     assert "LAST-ONE" in exc.value.message
     assert not Order.objects.exists()
+
+
+def test_payment_succeeded_after_coupon_used_up_elsewhere_refunds_and_apologises(
+    paid_intent, localstripe, django_capture_on_commit_callbacks
+):
+    # The shopper's coupon had one use left at review; another order took it
+    # before this payment's webhook arrived.
+    from apps.coupons import services as coupon_services
+
+    coupon = paid_intent["coupon"]
+    coupon.usage_limit = 1
+    coupon.save(update_fields=["usage_limit"])
+    coupon_services.coupon_redeem(
+        code=coupon.code,
+        order_ref="OTHER-1",
+        customer_key="email:other@example.com",
+        discount_minor=100,
+        currency="USD",
+        email="other@example.com",
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _send_succeeded(paid_intent["payment_intent_id"], "evt_coupon_gone")
+
+    order = Order.objects.get()
+    assert order.status == "cancelled"
+    assert order.refunded_minor == order.total_minor
+    refund = PaymentRefund.objects.get()
+    stripe_refund = requests.get(
+        f"{localstripe}/v1/refunds/{refund.refund_id}",
+        auth=("sk_test_" + "0" * 24 + "localstripe", ""),
+        timeout=10,
+    ).json()
+    assert stripe_refund["amount"] == order.total_minor
+    assert [m.subject for m in mail.outbox] == [
+        f"Sorry: we could not fulfil order {order.number}"
+    ]
+    # Nothing was sold and the coupon keeps its one (other) redemption.
+    assert StockItem.objects.get(variant=paid_intent["variant"]).on_hand == 5
+    assert list(CouponRedemption.objects.values_list("order_ref", flat=True)) == [
+        "OTHER-1"
+    ]
+
+
+def test_automatic_refund_that_fails_leaves_a_workflow_staff_can_retry(
+    paid_intent, localstripe, django_capture_on_commit_callbacks, monkeypatch
+):
+    # localstripe cannot be made to fail a refund: the gateway call is patched
+    # to raise what a Stripe outage raises, then restored for the retry.
+    from apps.billing import gateway
+    from apps.billing.exceptions import TransientError
+
+    Reservation.objects.filter(status="active").update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    inventory_services.stock_reserve(
+        items=[ReservationRequest(paid_intent["variant"].pk, 5)],
+        ref="elsewhere",
+        ttl=timedelta(minutes=5),
+    )
+    inventory_services.stock_commit(ref="elsewhere")
+    real_refund = gateway.refund_create
+
+    def outage(**kwargs):
+        raise TransientError("Stripe did not answer")
+
+    monkeypatch.setattr(gateway, "refund_create", outage)
+    with django_capture_on_commit_callbacks(execute=True):
+        _send_succeeded(paid_intent["payment_intent_id"], "evt_refund_down")
+
+    order = Order.objects.get()
+    assert order.status == "cancelled"
+    assert order.refunded_minor == 0
+    workflow = FailedWorkflow.objects.get(status="open")
+    assert workflow.step == "auto_refund"
+    assert "Stripe did not answer" in workflow.error
+    assert mail.outbox == []  # no apology before the money is back
+
+    monkeypatch.setattr(gateway, "refund_create", real_refund)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.failed_workflow_retry(workflow_id=workflow.pk)
+
+    workflow.refresh_from_db()
+    order.refresh_from_db()
+    assert workflow.status == "resolved"
+    assert order.refunded_minor == order.total_minor
+    assert [m.subject for m in mail.outbox] == [
+        f"Sorry: we could not fulfil order {order.number}"
+    ]

@@ -710,3 +710,35 @@ def test_profile_links_to_order_history(client):
     assert re.search(
         r'href="/checkout/orders/"\s+data-testid="order-history-link"', html
     )
+
+
+def test_guest_signs_in_from_the_email_step_and_checks_out_with_merged_cart(
+    client, make_cart
+):
+    from tests.carts.factories import CartFactory, CartLineFactory
+
+    user = UserFactory(email="member@example.com")
+    saved = CartLineFactory(cart=CartFactory(user=user), quantity=1)
+    guest_cart = make_cart()
+    guest_sku = guest_cart.lines.get().variant.sku
+    guest_session(client, guest_cart)
+    email_step = client.get("/checkout/", follow=True)
+    assert current_step(email_step.content.decode()) == "Email"
+    login_href = re.search(
+        r'href="(/accounts/login/\?next=[^"]+)"', email_step.content.decode()
+    ).group(1)
+
+    signed_in = client.post(
+        login_href.replace("&amp;", "&"),
+        {"login": user.email, "password": PASSWORD},
+        follow=True,
+    )
+
+    html = signed_in.content.decode()
+    assert signed_in.status_code == 200
+    # Identified by the account: straight on to the address, both carts' lines.
+    assert current_step(html) == "Shipping address"
+    checkout = Checkout.objects.get(user=user)
+    assert checkout.email == "member@example.com"
+    skus = set(checkout.cart.lines.values_list("variant__sku", flat=True))
+    assert skus == {saved.variant.sku, guest_sku}

@@ -29,7 +29,7 @@ def _clean(candidate: str) -> str | None:
 def client_ip(request: HttpRequest) -> str:
     """Return the client's IP address ("" when none can be known)."""
     hops = settings.TRUSTED_PROXY_COUNT
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    forwarded = request.headers.get("x-forwarded-for", "")
     if hops > 0 and forwarded:
         entries = forwarded.split(",")
         # Fewer entries than proxies: the request did not come through them

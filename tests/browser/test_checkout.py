@@ -66,6 +66,12 @@ def test_guest_buys_with_4242_sees_confirmation_email_stock_paid(page, product):
     page.wait_for_url(re.compile(r"/checkout/order/"))
     number = page.locator("[data-testid=order-number]").inner_text()
     assert "Thank you" in page.content()
+    expect(page.locator("[data-testid=confirmation-sent]")).to_contain_text(
+        "guest@example.com"
+    )
+    expect(page.locator("[data-testid=ship-to]")).to_contain_text(
+        "Ada Lovelace, 1600 Amphitheatre Pkwy, Mountain View 94043, US"
+    )
     order = Order.objects.get()
     assert order.number == number
     assert order.status == "paid"

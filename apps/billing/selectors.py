@@ -25,3 +25,8 @@ def payment_latest_for_references(
 
 def payments_for_references(*, references: list[str]) -> QuerySet[Payment]:
     return Payment.objects.filter(reference__in=references).prefetch_related("refunds")
+
+
+def payment_references_with_status(*, status: str) -> QuerySet[Payment]:
+    """References (order numbers) with a payment in ``status``, as a subquery."""
+    return Payment.objects.filter(status=status).values("reference")

@@ -3,12 +3,16 @@
 Actions call services; money and status fields are read-only.
 """
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 
+from apps.billing import selectors as billing_selectors
+from apps.billing.models import INTENT_STATUSES
 from apps.checkout import services
 from apps.checkout.forms import FulfilForm
 from apps.checkout.models import (
@@ -24,6 +28,26 @@ from apps.checkout.models import (
     WeightBand,
 )
 from apps.core.exceptions import ApplicationError
+from apps.core.money import Money
+
+
+def _money(amount_minor: int | None, currency: str) -> str:
+    return Money(int(amount_minor or 0), currency).format()
+
+
+def _address(address: dict | None) -> str:
+    """One line per part, as on an envelope (the admin shows it in a <pre>)."""
+    if not address:
+        return "—"
+    parts = [
+        address.get("name"),
+        address.get("line1"),
+        address.get("line2"),
+        " ".join(p for p in (address.get("city"), address.get("region")) if p),
+        " ".join(p for p in (address.get("postal_code"), address.get("country")) if p),
+        address.get("phone"),
+    ]
+    return "\n".join(p for p in parts if p)
 
 
 class WeightBandInline(admin.TabularInline):
@@ -73,15 +97,38 @@ class OrderLineInline(admin.TabularInline):
         "sku",
         "title",
         "quantity",
-        "unit_price_minor",
-        "discount_minor",
-        "tax_minor",
-        "total_minor",
+        "unit_price",
+        "discount",
+        "tax",
+        "total",
         "backordered_quantity",
         "refunded_quantity",
-        "refunded_minor",
+        "refunded",
     )
     readonly_fields = fields
+
+    @admin.display(description="unit price")
+    def unit_price(self, line):
+        return _money(line.unit_price_minor, line.order.currency)
+
+    @admin.display(description="discount")
+    def discount(self, line):
+        return _money(line.discount_minor, line.order.currency)
+
+    @admin.display(description="tax")
+    def tax(self, line):
+        return _money(line.tax_minor, line.order.currency)
+
+    @admin.display(description="total")
+    def total(self, line):
+        return _money(line.total_minor, line.order.currency)
+
+    @admin.display(description="refunded")
+    def refunded(self, line):
+        return _money(line.refunded_minor, line.order.currency)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("order")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -130,22 +177,158 @@ class RefundForm(forms.Form):
         }
 
 
+class PaymentStatusFilter(admin.SimpleListFilter):
+    """Orders by the Stripe status of any of their payments."""
+
+    title = "payment"
+    parameter_name = "payment"
+
+    def lookups(self, request, model_admin):
+        return [(status, status.replace("_", " ")) for status in INTENT_STATUSES]
+
+    def queryset(self, request, queryset):
+        if self.value() in INTENT_STATUSES:
+            return queryset.filter(
+                number__in=billing_selectors.payment_references_with_status(
+                    status=self.value()
+                )
+            )
+        return queryset
+
+
+_MONEY_FIELDS = (
+    "subtotal",
+    "discount",
+    "shipping",
+    "shipping_discount",
+    "tax",
+    "total",
+    "refunded",
+)
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = (
         "number",
         "email",
         "status",
-        "total_minor",
-        "currency",
-        "refunded_minor",
+        "total",
+        "refunded",
         "created_at",
         "paid_at",
     )
-    list_filter = ("status", "created_at", "paid_at", "requires_shipping")
+    list_filter = (
+        "status",
+        PaymentStatusFilter,
+        "created_at",
+        "paid_at",
+        "requires_shipping",
+    )
     search_fields = ("number", "email")
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in Order._meta.fields]
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "number",
+                    "status",
+                    "email",
+                    "user",
+                    "marketing_consent",
+                    "checkout",
+                    ("created_at", "paid_at", "fulfilled_at", "cancelled_at"),
+                )
+            },
+        ),
+        (
+            "Money",
+            {
+                "fields": (
+                    "currency",
+                    *_MONEY_FIELDS,
+                    "prices_include_tax",
+                    "tax_lines",
+                    "coupon_lines",
+                )
+            },
+        ),
+        (
+            "Delivery",
+            {
+                "fields": (
+                    "requires_shipping",
+                    "shipping_method_name",
+                    "shipping_to",
+                    "billing_to",
+                    ("carrier", "tracking_number"),
+                )
+            },
+        ),
+    )
+    readonly_fields = [
+        *(f.name for f in Order._meta.fields),
+        *_MONEY_FIELDS,
+        "shipping_to",
+        "billing_to",
+        "tax_lines",
+        "coupon_lines",
+    ]
+
+    @admin.display(description="taxes")
+    def tax_lines(self, order):
+        lines = [
+            f"{t.get('name', '')} {Decimal(int(t.get('basis_points', 0))) / 100}%: "
+            f"{_money(t.get('amount_minor'), order.currency)}"
+            for t in order.taxes or []
+        ]
+        return "\n".join(lines) or "—"
+
+    @admin.display(description="coupons")
+    def coupon_lines(self, order):
+        lines = [
+            f"{c.get('code', '')}: −{_money(c.get('discount_minor'), order.currency)}"
+            for c in order.coupons or []
+        ]
+        return "\n".join(lines) or "—"
+
+    @admin.display(description="subtotal")
+    def subtotal(self, order):
+        return _money(order.subtotal_minor, order.currency)
+
+    @admin.display(description="discount")
+    def discount(self, order):
+        return _money(order.discount_minor, order.currency)
+
+    @admin.display(description="shipping")
+    def shipping(self, order):
+        return _money(order.shipping_minor, order.currency)
+
+    @admin.display(description="shipping discount")
+    def shipping_discount(self, order):
+        return _money(order.shipping_discount_minor, order.currency)
+
+    @admin.display(description="tax")
+    def tax(self, order):
+        return _money(order.tax_minor, order.currency)
+
+    @admin.display(description="total", ordering="total_minor")
+    def total(self, order):
+        return _money(order.total_minor, order.currency)
+
+    @admin.display(description="refunded", ordering="refunded_minor")
+    def refunded(self, order):
+        return _money(order.refunded_minor, order.currency)
+
+    @admin.display(description="ship to")
+    def shipping_to(self, order):
+        return _address(order.shipping_address)
+
+    @admin.display(description="bill to")
+    def billing_to(self, order):
+        return _address(order.billing_address)
+
     inlines = [OrderLineInline, OrderEventInline]
     actions = ["resend_confirmation", "refund_in_full"]
     change_form_template = "checkout/admin/order_change_form.html"

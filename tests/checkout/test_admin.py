@@ -159,6 +159,28 @@ def test_admin_order_change_page_shows_lines_payments_events(staff_client, paid_
     assert "pending_payment" in html  # the created → paid events
     assert reverse("admin:checkout_order_fulfil", args=[paid_order.pk]) in html
     assert reverse("admin:checkout_order_refund", args=[paid_order.pk]) in html
+    # Money as money and the address as on an envelope, not raw JSON.
+    assert '<div class="readonly">$93.50</div>' in html  # the order's total
+    assert "Ada Lovelace<br>1600 Amphitheatre Pkwy<br>Mountain View CA" in html
+    assert '"line1"' not in html
+
+
+def test_admin_order_changelist_filters_by_payment_status(staff_client):
+    paid, unpaid = make_order(), make_order()
+    for order, status in ((paid, "succeeded"), (unpaid, "requires_payment_method")):
+        Payment.objects.create(
+            reference=order.number,
+            intent_id=f"pi_test_{order.number}",
+            amount_minor=order.total_minor,
+            currency="USD",
+            status=status,
+            idempotency_key=f"k:{order.number}",
+        )
+    url = reverse("admin:checkout_order_changelist")
+
+    listed = staff_client.get(url, {"payment": "succeeded"}).context["cl"].result_list
+
+    assert [o.number for o in listed] == [paid.number]
 
 
 @pytest.mark.localstripe

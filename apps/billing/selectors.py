@@ -27,6 +27,6 @@ def payments_for_references(*, references: list[str]) -> QuerySet[Payment]:
     return Payment.objects.filter(reference__in=references).prefetch_related("refunds")
 
 
-def payment_references_with_status(*, status: str) -> QuerySet[Payment]:
+def payment_references_with_status(*, status: str) -> QuerySet[Payment, str]:
     """References (order numbers) with a payment in ``status``, as a subquery."""
-    return Payment.objects.filter(status=status).values("reference")
+    return Payment.objects.filter(status=status).values_list("reference", flat=True)

@@ -187,10 +187,11 @@ class PaymentStatusFilter(admin.SimpleListFilter):
         return [(status, status.replace("_", " ")) for status in INTENT_STATUSES]
 
     def queryset(self, request, queryset):
-        if self.value() in INTENT_STATUSES:
+        status = self.value()
+        if status in INTENT_STATUSES:
             return queryset.filter(
                 number__in=billing_selectors.payment_references_with_status(
-                    status=self.value()
+                    status=status
                 )
             )
         return queryset

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -225,6 +227,12 @@ def test_admin_import_dry_run_reports_bad_rows_and_writes_nothing(staff_client):
     assert response.status_code == 200
     assert "Unknown category “no-such-category”." in html
     assert "Ensure this value is greater than or equal to 0." in html
+    # Each error is reported against its own row (file row 2 is MUG-1, 3 is CAP-1).
+    text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    assert "2 1 category Unknown category “no-such-category”. MUG-1" in text
+    assert "3 1 price_minor Ensure this value is greater than or equal to 0. CAP-1" in (
+        text
+    )
     assert "Confirm import" not in html
     assert not Variant.objects.exists()
     assert not Product.objects.exists()

@@ -19,9 +19,10 @@ from django.forms.models import BaseInlineFormSet
 
 from apps.core.money import Money, currency_exponent, to_minor_exact
 
-# A PositiveBigIntegerField holds at most 19 digits; 18 leaves room for the
-# exponent and keeps absurd input (1E+1000000) out of integer maths.
+# Keeps absurd input (1E+1000000) out of the integer maths; the stored range
+# (a PositiveBigIntegerField, 2**63 - 1 minor units) is checked after conversion.
 _MAX_DIGITS = 18
+_MAX_MINOR = 2**63 - 1
 
 
 class MoneyAmountField(forms.DecimalField):
@@ -125,9 +126,14 @@ class MoneyInputFormMixin(_FormBase):
                 self.add_error(name, "Enter a valid currency to check this amount.")
                 continue
             try:
-                cleaned[name] = to_minor_exact(value, currency)
+                minor = to_minor_exact(value, currency)
             except ValueError:
                 self.add_error(name, _places_message(value, currency))
+                continue
+            if minor > _MAX_MINOR:
+                self.add_error(name, "That amount is too large.")
+                continue
+            cleaned[name] = minor
         return cleaned
 
 

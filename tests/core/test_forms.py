@@ -75,6 +75,7 @@ def test_money_form_valid_amount_cleans_to_minor_units(text, currency, minor):
         ("1,999.00", "USD", "Enter an amount as a plain number"),
         ("NaN", "USD", "Enter an amount as a plain number"),
         ("1E+1000000", "USD", "no more than 18 digits"),
+        ("999999999999999999", "USD", "That amount is too large."),
     ],
 )
 def test_money_form_bad_amount_is_an_error_on_the_field(text, currency, message):

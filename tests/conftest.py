@@ -99,6 +99,30 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
+def admin_change_form_data(response) -> dict[str, str]:
+    """The POST an admin add/change page would send unedited: the main form,
+    each inline's management form and rows, as the page shows them."""
+
+    def form_data(form) -> dict[str, str]:
+        data = {}
+        for bound in form:
+            value = bound.value()
+            if isinstance(value, bool):
+                if value:
+                    data[bound.html_name] = "on"
+            else:
+                data[bound.html_name] = "" if value is None else str(value)
+        return data
+
+    data = form_data(response.context["adminform"].form)
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        data |= form_data(formset.management_form)
+        for form in formset.forms:
+            data |= form_data(form)
+    return data
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     """Rate-limit counters and cached values must not leak between tests."""

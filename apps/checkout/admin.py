@@ -28,6 +28,7 @@ from apps.checkout.models import (
     WeightBand,
 )
 from apps.core.exceptions import ApplicationError
+from apps.core.forms import MoneyInputFormMixin, MoneyInputInlineFormSet
 from apps.core.money import Money
 
 
@@ -50,8 +51,24 @@ def _address(address: dict | None) -> str:
     return "\n".join(p for p in parts if p)
 
 
+class ShippingMethodAdminForm(MoneyInputFormMixin, forms.ModelForm):
+    money_fields = ("price_minor", "free_over_minor")
+    money_labels = {"free_over_minor": "Free over subtotal"}
+    money_currency_owner = "method"
+
+
+class WeightBandAdminForm(MoneyInputFormMixin, forms.ModelForm):
+    """A band has no currency of its own: it prices in its method's currency."""
+
+    money_fields = ("price_minor",)
+    money_currency_field = None
+    money_currency_owner = "shipping method"
+
+
 class WeightBandInline(admin.TabularInline):
     model = WeightBand
+    form = WeightBandAdminForm
+    formset = MoneyInputInlineFormSet
     extra = 0
 
 
@@ -66,16 +83,26 @@ class ShippingMethodAdmin(admin.ModelAdmin):
         "name",
         "zone",
         "rate_type",
-        "price_minor",
-        "currency",
-        "free_over_minor",
+        "price",
+        "free_over",
         "min_delivery_days",
         "max_delivery_days",
         "is_active",
     )
     list_filter = ("rate_type", "is_active", "zone")
     list_select_related = ("zone",)
+    form = ShippingMethodAdminForm
     inlines = [WeightBandInline]
+
+    @admin.display(description="price", ordering="price_minor")
+    def price(self, method):
+        return _money(method.price_minor, method.currency)
+
+    @admin.display(description="free over", ordering="free_over_minor")
+    def free_over(self, method):
+        if method.free_over_minor is None:
+            return "—"
+        return _money(method.free_over_minor, method.currency)
 
 
 @admin.register(TaxRate)

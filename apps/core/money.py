@@ -93,3 +93,28 @@ def to_minor(value: Decimal | str, currency: str) -> int:
     return int(
         (Decimal(value).scaleb(exponent)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
     )
+
+
+def to_minor_exact(value: Decimal, currency: str) -> int:
+    """Convert a major-unit amount to minor units exactly, with no rounding step.
+
+    Trailing zeros are fine (``19.990`` USD is 1999, ``1200.00`` JPY is 1200).
+    Raise ValueError when the amount is not finite or has more decimal places
+    than the currency has (``19.999`` USD, ``12.5`` JPY).
+    """
+    # Integer arithmetic on the digits: Decimal operations such as scaleb()
+    # round to the context precision (28 digits) and would hide extra places.
+    sign, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):  # "n", "N" or "F": NaN or infinity
+        raise ValueError(f"{value} is not an amount")
+    coefficient = int("".join(map(str, digits)) or "0")
+    shift = exponent + currency_exponent(currency)
+    if shift >= 0:
+        minor = coefficient * 10**shift
+    else:
+        minor, remainder = divmod(coefficient, 10**-shift)
+        if remainder:
+            raise ValueError(
+                f"{value} has more decimal places than {currency.upper()} allows"
+            )
+    return -minor if sign else minor

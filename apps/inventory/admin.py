@@ -13,6 +13,8 @@ from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV
 
 from apps.core.exceptions import ApplicationError
+from apps.core.forms import MoneyInputFormMixin
+from apps.core.money import Money
 from apps.inventory.models import (
     BackInStockSubscription,
     Category,
@@ -74,8 +76,17 @@ class CategoryAdmin(admin.ModelAdmin):
         return obj._products
 
 
+class VariantAdminForm(MoneyInputFormMixin, forms.ModelForm):
+    """Prices typed as 19.99 in the variant's own currency, stored in minor units."""
+
+    money_fields = ("price_minor", "compare_at_price_minor")
+    money_labels = {"compare_at_price_minor": "Compare-at price"}
+    money_currency_owner = "variant"
+
+
 class VariantInline(admin.TabularInline):
     model = Variant
+    form = VariantAdminForm
     extra = 0
     fields = (
         "sku",
@@ -176,6 +187,7 @@ class StockAdjustmentForm(forms.Form):
 
 @admin.register(Variant)
 class VariantAdmin(ImportExportMixin, admin.ModelAdmin):
+    form = VariantAdminForm
     resource_classes = [VariantResource]
     import_formats = [CSV]
     export_formats = [CSV]
@@ -213,8 +225,6 @@ class VariantAdmin(ImportExportMixin, admin.ModelAdmin):
 
     @admin.display(description="Price", ordering="price_minor")
     def price(self, obj):
-        from apps.core.money import Money
-
         return Money(obj.price_minor, obj.currency).format()
 
     @admin.display(description="On hand", ordering="_on_hand")

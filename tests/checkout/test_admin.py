@@ -12,7 +12,14 @@ from django.urls import reverse
 from apps.billing import gateway
 from apps.billing.models import Payment, PaymentRefund
 from apps.carts.models import Cart
-from apps.checkout.models import Checkout, FailedWorkflow, Order, OrderEvent
+from apps.checkout.models import (
+    Checkout,
+    FailedWorkflow,
+    Order,
+    OrderEvent,
+    ShippingMethod,
+    WeightBand,
+)
 from apps.inventory.models import StockItem, StockMovement
 from tests.accounts.factories import UserFactory
 from tests.checkout.conftest import api_checkout_to_payment, confirm_card, idem
@@ -20,8 +27,10 @@ from tests.checkout.factories import (
     ShippingMethodFactory,
     ShippingZoneFactory,
     TaxRateFactory,
+    WeightBandFactory,
 )
 from tests.checkout.test_views import make_order
+from tests.conftest import admin_change_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -106,6 +115,146 @@ def test_admin_changelist_needs_staff(client):
 
     assert r.status_code == 302
     assert "/admin/login/" in r["Location"]
+
+
+# --- shipping prices typed in major units -----------------------------------------
+
+
+def _method_change(staff_client, method, **changes):
+    url = reverse("admin:checkout_shippingmethod_change", args=[method.pk])
+    data = admin_change_form_data(staff_client.get(url))
+    return staff_client.post(url, {**data, **changes})
+
+
+def test_admin_shipping_method_changelist_shows_prices_in_currency(staff_client):
+    ShippingMethodFactory(free_over=True, price_minor=500, free_over_minor=5000)
+
+    r = staff_client.get(reverse("admin:checkout_shippingmethod_changelist"))
+
+    html = r.content.decode()
+    assert "$5.00" in html
+    assert "$50.00" in html
+
+
+def test_admin_shipping_method_page_shows_prices_as_decimals(staff_client):
+    method = ShippingMethodFactory(weight=True, price_minor=500, free_over_minor=5000)
+    WeightBandFactory(method=method, price_minor=750)
+
+    r = staff_client.get(
+        reverse("admin:checkout_shippingmethod_change", args=[method.pk])
+    )
+
+    html = r.content.decode()
+    assert 'name="price_minor" value="5.00"' in html
+    assert 'name="free_over_minor" value="50.00"' in html
+    assert 'name="weight_bands-0-price_minor" value="7.50"' in html
+    assert "Price (in the shipping method&#x27;s currency)" in html
+
+
+def test_admin_shipping_method_post_decimals_saves_minor_units(staff_client):
+    method = ShippingMethodFactory(weight=True, price_minor=1)
+    band = WeightBandFactory(method=method, price_minor=1)
+
+    r = _method_change(
+        staff_client,
+        method,
+        price_minor="4.99",
+        free_over_minor="75",
+        **{"weight_bands-0-price_minor": "7.25"},
+    )
+
+    assert r.status_code == 302
+    method.refresh_from_db()
+    band.refresh_from_db()
+    assert (method.price_minor, method.free_over_minor, band.price_minor) == (
+        499,
+        7500,
+        725,
+    )
+
+
+def test_admin_shipping_method_bands_price_in_the_methods_new_currency(staff_client):
+    method = ShippingMethodFactory(weight=True, price_minor=500, currency="USD")
+    band = WeightBandFactory(method=method, price_minor=700)
+
+    r = _method_change(
+        staff_client,
+        method,
+        currency="JPY",
+        price_minor="800",
+        **{"weight_bands-0-price_minor": "1200"},
+    )
+
+    assert r.status_code == 302
+    method.refresh_from_db()
+    band.refresh_from_db()
+    assert (method.currency, method.price_minor, band.price_minor) == ("JPY", 800, 1200)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"price_minor": "4.999"}, "price_minor", "USD has 2 decimal places"),
+        ({"free_over_minor": "-5"}, "free_over_minor", "zero or more"),
+        ({"free_over_minor": "fifty"}, "free_over_minor", "plain number"),
+    ],
+)
+def test_admin_shipping_method_bad_amount_field_error_saves_nothing(
+    staff_client, changes, field, message
+):
+    method = ShippingMethodFactory(price_minor=500, name="Before")
+
+    r = _method_change(staff_client, method, name="After", **changes)
+
+    assert r.status_code == 200
+    errors = r.context["adminform"].form.errors
+    assert list(errors) == [field]
+    assert message in errors[field][0]
+    method.refresh_from_db()
+    assert (method.name, method.price_minor, method.free_over_minor) == (
+        "Before",
+        500,
+        None,
+    )
+
+
+def test_admin_weight_band_bad_amount_field_error_saves_nothing(staff_client):
+    method = ShippingMethodFactory(weight=True, currency="JPY", price_minor=800)
+    band = WeightBandFactory(method=method, price_minor=1200)
+
+    r = _method_change(staff_client, method, **{"weight_bands-0-price_minor": "12.5"})
+
+    assert r.status_code == 200
+    formset = r.context["inline_admin_formsets"][0].formset
+    assert "JPY has no decimal places" in formset.errors[0]["price_minor"][0]
+    band.refresh_from_db()
+    assert band.price_minor == 1200
+
+
+def test_admin_shipping_method_add_with_band_in_decimals(staff_client):
+    zone = ShippingZoneFactory()
+    url = reverse("admin:checkout_shippingmethod_add")
+    data = admin_change_form_data(staff_client.get(url))
+
+    r = staff_client.post(
+        url,
+        {
+            **data,
+            "zone": str(zone.pk),
+            "name": "By weight",
+            "rate_type": "weight",
+            "price_minor": "0",
+            "currency": "EUR",
+            "weight_bands-TOTAL_FORMS": "1",
+            "weight_bands-0-max_weight_grams": "2000",
+            "weight_bands-0-price_minor": "9.90",
+        },
+    )
+
+    assert r.status_code == 302
+    method = ShippingMethod.objects.get(name="By weight")
+    assert (method.currency, method.price_minor) == ("EUR", 0)
+    assert WeightBand.objects.get(method=method).price_minor == 990
 
 
 # --- orders paid through localstripe ---------------------------------------------

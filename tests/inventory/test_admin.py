@@ -20,6 +20,7 @@ from apps.inventory.services import (
     stock_adjust,
     stock_reserve,
 )
+from tests.conftest import admin_change_form_data
 from tests.inventory.factories import (
     BackInStockSubscriptionFactory,
     CategoryFactory,
@@ -185,6 +186,172 @@ def test_admin_adjust_stock_action_redirects_to_form(staff_client):
 
     assert response.status_code == 302
     assert response["Location"].endswith(f"/{variant.pk}/adjust-stock/")
+
+
+# --- prices typed in major units ------------------------------------------------
+
+
+def _variant_change(staff_client, variant, **changes):
+    url = f"/admin/inventory/variant/{variant.pk}/change/"
+    data = admin_change_form_data(staff_client.get(url))
+    return staff_client.post(url, {**data, **changes})
+
+
+def test_admin_variant_change_page_shows_price_as_decimal(staff_client):
+    variant = VariantFactory(price_minor=1999, compare_at_price_minor=2500)
+
+    response = staff_client.get(f"/admin/inventory/variant/{variant.pk}/change/")
+
+    html = response.content.decode()
+    assert 'name="price_minor" value="19.99"' in html
+    assert 'name="compare_at_price_minor" value="25.00"' in html
+    assert "Price (in the variant&#x27;s currency)" in html
+
+
+def test_admin_variant_post_decimal_price_saves_minor_units(staff_client):
+    variant = VariantFactory(price_minor=100)
+
+    response = _variant_change(
+        staff_client, variant, price_minor="19.99", compare_at_price_minor="24.5"
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    variant.refresh_from_db()
+    assert (variant.price_minor, variant.compare_at_price_minor) == (1999, 2450)
+
+
+def test_admin_variant_post_jpy_whole_price_saves_it_unscaled(staff_client):
+    variant = VariantFactory(price_minor=100)
+
+    response = _variant_change(
+        staff_client, variant, currency="JPY", price_minor="1200"
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    variant.refresh_from_db()
+    assert (variant.price_minor, variant.currency) == (1200, "JPY")
+
+
+@pytest.mark.parametrize(
+    ("currency", "typed", "message"),
+    [
+        ("USD", "19.999", "USD has 2 decimal places: 19.999 has more."),
+        ("JPY", "12.5", "JPY has no decimal places"),
+        ("USD", "-1", "Enter an amount of zero or more."),
+        ("USD", "19,99", "Enter an amount as a plain number"),
+    ],
+)
+def test_admin_variant_post_bad_price_shows_field_error_and_saves_nothing(
+    staff_client, currency, typed, message
+):
+    variant = VariantFactory(price_minor=1999, currency="USD", title="Before")
+
+    response = _variant_change(
+        staff_client, variant, currency=currency, price_minor=typed, title="After"
+    )
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert list(form.errors) == ["price_minor"]
+    assert message in form.errors["price_minor"][0]
+    variant.refresh_from_db()
+    assert (variant.price_minor, variant.currency, variant.title) == (
+        1999,
+        "USD",
+        "Before",
+    )
+
+
+def test_admin_variant_compare_at_not_above_price_is_an_error(staff_client):
+    variant = VariantFactory(price_minor=1999)
+
+    response = _variant_change(
+        staff_client, variant, price_minor="19.99", compare_at_price_minor="19.99"
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["compare_at_price_minor"] == ["The compare-at price must be higher."]
+
+
+def _product_change(staff_client, product, **changes):
+    url = f"/admin/inventory/product/{product.pk}/change/"
+    data = admin_change_form_data(staff_client.get(url))
+    return staff_client.post(url, {**data, **changes})
+
+
+def test_admin_product_page_shows_variant_prices_as_decimals(staff_client):
+    product = ProductFactory()
+    VariantFactory(product=product, price_minor=1999, currency="USD")
+    VariantFactory(product=product, price_minor=1200, currency="JPY")
+
+    html = staff_client.get(f"/admin/inventory/product/{product.pk}/change/")
+
+    content = html.content.decode()
+    assert 'name="variants-0-price_minor" value="19.99"' in content
+    assert 'name="variants-1-price_minor" value="1200"' in content
+    assert "Price (in the variant&#x27;s currency)" in content
+
+
+def test_admin_product_inline_prices_in_each_rows_currency(staff_client):
+    product = ProductFactory()
+    usd = VariantFactory(product=product, price_minor=100, currency="USD")
+    jpy = VariantFactory(product=product, price_minor=100, currency="JPY")
+
+    response = _product_change(
+        staff_client,
+        product,
+        **{"variants-0-price_minor": "19.99", "variants-1-price_minor": "1200"},
+    )
+
+    assert response.status_code == 302
+    usd.refresh_from_db()
+    jpy.refresh_from_db()
+    assert (usd.price_minor, jpy.price_minor) == (1999, 1200)
+
+
+def test_admin_product_inline_bad_price_errors_on_that_row_only(staff_client):
+    product = ProductFactory()
+    usd = VariantFactory(product=product, price_minor=100, currency="USD")
+    jpy = VariantFactory(product=product, price_minor=100, currency="JPY")
+
+    response = _product_change(
+        staff_client,
+        product,
+        **{"variants-0-price_minor": "19.99", "variants-1-price_minor": "12.5"},
+    )
+
+    assert response.status_code == 200
+    formset = response.context["inline_admin_formsets"][0].formset
+    assert formset.errors[0] == {}
+    assert "JPY has no decimal places" in formset.errors[1]["price_minor"][0]
+    assert "JPY has no decimal places" in response.content.decode()
+    usd.refresh_from_db()
+    jpy.refresh_from_db()
+    assert (usd.price_minor, jpy.price_minor) == (100, 100)
+
+
+def test_admin_product_inline_new_variant_in_decimal_price(staff_client):
+    product = ProductFactory()
+    VariantFactory(product=product)
+    url = f"/admin/inventory/product/{product.pk}/change/"
+    data = admin_change_form_data(staff_client.get(url))
+    new_row = {
+        "variants-1-product": str(product.pk),
+        "variants-1-sku": "NEW-1",
+        "variants-1-option_values": "{}",
+        "variants-1-price_minor": "5.50",
+        "variants-1-currency": "EUR",
+        "variants-1-weight_grams": "0",
+        "variants-1-track_stock": "on",
+        "variants-1-is_active": "on",
+        "variants-1-position": "0",
+    }
+
+    response = staff_client.post(url, {**data, **new_row, "variants-TOTAL_FORMS": "2"})
+
+    assert response.status_code == 302
+    assert Variant.objects.get(sku="NEW-1").price_minor == 550
 
 
 # --- CSV import / export -------------------------------------------------------

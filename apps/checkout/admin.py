@@ -36,8 +36,28 @@ def _money(amount_minor: int | None, currency: str) -> str:
     return Money(int(amount_minor or 0), currency).format()
 
 
+def money_column(
+    field: str, description: str, *, currency_from: str = "currency", sort: bool = False
+):
+    """An admin column (or read-only field) showing ``field`` as money.
+
+    ``currency_from`` is the dotted path to the row's currency ("order.currency"
+    for a line, which has none of its own).
+    """
+
+    def column(self, obj) -> str:
+        currency = obj
+        for part in currency_from.split("."):
+            currency = getattr(currency, part)
+        return _money(getattr(obj, field), currency)
+
+    return admin.display(description=description, ordering=field if sort else None)(
+        column
+    )
+
+
 def _address(address: dict | None) -> str:
-    """One line per part, as on an envelope (the admin shows it in a <pre>)."""
+    """One line per part, as on an envelope (the admin shows each break as <br>)."""
     if not address:
         return "—"
     parts = [
@@ -94,9 +114,7 @@ class ShippingMethodAdmin(admin.ModelAdmin):
     form = ShippingMethodAdminForm
     inlines = [WeightBandInline]
 
-    @admin.display(description="price", ordering="price_minor")
-    def price(self, method):
-        return _money(method.price_minor, method.currency)
+    price = money_column("price_minor", "price", sort=True)
 
     @admin.display(description="free over", ordering="free_over_minor")
     def free_over(self, method):
@@ -134,25 +152,17 @@ class OrderLineInline(admin.TabularInline):
     )
     readonly_fields = fields
 
-    @admin.display(description="unit price")
-    def unit_price(self, line):
-        return _money(line.unit_price_minor, line.order.currency)
-
-    @admin.display(description="discount")
-    def discount(self, line):
-        return _money(line.discount_minor, line.order.currency)
-
-    @admin.display(description="tax")
-    def tax(self, line):
-        return _money(line.tax_minor, line.order.currency)
-
-    @admin.display(description="total")
-    def total(self, line):
-        return _money(line.total_minor, line.order.currency)
-
-    @admin.display(description="refunded")
-    def refunded(self, line):
-        return _money(line.refunded_minor, line.order.currency)
+    unit_price = money_column(
+        "unit_price_minor", "unit price", currency_from="order.currency"
+    )
+    discount = money_column(
+        "discount_minor", "discount", currency_from="order.currency"
+    )
+    tax = money_column("tax_minor", "tax", currency_from="order.currency")
+    total = money_column("total_minor", "total", currency_from="order.currency")
+    refunded = money_column(
+        "refunded_minor", "refunded", currency_from="order.currency"
+    )
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("order")
@@ -321,33 +331,13 @@ class OrderAdmin(admin.ModelAdmin):
         ]
         return "\n".join(lines) or "—"
 
-    @admin.display(description="subtotal")
-    def subtotal(self, order):
-        return _money(order.subtotal_minor, order.currency)
-
-    @admin.display(description="discount")
-    def discount(self, order):
-        return _money(order.discount_minor, order.currency)
-
-    @admin.display(description="shipping")
-    def shipping(self, order):
-        return _money(order.shipping_minor, order.currency)
-
-    @admin.display(description="shipping discount")
-    def shipping_discount(self, order):
-        return _money(order.shipping_discount_minor, order.currency)
-
-    @admin.display(description="tax")
-    def tax(self, order):
-        return _money(order.tax_minor, order.currency)
-
-    @admin.display(description="total", ordering="total_minor")
-    def total(self, order):
-        return _money(order.total_minor, order.currency)
-
-    @admin.display(description="refunded", ordering="refunded_minor")
-    def refunded(self, order):
-        return _money(order.refunded_minor, order.currency)
+    subtotal = money_column("subtotal_minor", "subtotal")
+    discount = money_column("discount_minor", "discount")
+    shipping = money_column("shipping_minor", "shipping")
+    shipping_discount = money_column("shipping_discount_minor", "shipping discount")
+    tax = money_column("tax_minor", "tax")
+    total = money_column("total_minor", "total", sort=True)
+    refunded = money_column("refunded_minor", "refunded", sort=True)
 
     @admin.display(description="ship to")
     def shipping_to(self, order):

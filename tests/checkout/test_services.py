@@ -223,6 +223,25 @@ def test_payment_succeeded_delivered_five_times_out_of_order_finalises_once(
     assert Payment.objects.get().status == "succeeded"
 
 
+def _assert_cancelled_refunded_apologised(localstripe) -> Order:
+    """The order is cancelled, refunded in full at Stripe, and the shopper told."""
+    order = Order.objects.get()
+    assert order.status == "cancelled"
+    assert order.refunded_minor == order.total_minor
+    refund = PaymentRefund.objects.get()
+    stripe_refund = requests.get(
+        f"{localstripe}/v1/refunds/{refund.refund_id}",
+        auth=("sk_test_" + "0" * 24 + "localstripe", ""),
+        timeout=10,
+    ).json()
+    assert stripe_refund["amount"] == order.total_minor
+    assert stripe_refund["payment_intent"] == refund.payment.intent_id
+    assert [m.subject for m in mail.outbox] == [
+        f"Sorry: we could not fulfil order {order.number}"
+    ]
+    return order
+
+
 def test_payment_succeeded_after_hold_expired_and_stock_sold_refunds_and_apologises(
     paid_intent, localstripe, django_capture_on_commit_callbacks
 ):
@@ -240,20 +259,7 @@ def test_payment_succeeded_after_hold_expired_and_stock_sold_refunds_and_apologi
     with django_capture_on_commit_callbacks(execute=True):
         _send_succeeded(paid_intent["payment_intent_id"], "evt_1")
 
-    order = Order.objects.get()
-    assert order.status == "cancelled"
-    assert order.refunded_minor == order.total_minor
-    refund = PaymentRefund.objects.get()
-    stripe_refund = requests.get(
-        f"{localstripe}/v1/refunds/{refund.refund_id}",
-        auth=("sk_test_" + "0" * 24 + "localstripe", ""),
-        timeout=10,
-    ).json()
-    assert stripe_refund["amount"] == order.total_minor
-    assert stripe_refund["payment_intent"] == paid_intent["payment_intent_id"]
-    assert [m.subject for m in mail.outbox] == [
-        f"Sorry: we could not fulfil order {order.number}"
-    ]
+    _assert_cancelled_refunded_apologised(localstripe)
     assert not FailedWorkflow.objects.filter(status="open").exists()
     assert StockItem.objects.get(variant=variant).on_hand == 0
     assert not CouponRedemption.objects.exists()
@@ -384,19 +390,7 @@ def test_payment_succeeded_after_coupon_used_up_elsewhere_refunds_and_apologises
     with django_capture_on_commit_callbacks(execute=True):
         _send_succeeded(paid_intent["payment_intent_id"], "evt_coupon_gone")
 
-    order = Order.objects.get()
-    assert order.status == "cancelled"
-    assert order.refunded_minor == order.total_minor
-    refund = PaymentRefund.objects.get()
-    stripe_refund = requests.get(
-        f"{localstripe}/v1/refunds/{refund.refund_id}",
-        auth=("sk_test_" + "0" * 24 + "localstripe", ""),
-        timeout=10,
-    ).json()
-    assert stripe_refund["amount"] == order.total_minor
-    assert [m.subject for m in mail.outbox] == [
-        f"Sorry: we could not fulfil order {order.number}"
-    ]
+    _assert_cancelled_refunded_apologised(localstripe)
     # Nothing was sold and the coupon keeps its one (other) redemption.
     assert StockItem.objects.get(variant=paid_intent["variant"]).on_hand == 5
     assert list(CouponRedemption.objects.values_list("order_ref", flat=True)) == [

@@ -251,6 +251,7 @@ def celery_worker(transactional_db, settings, request):
         "DATABASE_URL": _database_url_for_subprocess(),
         "REDIS_URL": settings.REDIS_URL,
         "STRIPE_API_HOST": settings.STRIPE_API_HOST,
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
     }
     proc = subprocess.Popen(
         [

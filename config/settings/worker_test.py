@@ -11,3 +11,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 # Worker tests that need a failing mail server set this (tests/core/test_tasks.py).
 EMAIL_BACKEND = env("WORKER_TEST_EMAIL_BACKEND", default=EMAIL_BACKEND)
+
+# The test suite gives each worker a queue of its own; tasks this worker
+# queues itself (a notification after finalising an order) go there too.
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")

@@ -105,11 +105,15 @@ class MoneyInputFormMixin(_FormBase):
                     "currencies such as JPY (1200)."
                 ),
             )
-            value = self.initial.get(name)
-            if isinstance(value, int) and currency:
-                # A Decimal, as DecimalField compares it for changed_data; it
-                # renders with the currency's places (19.99, 0.00, 1200).
-                self.initial[name] = Money(value, currency).as_decimal()
+            if name in self.initial:
+                value = self.initial[name]
+                if isinstance(value, int) and currency:
+                    # A Decimal, as DecimalField compares it for changed_data;
+                    # it renders with the currency's places (19.99, 0.00, 1200).
+                    self.initial[name] = Money(value, currency).as_decimal()
+            elif isinstance(old.initial, int) and currency:
+                # A new row: the model field's default (0) as an amount too.
+                self.fields[name].initial = Money(old.initial, currency).as_decimal()
 
     def get_money_fields(self) -> tuple[str, ...]:
         """Return the fields shown as money; called once the form has its data."""
@@ -119,7 +123,10 @@ class MoneyInputFormMixin(_FormBase):
         if self.money_currency:
             return self.money_currency
         if self.money_currency_field:
-            return self.initial.get(self.money_currency_field) or None
+            field = self.fields.get(self.money_currency_field)
+            default = field.initial if field is not None else None
+            currency = self.initial.get(self.money_currency_field, default)
+            return currency if isinstance(currency, str) and currency else None
         return None
 
     def _submitted_currency(self) -> str | None:

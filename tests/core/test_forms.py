@@ -118,6 +118,25 @@ def test_money_form_given_currency_is_used_for_input_and_initial():
     assert "JPY has no decimal places" in posted.errors["price_minor"][0]
 
 
+class _DefaultsForm(MoneyInputFormMixin, forms.Form):
+    """A new row's form: the model defaults are field initials, not form ones."""
+
+    money_fields = ("price_minor",)
+
+    price_minor = forms.IntegerField(initial=0)
+    currency = forms.CharField(max_length=3, initial="JPY")
+
+
+def test_money_form_field_default_shown_in_the_default_currency():
+    form = _DefaultsForm()
+
+    assert 'value="0"' in str(form["price_minor"])
+    assert _DefaultsForm(initial={"currency": "USD"})["price_minor"].value() == 0
+    assert 'value="0.00"' in str(
+        _DefaultsForm(initial={"currency": "USD"})["price_minor"]
+    )
+
+
 def test_money_form_unchanged_decimal_is_not_reported_as_changed():
     form = _PriceForm(
         initial={"price_minor": 1999, "currency": "USD"},

@@ -409,3 +409,13 @@ def test_coupon_changelist_shows_value_in_human_terms(staff_client):
     assert "free shipping" in _changelist_row(html, "SHIP")
     assert "buy 2 get 1 at 50% off" in _changelist_row(html, "HALF")
     assert "buy 2 get 1 free" in _changelist_row(html, "FREE")
+
+
+def test_coupon_add_form_loads_with_help_in_human_units(staff_client):
+    response = staff_client.get(_ADD_URL)
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert 'value="0.00"' in str(form["minimum_subtotal_minor"])
+    assert "12.5 for 12.5 %" in form.fields["value"].help_text
+    assert "applies in any currency" in form.fields["currency"].help_text

@@ -9,6 +9,9 @@ The currency is either a field of the same form (``money_currency_field``,
 read from the submitted data, so changing both at once works) or given to the
 form as ``money_currency=`` (e.g. a parent row's currency, passed by
 ``MoneyInputInlineFormSet``).
+
+``PercentField`` is the same idea for percentages: staff type 12.5, the row
+stores 1250 basis points.
 """
 
 from decimal import Decimal
@@ -17,7 +20,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django import forms
 from django.forms.models import BaseInlineFormSet
 
-from apps.core.money import Money, currency_exponent, to_minor_exact
+from apps.core.money import (
+    Money,
+    basis_points_as_percent,
+    currency_exponent,
+    scale_exact,
+    to_minor_exact,
+)
 
 # Keeps absurd input (1E+1000000) out of the integer maths; the stored range
 # (a PositiveBigIntegerField, 2**63 - 1 minor units) is checked after conversion.
@@ -68,7 +77,9 @@ class MoneyInputFormMixin(_FormBase):
             money_fields = ("price_minor", "compare_at_price_minor")
             money_currency_owner = "variant"
 
-    Fields in ``money_fields`` that the form does not have are skipped.
+    Fields in ``money_fields`` that the form does not have are skipped. A form
+    whose money fields depend on other input (a coupon's ``value`` is money
+    only for a fixed amount) overrides ``get_money_fields()``.
     """
 
     money_fields: ClassVar[tuple[str, ...]] = ()
@@ -80,7 +91,7 @@ class MoneyInputFormMixin(_FormBase):
         super().__init__(*args, **kwargs)
         self.money_currency = money_currency
         currency = self._initial_currency()
-        for name in self.money_fields:
+        for name in self.get_money_fields():
             old = self.fields.get(name)
             if old is None:
                 continue
@@ -94,17 +105,28 @@ class MoneyInputFormMixin(_FormBase):
                     "currencies such as JPY (1200)."
                 ),
             )
-            value = self.initial.get(name)
-            if isinstance(value, int) and currency:
-                # A Decimal, as DecimalField compares it for changed_data; it
-                # renders with the currency's places (19.99, 0.00, 1200).
-                self.initial[name] = Money(value, currency).as_decimal()
+            if name in self.initial:
+                value = self.initial[name]
+                if isinstance(value, int) and currency:
+                    # A Decimal, as DecimalField compares it for changed_data;
+                    # it renders with the currency's places (19.99, 0.00, 1200).
+                    self.initial[name] = Money(value, currency).as_decimal()
+            elif isinstance(old.initial, int) and currency:
+                # A new row: the model field's default (0) as an amount too.
+                self.fields[name].initial = Money(old.initial, currency).as_decimal()
+
+    def get_money_fields(self) -> tuple[str, ...]:
+        """Return the fields shown as money; called once the form has its data."""
+        return self.money_fields
 
     def _initial_currency(self) -> str | None:
         if self.money_currency:
             return self.money_currency
         if self.money_currency_field:
-            return self.initial.get(self.money_currency_field) or None
+            field = self.fields.get(self.money_currency_field)
+            default = field.initial if field is not None else None
+            currency = self.initial.get(self.money_currency_field, default)
+            return currency if isinstance(currency, str) and currency else None
         return None
 
     def _submitted_currency(self) -> str | None:
@@ -118,7 +140,7 @@ class MoneyInputFormMixin(_FormBase):
         super().clean()
         cleaned = self.cleaned_data
         currency = self._submitted_currency()
-        for name in self.money_fields:
+        for name in self.get_money_fields():
             value = cleaned.get(name)
             if name not in self.fields or not isinstance(value, Decimal):
                 continue
@@ -143,6 +165,65 @@ def _places_message(value: Decimal, currency: str) -> str:
     if places == 0:
         return f"{code} has no decimal places: enter a whole amount, not {value}."
     return f"{code} has {places} decimal places: {value} has more."
+
+
+class PercentField(forms.DecimalField):
+    """A percentage typed as 12.5 and cleaned to basis points (1250).
+
+    Above 0 and at most 100, with at most 2 decimal places (a basis point is
+    0.01 %); trailing zeros are fine. The initial value is basis points too
+    (stored units), shown as a percent: 1250 → 12.5.
+    """
+
+    default_error_messages = {
+        "invalid": "Enter a percentage as a plain number, e.g. 12.5 (no % sign).",
+        "min_value": "Enter a percentage above 0.",
+        "max_value": "Enter a percentage of at most %(limit_value)s.",
+        "max_places": (
+            "Enter a percentage with at most 2 decimal places, e.g. 12.25, "
+            "not %(value)s."
+        ),
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_value", Decimal(100))
+        kwargs.setdefault("max_digits", _MAX_DIGITS)
+        kwargs.setdefault(
+            "widget", forms.TextInput(attrs={"inputmode": "decimal", "size": 6})
+        )
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return basis_points_as_percent(value)
+        return value
+
+    def clean(self, value: Any) -> int | None:  # basis points, not a Decimal
+        percent = super().clean(value)
+        if percent is None:
+            return None
+        if percent <= 0:
+            raise forms.ValidationError(
+                self.error_messages["min_value"], code="min_value"
+            )
+        try:
+            return scale_exact(percent, 2)
+        except ValueError:
+            raise forms.ValidationError(
+                self.error_messages["max_places"],
+                code="max_places",
+                params={"value": percent},
+            ) from None
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        if self.disabled:
+            return False
+        if data in self.empty_values:
+            return initial not in self.empty_values
+        try:
+            return self.clean(data) != initial
+        except forms.ValidationError:
+            return True
 
 
 class MoneyInputInlineFormSet(BaseInlineFormSet):

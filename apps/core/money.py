@@ -102,19 +102,39 @@ def to_minor_exact(value: Decimal, currency: str) -> int:
     Raise ValueError when the amount is not finite or has more decimal places
     than the currency has (``19.999`` USD, ``12.5`` JPY).
     """
+    try:
+        return scale_exact(value, currency_exponent(currency))
+    except ValueError as exc:
+        if value.is_finite():
+            raise ValueError(
+                f"{value} has more decimal places than {currency.upper()} allows"
+            ) from exc
+        raise
+
+
+def scale_exact(value: Decimal, places: int) -> int:
+    """Return ``value`` times 10**places as an exact integer (12.5, 2 → 1250).
+
+    Trailing zeros are fine (``12.500`` with 2 places is 1250).
+    Raise ValueError when the value is not finite or has more than ``places``
+    decimal places.
+    """
     # Integer arithmetic on the digits: Decimal operations such as scaleb()
     # round to the context precision (28 digits) and would hide extra places.
     sign, digits, exponent = value.as_tuple()
     if not isinstance(exponent, int):  # "n", "N" or "F": NaN or infinity
         raise ValueError(f"{value} is not an amount")
     coefficient = int("".join(map(str, digits)) or "0")
-    shift = exponent + currency_exponent(currency)
+    shift = exponent + places
     if shift >= 0:
-        minor = coefficient * 10**shift
+        scaled = coefficient * 10**shift
     else:
-        minor, remainder = divmod(coefficient, 10**-shift)
+        scaled, remainder = divmod(coefficient, 10**-shift)
         if remainder:
-            raise ValueError(
-                f"{value} has more decimal places than {currency.upper()} allows"
-            )
-    return -minor if sign else minor
+            raise ValueError(f"{value} has more than {places} decimal places")
+    return -scaled if sign else scaled
+
+
+def basis_points_as_percent(basis_points: int) -> Decimal:
+    """Return basis points as an exact percentage (1250 → 12.5, 1000 → 10)."""
+    return Decimal(basis_points) / 100

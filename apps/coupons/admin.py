@@ -1,4 +1,5 @@
 import csv
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -6,8 +7,10 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.functional import cached_property
 
-from apps.core.money import Money
+from apps.core.forms import MoneyInputFormMixin, PercentField
+from apps.core.money import Money, basis_points_as_percent
 from apps.coupons import selectors, services
 from apps.coupons.models import Coupon, CouponRedemption, StackingSettings
 
@@ -35,6 +38,160 @@ class GenerateCodesForm(forms.Form):
     prefix = forms.CharField(max_length=20, required=False)  # type: ignore[assignment]  # a field, not BaseForm.prefix
 
 
+_PERCENT_KINDS = (Coupon.Kind.PERCENTAGE, Coupon.Kind.BUY_X_GET_Y)
+# Coupon.value is a PositiveIntegerField: its stored range, in minor units.
+_MAX_VALUE = 2_147_483_647
+
+_VALUE_HELP = (
+    "Percentage off and buy X get Y: a percent, e.g. 12.5 for 12.5 % (at most "
+    "2 decimal places; 100 = free). Fixed amount off: an amount in the coupon's "
+    "currency, e.g. 5.00 for USD, 1200 for JPY. Free shipping: leave empty."
+)
+_CURRENCY_HELP = (
+    "A fixed amount, a minimum subtotal and a maximum discount are amounts in "
+    "this currency, and a coupon with any of them applies only to carts in it. "
+    "A percentage, buy X get Y or free-shipping coupon without them applies in "
+    "any currency."
+)
+
+
+def _percent_text(basis_points: int) -> str:
+    return f"{basis_points_as_percent(basis_points)}%"
+
+
+def coupon_value_text(coupon: Coupon) -> str:
+    """Say what the coupon gives: "12.5%", "$5.00 off", "buy 2 get 1 free"."""
+    if coupon.kind == Coupon.Kind.PERCENTAGE:
+        return _percent_text(coupon.value)
+    if coupon.kind == Coupon.Kind.FIXED_AMOUNT:
+        return f"{Money(coupon.value, coupon.currency).format()} off"
+    if coupon.kind == Coupon.Kind.FREE_SHIPPING:
+        return "free shipping"
+    if coupon.kind == Coupon.Kind.BUY_X_GET_Y:
+        offer = (
+            "free"
+            if coupon.value >= 10_000
+            else f"at {_percent_text(coupon.value)} off"
+        )
+        return f"buy {coupon.buy_quantity} get {coupon.get_quantity} {offer}"
+    return str(coupon.value)
+
+
+class CouponAdminForm(MoneyInputFormMixin, forms.ModelForm):
+    """Staff type percents (12.5) and amounts (5.00), never storage units.
+
+    ``value`` is basis points for percentage and buy X get Y coupons and minor
+    units of the coupon's currency for a fixed amount, so its field follows the
+    kind: the submitted one when bound, the stored one when shown.
+    """
+
+    money_fields = ("minimum_subtotal_minor", "maximum_discount_minor")
+    money_currency_owner = "coupon"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The stored values, for the history's before → after (the form's
+        # initial holds display values, the instance gets the new ones).
+        self.stored = {
+            name: getattr(self.instance, name)
+            for name in ("kind", "value", "currency", *self.money_fields)
+        }
+        kind = self._kind()
+        if "value" in self.fields:
+            if kind in _PERCENT_KINDS:
+                self.fields["value"] = PercentField()
+            elif kind != Coupon.Kind.FIXED_AMOUNT:
+                self.fields["value"] = forms.DecimalField(
+                    required=False,
+                    min_value=0,
+                    widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 10}),
+                )
+                if kind == Coupon.Kind.FREE_SHIPPING:
+                    self.initial["value"] = None
+            self.fields["value"].label = "Value"
+            self.fields["value"].help_text = _VALUE_HELP
+        if "currency" in self.fields:
+            currency = self.fields["currency"]
+            currency.help_text = _CURRENCY_HELP
+            currency.error_messages["required"] = (
+                "Enter the coupon's currency (e.g. USD): amounts are in it."
+            )
+        for name, extra in (
+            ("minimum_subtotal_minor", "0 = no minimum."),
+            ("maximum_discount_minor", "Empty = no cap."),
+        ):
+            if name in self.fields:
+                self.fields[name].help_text += f" {extra}"
+
+    def _kind(self) -> str | None:
+        if self.is_bound:
+            return self.data.get(self.add_prefix("kind")) or None
+        return self.initial.get("kind") or None
+
+    def get_money_fields(self) -> tuple[str, ...]:
+        if self._kind() == Coupon.Kind.FIXED_AMOUNT:
+            return ("value", *self.money_fields)
+        return self.money_fields
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        kind = cleaned.get("kind")
+        value = cleaned.get("value")
+        if "value" not in cleaned:
+            return cleaned
+        if kind == Coupon.Kind.FIXED_AMOUNT and isinstance(value, int):
+            if value == 0:
+                self.add_error("value", "Enter an amount above zero.")
+            elif value > _MAX_VALUE:
+                self.add_error("value", "That amount is too large.")
+        elif kind == Coupon.Kind.FREE_SHIPPING:
+            if value:
+                self.add_error("value", "Free shipping has no value: leave this empty.")
+            else:
+                cleaned["value"] = 0
+        return cleaned
+
+    @cached_property
+    def changed_data(self) -> list[str]:
+        changed = list(super().changed_data)
+        # The same number means something else under another kind.
+        if "kind" in changed and "value" not in changed and "value" in self.fields:
+            changed.append("value")
+        return changed
+
+    def change_texts(self, name: str) -> tuple[str, str] | None:
+        """Return a changed value and money field as (before, after) text.
+
+        Call after saving; None for the other fields.
+        """
+        before, after = self.stored, self.instance
+        if name == "value":
+            return (
+                _value_field_text(before["kind"], before["value"], before["currency"]),
+                _value_field_text(after.kind, after.value, after.currency),
+            )
+        if name in self.money_fields:
+            return (
+                _money_text(before[name], before["currency"]),
+                _money_text(getattr(after, name), after.currency),
+            )
+        return None
+
+
+def _value_field_text(kind: str, value: int, currency: str) -> str:
+    if kind in _PERCENT_KINDS:
+        return _percent_text(value)
+    if kind == Coupon.Kind.FIXED_AMOUNT:
+        return _money_text(value, currency)
+    return "none" if not value else str(value)
+
+
+def _money_text(amount_minor: int | None, currency: str) -> str:
+    if amount_minor is None:
+        return "none"
+    return Money(amount_minor, currency).format()
+
+
 _REDEMPTION_FIELDS = (
     "order_ref",
     "customer_key",
@@ -57,10 +214,11 @@ class RedemptionInline(admin.TabularInline):
 
 @admin.register(Coupon)
 class CouponAdmin(admin.ModelAdmin):
+    form = CouponAdminForm
     list_display = [
         "code",
         "kind",
-        "value",
+        "value_display",
         "is_active",
         "starts_at",
         "ends_at",
@@ -129,6 +287,10 @@ class CouponAdmin(admin.ModelAdmin):
             coupon.discount_totals = totals.get(coupon.pk, {})
         return changelist
 
+    @admin.display(description="value")
+    def value_display(self, obj) -> str:
+        return coupon_value_text(obj)
+
     @admin.display(ordering="redemption_count", description="redemptions")
     def redemption_count(self, obj) -> int:
         return obj.redemption_count
@@ -154,6 +316,10 @@ class CouponAdmin(admin.ModelAdmin):
             return message
         changes = []
         for name in form.changed_data:
+            texts = form.change_texts(name) if hasattr(form, "change_texts") else None
+            if texts is not None:
+                changes.append(f"{name}: {texts[0]} → {texts[1]}")
+                continue
             before = form.initial.get(name)
             after = form.cleaned_data.get(name)
             if hasattr(after, "all") or isinstance(after, (list, tuple)):

@@ -1,9 +1,12 @@
-"""MoneyInputFormMixin: decimal input in the row's currency, minor units out."""
+"""MoneyInputFormMixin: decimal input in the row's currency, minor units out.
+
+PercentField: a percentage in, basis points out.
+"""
 
 import pytest
 from django import forms
 
-from apps.core.forms import MoneyAmountField, MoneyInputFormMixin
+from apps.core.forms import MoneyAmountField, MoneyInputFormMixin, PercentField
 
 
 class _PriceForm(MoneyInputFormMixin, forms.Form):
@@ -115,6 +118,25 @@ def test_money_form_given_currency_is_used_for_input_and_initial():
     assert "JPY has no decimal places" in posted.errors["price_minor"][0]
 
 
+class _DefaultsForm(MoneyInputFormMixin, forms.Form):
+    """A new row's form: the model defaults are field initials, not form ones."""
+
+    money_fields = ("price_minor",)
+
+    price_minor = forms.IntegerField(initial=0)
+    currency = forms.CharField(max_length=3, initial="JPY")
+
+
+def test_money_form_field_default_shown_in_the_default_currency():
+    form = _DefaultsForm()
+
+    assert 'value="0"' in str(form["price_minor"])
+    assert _DefaultsForm(initial={"currency": "USD"})["price_minor"].value() == 0
+    assert 'value="0.00"' in str(
+        _DefaultsForm(initial={"currency": "USD"})["price_minor"]
+    )
+
+
 def test_money_form_unchanged_decimal_is_not_reported_as_changed():
     form = _PriceForm(
         initial={"price_minor": 1999, "currency": "USD"},
@@ -122,3 +144,67 @@ def test_money_form_unchanged_decimal_is_not_reported_as_changed():
     )
 
     assert form.changed_data == []
+
+
+class _RateForm(forms.Form):
+    rate = PercentField()
+    cap = PercentField(required=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "basis_points"),
+    [
+        ("12.5", 1250),
+        ("12.50", 1250),
+        ("12.500", 1250),
+        ("10", 1000),
+        (" 0.01 ", 1),
+        ("100", 10_000),
+    ],
+)
+def test_percent_field_cleans_a_percentage_to_basis_points(text, basis_points):
+    form = _RateForm(data={"rate": text})
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["rate"] == basis_points
+    assert form.cleaned_data["cap"] is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("12.345", "at most 2 decimal places, e.g. 12.25, not 12.345"),
+        ("0.001", "at most 2 decimal places"),
+        ("101", "at most 100"),
+        ("100.01", "at most 100"),
+        ("0", "above 0"),
+        ("-5", "above 0"),
+        ("12.5%", "Enter a percentage as a plain number"),
+        ("NaN", "Enter a percentage as a plain number"),
+        ("1E-1000000", "no more than 18 digits"),
+        ("", "This field is required."),
+    ],
+)
+def test_percent_field_bad_percentage_is_an_error_on_the_field(text, message):
+    form = _RateForm(data={"rate": text})
+
+    assert not form.is_valid()
+    assert list(form.errors) == ["rate"]
+    assert message in form.errors["rate"][0]
+
+
+@pytest.mark.parametrize(
+    ("basis_points", "shown"), [(1250, "12.5"), (1000, "10"), (1, "0.01")]
+)
+def test_percent_field_initial_basis_points_shown_as_percent(basis_points, shown):
+    form = _RateForm(initial={"rate": basis_points})
+
+    assert f'value="{shown}"' in str(form["rate"])
+
+
+def test_percent_field_changed_compares_basis_points():
+    unchanged = _RateForm(initial={"rate": 1250}, data={"rate": "12.50"})
+    changed = _RateForm(initial={"rate": 1250}, data={"rate": "12.6"})
+
+    assert unchanged.changed_data == []
+    assert changed.changed_data == ["rate"]

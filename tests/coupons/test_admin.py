@@ -75,8 +75,11 @@ def test_generate_codes_action_downloads_csv_of_new_single_use_codes(staff_clien
         },
     )
     assert response["Content-Type"] == "text/csv"
-    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    reader = csv.DictReader(io.StringIO(response.content.decode()))
+    rows = list(reader)
+    assert reader.fieldnames == ["code", "template", "kind", "value", "ends_at"]
     assert len(rows) == 5
+    assert {row["value"] for row in rows} == {"2000"}
     assert all(row["code"].startswith("VIP-") for row in rows)
     assert set(
         Coupon.objects.filter(generated_from=template).values_list("code", flat=True)
@@ -90,10 +93,10 @@ def test_coupon_edit_records_who_changed_what(staff_client):
         {
             "code": "EDITME",
             "kind": "percentage",
-            "value": 2500,
+            "value": "25",
             "currency": "USD",
             "is_active": "on",
-            "minimum_subtotal_minor": 0,
+            "minimum_subtotal_minor": "0.00",
             "priority": 0,
             "buy_quantity": 0,
             "get_quantity": 0,
@@ -105,7 +108,9 @@ def test_coupon_edit_records_who_changed_what(staff_client):
     assert response.status_code == 302, response.content.decode()[:2000]
     entry = LogEntry.objects.get(object_id=str(coupon.pk))
     assert entry.user.email == "admin@example.com"
-    assert "value: 1000 → 2500" in entry.get_change_message()
+    assert "value: 10% → 25%" in entry.get_change_message()
+    coupon.refresh_from_db()
+    assert coupon.value == 2500
 
 
 def test_stacking_settings_admin_changelist_loads(staff_client):
@@ -188,3 +193,229 @@ def test_stacking_settings_edited_in_admin_govern_the_next_coupon(staff_client):
     assert refused.status_code == 400
     assert refused.json()["error"]["code"] == "coupon_not_combinable"
     assert refused.json()["error"]["details"]["conflicting_code"] == "FIVEOFF"
+
+
+_ADD_URL = "/admin/coupons/coupon/add/"
+
+
+def _coupon_data(**overrides) -> dict:
+    """A valid admin POST for a coupon, in the units staff type."""
+    data = {
+        "code": "NEW",
+        "kind": "percentage",
+        "value": "10",
+        "currency": "USD",
+        "is_active": "on",
+        "minimum_subtotal_minor": "0",
+        "maximum_discount_minor": "",
+        "priority": 0,
+        "buy_quantity": 0,
+        "get_quantity": 0,
+        "is_combinable": "on",
+        "redemptions-TOTAL_FORMS": 0,
+        "redemptions-INITIAL_FORMS": 0,
+    }
+    return {**data, **overrides}
+
+
+def _saved(response) -> Coupon:
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    return Coupon.objects.get(code="NEW")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "value"),
+    [
+        ({"kind": "percentage", "value": "12.5"}, 1250),
+        ({"kind": "percentage", "value": "12.50"}, 1250),
+        ({"kind": "percentage", "value": "100"}, 10_000),
+        ({"kind": "fixed_amount", "value": "5.00"}, 500),
+        ({"kind": "fixed_amount", "value": "1200", "currency": "JPY"}, 1200),
+        (
+            {
+                "kind": "buy_x_get_y",
+                "value": "50",
+                "buy_quantity": 2,
+                "get_quantity": 1,
+            },
+            5000,
+        ),
+        ({"kind": "free_shipping", "value": ""}, 0),
+    ],
+)
+def test_coupon_add_typed_value_saved_in_storage_units(staff_client, overrides, value):
+    coupon = _saved(staff_client.post(_ADD_URL, _coupon_data(**overrides)))
+
+    assert coupon.value == value
+
+
+def test_coupon_add_money_limits_typed_in_the_coupon_currency(staff_client):
+    response = staff_client.post(
+        _ADD_URL,
+        _coupon_data(minimum_subtotal_minor="50.00", maximum_discount_minor="7.5"),
+    )
+
+    coupon = _saved(response)
+    assert coupon.minimum_subtotal_minor == 5000
+    assert coupon.maximum_discount_minor == 750
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"value": "101"}, "value", "at most 100"),
+        ({"value": "0"}, "value", "above 0"),
+        ({"value": "12.345"}, "value", "at most 2 decimal places"),
+        ({"value": "12.5%"}, "value", "plain number"),
+        (
+            {"kind": "fixed_amount", "value": "5.001"},
+            "value",
+            "USD has 2 decimal places: 5.001 has more.",
+        ),
+        (
+            {"kind": "fixed_amount", "value": "12.5", "currency": "JPY"},
+            "value",
+            "JPY has no decimal places",
+        ),
+        ({"kind": "fixed_amount", "value": "0"}, "value", "above zero"),
+        (
+            {"kind": "fixed_amount", "value": "21474836.48"},
+            "value",
+            "too large",
+        ),
+        (
+            {"kind": "fixed_amount", "value": "5.00", "currency": ""},
+            "currency",
+            "Enter the coupon's currency",
+        ),
+        ({"kind": "free_shipping", "value": "5"}, "value", "leave this empty"),
+        (
+            {"minimum_subtotal_minor": "5.001"},
+            "minimum_subtotal_minor",
+            "USD has 2 decimal places",
+        ),
+        (
+            {"maximum_discount_minor": "-1"},
+            "maximum_discount_minor",
+            "zero or more",
+        ),
+    ],
+)
+def test_coupon_add_bad_input_is_an_error_next_to_the_field_and_saves_nothing(
+    staff_client, overrides, field, message
+):
+    response = staff_client.post(_ADD_URL, _coupon_data(**overrides))
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert field in errors
+    assert message in " ".join(errors[field])
+    assert not Coupon.objects.exists()
+
+
+def test_coupon_edit_bad_percent_leaves_the_stored_coupon_alone(staff_client):
+    coupon = CouponFactory(code="NEW", value=1250)
+
+    response = staff_client.post(
+        f"/admin/coupons/coupon/{coupon.pk}/change/", _coupon_data(value="12.345")
+    )
+
+    assert response.status_code == 200
+    assert "value" in response.context["adminform"].form.errors
+    coupon.refresh_from_db()
+    assert coupon.value == 1250
+
+
+def _change_form_value(client, coupon: Coupon, field: str) -> str:
+    response = client.get(f"/admin/coupons/coupon/{coupon.pk}/change/")
+    assert response.status_code == 200
+    return str(response.context["adminform"].form[field])
+
+
+@pytest.mark.parametrize(
+    ("factory_kwargs", "field", "shown"),
+    [
+        ({"value": 1250}, "value", 'value="12.5"'),
+        ({"value": 1000}, "value", 'value="10"'),
+        ({"fixed": True, "value": 500}, "value", 'value="5.00"'),
+        ({"fixed": True, "value": 1200, "currency": "JPY"}, "value", 'value="1200"'),
+        ({"bxgy": True, "value": 5000}, "value", 'value="50"'),
+        ({"minimum_subtotal_minor": 5000}, "minimum_subtotal_minor", 'value="50.00"'),
+        ({"maximum_discount_minor": 750}, "maximum_discount_minor", 'value="7.50"'),
+    ],
+)
+def test_coupon_change_form_shows_human_values(
+    staff_client, factory_kwargs, field, shown
+):
+    coupon = CouponFactory(**factory_kwargs)
+
+    assert shown in _change_form_value(staff_client, coupon, field)
+
+
+def test_coupon_change_form_free_shipping_value_is_empty(staff_client):
+    coupon = CouponFactory(free_shipping=True)
+
+    assert 'value="' not in _change_form_value(staff_client, coupon, "value")
+
+
+def test_coupon_change_form_resaved_unchanged_keeps_values_and_logs_no_change(
+    staff_client,
+):
+    coupon = CouponFactory(
+        code="NEW", fixed=True, value=500, minimum_subtotal_minor=5000
+    )
+
+    response = staff_client.post(
+        f"/admin/coupons/coupon/{coupon.pk}/change/",
+        _coupon_data(kind="fixed_amount", value="5.00", minimum_subtotal_minor="50"),
+    )
+
+    assert response.status_code == 302
+    coupon.refresh_from_db()
+    assert (coupon.value, coupon.minimum_subtotal_minor) == (500, 5000)
+    entry = LogEntry.objects.get(object_id=str(coupon.pk))
+    assert entry.get_change_message() == "No fields changed."
+
+
+def test_coupon_edit_history_shows_money_and_kind_changes_in_human_units(
+    staff_client,
+):
+    coupon = CouponFactory(code="NEW", value=1000)
+
+    response = staff_client.post(
+        f"/admin/coupons/coupon/{coupon.pk}/change/",
+        _coupon_data(kind="fixed_amount", value="10", minimum_subtotal_minor="50"),
+    )
+
+    assert response.status_code == 302
+    message = LogEntry.objects.get(object_id=str(coupon.pk)).get_change_message()
+    assert "value: 10% → $10.00" in message
+    assert "minimum_subtotal_minor: $0.00 → $50.00" in message
+
+
+def test_coupon_changelist_shows_value_in_human_terms(staff_client):
+    CouponFactory(code="PCT", value=1250)
+    CouponFactory(code="FIVE", fixed=True, value=500)
+    CouponFactory(code="YEN", fixed=True, value=1200, currency="JPY")
+    CouponFactory(code="SHIP", free_shipping=True)
+    CouponFactory(code="HALF", bxgy=True, value=5000)
+    CouponFactory(code="FREE", bxgy=True, value=10_000)
+
+    html = staff_client.get("/admin/coupons/coupon/").content.decode()
+
+    assert "12.5%" in _changelist_row(html, "PCT")
+    assert "$5.00 off" in _changelist_row(html, "FIVE")
+    assert "¥1,200 off" in _changelist_row(html, "YEN")
+    assert "free shipping" in _changelist_row(html, "SHIP")
+    assert "buy 2 get 1 at 50% off" in _changelist_row(html, "HALF")
+    assert "buy 2 get 1 free" in _changelist_row(html, "FREE")
+
+
+def test_coupon_add_form_loads_with_help_in_human_units(staff_client):
+    response = staff_client.get(_ADD_URL)
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert 'value="0.00"' in str(form["minimum_subtotal_minor"])
+    assert "12.5 for 12.5 %" in form.fields["value"].help_text
+    assert "applies in any currency" in form.fields["currency"].help_text

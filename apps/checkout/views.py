@@ -8,6 +8,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
+from django_ratelimit.core import get_usage
 from django_ratelimit.decorators import ratelimit
 
 from apps.accounts import selectors as account_selectors
@@ -37,7 +38,6 @@ limit = ratelimit(key=client_key, rate=checkout_rate, group="checkout", block=Tr
 limit_payment = ratelimit(
     key=client_key, rate=payment_rate, group="checkout-payment", block=False
 )
-PAYMENT_RETRY_AFTER = 60
 
 
 def _session_cart(request):
@@ -332,13 +332,22 @@ def checkout_shipping_method(request, checkout_id):
 def checkout_payment(request, checkout_id):
     """Enter payment: reserve stock, place the pending order, mount the card form."""
     if getattr(request, "limited", False):
+        # The time left in this client's window, as the API answers it.
+        usage = get_usage(
+            request,
+            group="checkout-payment",
+            key=client_key,
+            rate=payment_rate,
+            increment=False,
+        )
+        wait = max(1, int(usage["time_left"])) if usage else 60
         response = render(
             request,
             "checkout/payment_rate_limited.html",
-            {"checkout_id": checkout_id},
+            {"checkout_id": checkout_id, "minutes": -(-wait // 60)},
             status=429,
         )
-        response["Retry-After"] = str(PAYMENT_RETRY_AFTER)
+        response["Retry-After"] = str(wait)
         return response
     checkout = _checkout(request, checkout_id)
     totals = services.checkout_totals(checkout=checkout)

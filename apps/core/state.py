@@ -1,0 +1,150 @@
+"""The one state-machine idiom: a transition table as data and one mutator.
+
+Every machine (orders, checkouts, carts, reservations, and later
+subscriptions, dunning cases, licences, flows) declares a ``StateMachine``
+beside its model and changes state only through ``move`` (one locked row) or
+``move_many`` (a set of rows in one conditional UPDATE). Nothing else assigns
+a status field, so the table is the whole truth about what may happen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import Any, Generic, TypeVar
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models, transaction
+from django.utils import timezone
+
+from apps.core.exceptions import InvalidTransition
+
+M = TypeVar("M", bound=models.Model)
+
+# Called inside the transaction after the row is saved: (row, from, to).
+EventWriter = Callable[[Any, str, str], None]
+# Called once the transaction commits: (row, from, to).
+SideEffect = Callable[[Any, str, str], None]
+
+
+@dataclass(frozen=True)
+class StateMachine(Generic[M]):
+    """A transition table for one model's status field.
+
+    ``stamps`` names a datetime field to set when a state is entered
+    (``{"paid": "paid_at"}``); ``bump`` names integer fields incremented on
+    every move (a cart's optimistic-lock ``version``).
+    """
+
+    model: type[M]
+    field: str
+    transitions: Mapping[str, frozenset[str] | set[str]]
+    name: str = ""
+    stamps: Mapping[str, str] = dataclass_field(default_factory=dict)
+    bump: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return self.name or str(self.model._meta.verbose_name)
+
+    def allowed(self, source: str, to: str) -> bool:
+        return to in self.transitions.get(source, ())
+
+    def sources_of(self, to: str) -> list[str]:
+        """The states from which ``to`` may be entered, sorted."""
+        return sorted(s for s, targets in self.transitions.items() if to in targets)
+
+    def check(self, source: str, to: str) -> None:
+        """Raise InvalidTransition unless ``source -> to`` is in the table."""
+        if source != to and not self.allowed(source, to):
+            raise InvalidTransition(
+                f"A {self.label} cannot go from {source} to {to}.",
+                details={"from": source, "to": to},
+            )
+
+    def move(
+        self,
+        row: M,
+        to: str,
+        *,
+        also_update: Iterable[str] = (),
+        event: EventWriter | None = None,
+        on_commit: Iterable[SideEffect] = (),
+    ) -> bool:
+        """Move a row the caller has locked to ``to``; return whether it moved.
+
+        A move to the current state is a no-op (Stripe redelivers webhooks,
+        shoppers double-click). The row is saved with ``update_fields``:
+        the status, the entered state's stamp, bumped counters, ``updated_at``
+        when the model has it, and ``also_update``. ``event`` writes the
+        history/audit row in the same transaction; ``on_commit`` callbacks run
+        only once it commits.
+
+        Raise InvalidTransition for a move the table does not allow.
+        """
+        source = getattr(row, self.field)
+        if source == to:
+            return False
+        self.check(source, to)
+        setattr(row, self.field, to)
+        fields = [self.field, *also_update]
+        stamp = self.stamps.get(to)
+        if stamp:
+            setattr(row, stamp, timezone.now())
+            fields.append(stamp)
+        for counter in self.bump:
+            setattr(row, counter, getattr(row, counter) + 1)
+            fields.append(counter)
+        if _has_field(row, "updated_at"):
+            fields.append("updated_at")
+        row.save(update_fields=list(dict.fromkeys(fields)))
+        if event is not None:
+            event(row, source, to)
+        for effect in on_commit:
+            transaction.on_commit(
+                lambda effect=effect: effect(row, source, to)  # type: ignore[misc]
+            )
+        return True
+
+    def move_by_pk(self, pk: Any, to: str, **kwargs: Any) -> M:
+        """Lock the row by primary key, then ``move`` it."""
+        with transaction.atomic():
+            row = self.model._default_manager.select_for_update().get(pk=pk)
+            self.move(row, to, **kwargs)
+        return row
+
+    def move_many(self, rows: models.QuerySet[M], to: str, **extra: Any) -> int:
+        """Move every row of ``rows`` that may enter ``to``, in one UPDATE.
+
+        For bulk, idempotent sweeps: rows already at ``to`` or in a state the
+        table does not let enter it are left alone, and the count says how
+        many moved. Callers that need all rows to move lock them first and
+        compare the count. Raise InvalidTransition for an unknown state.
+        """
+        known = set(self.transitions) | {
+            t for targets in self.transitions.values() for t in targets
+        }
+        if to not in known:
+            raise InvalidTransition(
+                f"A {self.label} has no state {to!r}.", details={"to": to}
+            )
+        values: dict[str, Any] = {self.field: to, **extra}
+        if _has_field(self.model, "updated_at"):
+            values.setdefault("updated_at", timezone.now())
+        stamp = self.stamps.get(to)
+        if stamp:
+            values.setdefault(stamp, timezone.now())
+        for counter in self.bump:
+            values[counter] = models.F(counter) + 1
+        return rows.filter(**{f"{self.field}__in": self.sources_of(to)}).update(
+            **values
+        )
+
+
+def _has_field(model_or_row: Any, name: str) -> bool:
+    try:
+        model_or_row._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return True

@@ -1,0 +1,80 @@
+"""core.state: the one transition helper every machine uses."""
+
+import pytest
+from django.db import transaction
+
+from apps.carts.models import Cart
+from apps.core.exceptions import InvalidTransition
+from apps.core.state import StateMachine
+from tests.carts.factories import CartFactory
+
+pytestmark = pytest.mark.django_db
+
+OPEN, CHECKED_OUT, ABANDONED = "open", "checked_out", "abandoned"
+CARTS = StateMachine(
+    model=Cart,
+    field="status",
+    transitions={OPEN: {CHECKED_OUT, ABANDONED}, ABANDONED: {OPEN}},
+    name="cart",
+    bump=("version",),
+)
+
+
+def test_move_allowed_saves_status_bumps_counter_and_writes_event():
+    cart = CartFactory()
+    seen = []
+    with transaction.atomic():
+        moved = CARTS.move(
+            cart, ABANDONED, event=lambda row, a, b: seen.append((row.pk, a, b))
+        )
+    cart.refresh_from_db()
+    assert moved is True
+    assert (cart.status, cart.version) == (ABANDONED, 2)
+    assert seen == [(cart.pk, OPEN, ABANDONED)]
+
+
+def test_move_to_current_state_is_a_no_op_without_event_or_save():
+    cart = CartFactory()
+    seen = []
+    assert CARTS.move(cart, OPEN, event=lambda *a: seen.append(a)) is False
+    cart.refresh_from_db()
+    assert (cart.status, cart.version, seen) == (OPEN, 1, [])
+
+
+def test_move_illegal_raises_409_and_changes_nothing():
+    cart = CartFactory(status=CHECKED_OUT)
+    with pytest.raises(InvalidTransition) as exc:
+        CARTS.move(cart, OPEN)
+    assert exc.value.status_code == 409
+    assert exc.value.details == {"from": CHECKED_OUT, "to": OPEN}
+    cart.refresh_from_db()
+    assert (cart.status, cart.version) == (CHECKED_OUT, 1)
+
+
+def test_move_side_effects_run_only_after_commit(
+    django_capture_on_commit_callbacks,
+):
+    cart = CartFactory()
+    ran = []
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        CARTS.move_by_pk(cart.pk, CHECKED_OUT, on_commit=[lambda *a: ran.append(a)])
+    assert ran == []
+    for callback in callbacks:
+        callback()
+    assert ran == [(ran[0][0], OPEN, CHECKED_OUT)]
+
+
+def test_move_many_moves_only_rows_the_table_allows():
+    open_cart = CartFactory()
+    done_cart = CartFactory(status=CHECKED_OUT)
+    moved = CARTS.move_many(Cart.objects.all(), ABANDONED)
+    open_cart.refresh_from_db()
+    done_cart.refresh_from_db()
+    assert moved == 1
+    assert (open_cart.status, open_cart.version) == (ABANDONED, 2)
+    assert done_cart.status == CHECKED_OUT
+
+
+def test_move_many_unknown_state_raises():
+    with pytest.raises(InvalidTransition):
+        CARTS.move_many(Cart.objects.all(), "exploded")

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.core.models import AuditLog, Notification
+from apps.core.models import AuditLog, Notification, OutboxEvent
 
 
 @admin.register(Notification)
@@ -25,6 +25,33 @@ class AuditLogAdmin(admin.ModelAdmin):
     search_fields = ("object_id", "actor__email", "ip_address")
     list_select_related = ("actor",)
     date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(admin.ModelAdmin):
+    """Events are records of what happened: read-only, never deleted."""
+
+    list_display = (
+        "id",
+        "topic",
+        "aggregate_type",
+        "aggregate_id",
+        "created_at",
+        "published_at",
+        "attempts",
+    )
+    list_filter = ("topic", ("published_at", admin.EmptyFieldListFilter))
+    search_fields = ("aggregate_id", "topic")
+    readonly_fields = [f.name for f in OutboxEvent._meta.fields]
 
     def has_add_permission(self, request):
         return False

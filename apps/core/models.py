@@ -103,3 +103,34 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type}:{self.object_id}"
+
+
+class OutboxEvent(models.Model):
+    """A business event written in the same transaction as the change it reports.
+
+    The relay publishes each row once to the receivers registered in code
+    (outgoing webhooks, analytics), so an event exists exactly when its change
+    committed and no receiver hears of a change that rolled back.
+    """
+
+    topic = models.CharField(max_length=64, db_index=True)
+    aggregate_type = models.CharField(max_length=64, blank=True)
+    aggregate_id = models.CharField(max_length=64, blank=True)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [
+            models.Index(
+                fields=["id"],
+                condition=models.Q(published_at__isnull=True),
+                name="core_outbox_unpublished",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} {self.aggregate_type}:{self.aggregate_id}"

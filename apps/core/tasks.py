@@ -37,3 +37,11 @@ def requeue_stuck_notifications() -> int:
     from apps.core.notifications import notifications_requeue_stuck
 
     return notifications_requeue_stuck()
+
+
+@shared_task(name="core.relay_outbox", acks_late=True)
+def relay_outbox() -> int:
+    """Publish committed outbox events (after each commit, and by beat)."""
+    from apps.core.outbox import outbox_relay
+
+    return outbox_relay()

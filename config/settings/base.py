@@ -150,6 +150,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.requeue_stuck_notifications",
         "schedule": 5 * 60,
     },
+    # The outbox relay also runs after each commit; beat catches events whose
+    # after-commit task was never queued (broker down, process killed).
+    "core.relay_outbox": {
+        "task": "core.relay_outbox",
+        "schedule": 60,
+    },
     # inventory: expire lapsed stock holds (availability ignores them already).
     "inventory.expire_reservations": {
         "task": "inventory.expire_reservations",

@@ -14,6 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("account/", include("apps.accounts.urls")),
+    path("", include("apps.wallets.urls")),
     path("_allauth/", include("allauth.headless.urls")),
     path("", include("apps.inventory.urls")),
     path("cart/", include("apps.carts.urls")),

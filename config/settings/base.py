@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.inventory",
     "apps.coupons",
+    "apps.wallets",
     "apps.carts",
     "apps.billing",
     "apps.checkout",
@@ -406,6 +408,15 @@ CART_DELETE_ANONYMOUS_AFTER_DAYS = env.int(
 )
 CART_TAX_RATES: list[tuple[str, int]] = []  # estimated on the cart; (name, bp)
 COUPON_APPLY_RATE = env("COUPON_APPLY_RATE", default="10/m")
+# wallets: staff adjustments above this (minor units) need an explicit confirm.
+WALLET_ADJUSTMENT_CONFIRM_ABOVE_MINOR = env.int(
+    "WALLET_ADJUSTMENT_CONFIRM_ABOVE_MINOR", default=10_000
+)
+# wallets: nightly check that every balance equals the sum of its ledger.
+CELERY_BEAT_SCHEDULE["wallets.reconcile"] = {
+    "task": "wallets.reconcile",
+    "schedule": crontab(hour=3, minute=30),
+}
 CELERY_BEAT_SCHEDULE["carts.expire_carts"] = {
     "task": "carts.expire_carts",
     "schedule": 60 * 60 * 6,

@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("apps.inventory.api.urls")),
     path("", include("apps.carts.api.urls")),
     path("", include("apps.coupons.api.urls")),
+    path("", include("apps.wallets.api.urls")),
     path("", include("apps.billing.api.urls")),
     path("", include("apps.checkout.api.urls")),
 ]

@@ -1,0 +1,36 @@
+"""Store-credit errors, each with a stable code for API clients and forms."""
+
+from apps.core.exceptions import ApplicationError, Conflict
+
+WALLET_ERROR_CODES = (
+    "wallet_amount_invalid",
+    "wallet_insufficient_credit",
+    "wallet_currency_mismatch",
+    "wallet_idempotency_conflict",
+    "wallet_hold_not_found",
+)
+
+
+class WalletAmountInvalid(ApplicationError):
+    status_code = 400
+    default_code = "wallet_amount_invalid"
+
+
+class InsufficientCredit(ApplicationError):
+    status_code = 400
+    default_code = "wallet_insufficient_credit"
+
+
+class WalletCurrencyMismatch(ApplicationError):
+    status_code = 400
+    default_code = "wallet_currency_mismatch"
+
+
+class WalletIdempotencyConflict(Conflict):
+    """The key was used before for a different operation."""
+
+    default_code = "wallet_idempotency_conflict"
+
+
+class HoldNotFound(Conflict):
+    default_code = "wallet_hold_not_found"

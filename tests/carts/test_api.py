@@ -268,7 +268,8 @@ def test_cart_coupon_apply_guessing_throttled_with_retry_after(api_client, setti
     ]
     assert codes == [400, 400, 400, 429]
     response = api_client.post(url, {"code": "GUESS9"}, format="json")
-    assert response["Retry-After"] == "60"
+    # The time left in the client's one-minute window.
+    assert 1 <= int(response["Retry-After"]) <= 60
     assert response.json()["error"]["code"] == "rate_limited"
 
 

@@ -120,7 +120,7 @@ def test_cart_coupon_page_guessing_throttled_429(client, settings):
     ]
     assert statuses == [400, 400, 429]
     refused = client.post("/cart/coupons/", {"code": "G9"})
-    assert refused["Retry-After"] == "60"
+    assert 1 <= int(refused["Retry-After"]) <= 60  # time left in the window
     assert b"Too many attempts. Please wait a minute" in refused.content
 
 

@@ -107,14 +107,21 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, Celery and rate limits: Redis when REDIS_URL is set --------------
 REDIS_URL = env("REDIS_URL", default="")
-if REDIS_URL:
-    CACHES = {
+
+
+def redis_caches(url: str) -> dict:
+    """The cache on Redis; unreachable Redis reads as a miss (apps.core.cache)."""
+    return {
         "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
+            "BACKEND": "apps.core.cache.FailOpenRedisCache",
+            "LOCATION": url,
             "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
         }
     }
+
+
+if REDIS_URL:
+    CACHES = redis_caches(REDIS_URL)
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False

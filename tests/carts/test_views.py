@@ -171,7 +171,7 @@ def test_header_cart_count_costs_one_query(client, django_assert_num_queries):
 
 
 def test_login_page_merges_guest_cart_with_capped_notice(client):
-    user = UserFactory()
+    user = UserFactory(verified_email=True)
     variant = VariantFactory(stock=4, price_minor=1000)
     other = VariantFactory(stock=10, price_minor=250)
     mine = CartFactory(user=user)

@@ -48,7 +48,7 @@ def _fresh_connection_pools(app):
 def test_redis_down_sign_in_sign_up_coupon_and_checkout_answer_without_500(
     redis_down, client, api_client, django_capture_on_commit_callbacks, caplog
 ):
-    user = UserFactory(email="known@example.com")
+    user = UserFactory(email="known@example.com", verified_email=True)
     cart = CartLineFactory().cart
     caplog.set_level(logging.WARNING)
 

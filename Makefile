@@ -36,7 +36,7 @@ browser:
 	fi
 
 run: seed
-	$(BIN)/python scripts/run_dev.py --port $(PORT)
+	$(BIN)/python scripts/run_dev.py --port $(PORT) $(if $(filter-out 0,$(RUNSERVER)),--runserver)
 
 test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

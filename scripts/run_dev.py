@@ -4,18 +4,21 @@ Reads the processes from Procfile.dev and starts, in order:
 
 1. localstripe (unless STRIPE_API_HOST points at real Stripe), and waits for it;
 2. `manage.py stripe_dev_setup` (localstripe forgets webhooks on restart);
-3. the web server, and a Celery worker and beat when REDIS_URL is set.
+3. the web server (gunicorn with threads and --reload; runserver with
+   --runserver or RUNSERVER=1, or when gunicorn is not installed), and a
+   Celery worker and beat when REDIS_URL is set.
 
 Prints the URLs and the staff login. Ctrl-C (SIGINT) or SIGTERM stops every
 process it started; so does any of them exiting on its own.
 
-    .venv/bin/python scripts/run_dev.py --port 8000
+    .venv/bin/python scripts/run_dev.py --port 8000 [--runserver]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import os
 import signal
 import socket
@@ -49,6 +52,19 @@ def wait_for_port(host: str, port: int, proc: subprocess.Popen, timeout=20.0):
                 return
         time.sleep(0.1)
     raise RuntimeError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+def web_command(processes: dict[str, str], *, runserver: bool) -> str:
+    """The web server's command: gunicorn unless runserver is asked for.
+
+    runserver accepts 10 queued connections, so a burst of clients gets
+    "connection reset"; gunicorn's queue is deep and its threads serve
+    requests in parallel. Without gunicorn installed, runserver it is.
+    """
+    if not runserver and importlib.util.find_spec("gunicorn") is None:
+        print("[run_dev] gunicorn is not installed: using runserver", flush=True)
+        runserver = True
+    return processes["web-runserver" if runserver else "web"]
 
 
 class Supervisor:
@@ -106,6 +122,12 @@ def main(argv=None) -> int:
         type=int,
         default=int(os.environ.get("LOCALSTRIPE_PORT", 8420)),
     )
+    parser.add_argument(
+        "--runserver",
+        action="store_true",
+        default=os.environ.get("RUNSERVER", "") not in ("", "0"),
+        help="serve with Django's runserver instead of gunicorn (RUNSERVER=1)",
+    )
     args = parser.parse_args(argv)
 
     env = dict(os.environ)
@@ -147,7 +169,7 @@ def main(argv=None) -> int:
         if setup.returncode:
             print("[run_dev] stripe_dev_setup failed", flush=True)
             return setup.returncode
-        supervisor.start("web", processes["web"])
+        supervisor.start("web", web_command(processes, runserver=args.runserver))
         if env.get("REDIS_URL"):
             supervisor.start("worker", processes["worker"])
             supervisor.start("beat", processes["beat"])

@@ -133,18 +133,16 @@ def _clear_cache():
 
 @pytest.fixture(autouse=True)
 def _still_ratelimit_clock(monkeypatch):
-    """Stop django-ratelimit's clock for the test.
+    """Stop the rate limits' clock (apps.core.ratelimit) for the test.
 
     Its windows are fixed (aligned per key), so "N+1 attempts are refused"
     fails whenever the attempts straddle a window's end: rarely, but often
     enough across a suite to make CI red at random.
     """
-    from types import SimpleNamespace
-
-    from django_ratelimit import core as ratelimit_core
+    from apps.core import ratelimit
 
     now = int(time.time())
-    monkeypatch.setattr(ratelimit_core, "time", SimpleNamespace(time=lambda: now))
+    monkeypatch.setattr(ratelimit, "clock", lambda: now)
 
 
 @pytest.fixture(autouse=True)

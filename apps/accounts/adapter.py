@@ -1,20 +1,17 @@
 import hashlib
-import time
 import uuid
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
-from allauth.core.internal import ratelimit as allauth_ratelimit
 from django.contrib.sites.shortcuts import get_current_site
-from django.core.cache import cache
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from apps.core import ratelimit
 from apps.core.logging import get_request_id
 from apps.core.notifications import notification_enqueue
 
 # Set on the request when allauth refuses a login for too many failures; the
-# RetryAfterMiddleware turns it into a `Retry-After` header.
+# AllauthRateLimitMiddleware turns it into a `Retry-After` header.
 RETRY_AFTER_ATTR = "allauth_retry_after"
 
 
@@ -56,37 +53,23 @@ class AccountAdapter(DefaultAccountAdapter):
         )
 
     def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
-        try:
-            super().pre_authenticate(request, **credentials)
-        except ValidationError:
-            setattr(
-                request,
-                RETRY_AFTER_ATTR,
-                self._login_failed_retry_after(request, **credentials),
-            )
-            raise
+        """Refuse every password for an account with too many recent failures.
 
-    def _login_failed_retry_after(
-        self, request: HttpRequest, **credentials: Any
-    ) -> int:
-        """Seconds until the oldest counted failure leaves allauth's window."""
-        key = self._get_login_attempts_cache_key(request, **credentials)
-        rates = allauth_ratelimit.get_rates(
-            app="allauth.account", action="login_failed"
-        )
-        now = time.time()
-        wait = 0.0
-        for rate in rates:
-            cache_key = allauth_ratelimit.get_cache_key(
-                request,
-                app="allauth.account",
-                action="login_failed",
-                rate=rate,
-                key=key,
-            )
-            history = cache.get(cache_key, [])
-            if len(history) >= rate.amount:
-                # history is newest first; the slot frees when the amount-th
-                # newest hit expires.
-                wait = max(wait, history[rate.amount - 1] + rate.duration - now)
-        return max(1, int(wait + 0.999)) if wait else 60
+        Counted per address typed (ACCOUNT_LOGIN_FAILED_RATE), whoever types
+        it, so a guesser spreading over addresses gains nothing; the right
+        password is refused too while the window lasts.
+        """
+        super().pre_authenticate(request, **credentials)
+        used = ratelimit.peek(request, "login-failed", key=_login_key(credentials))
+        if used is not None and used.count >= used.limit:
+            setattr(request, RETRY_AFTER_ATTR, used.time_left)
+            raise self.validation_error("too_many_login_attempts")
+
+    def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
+        super().authentication_failed(request, **credentials)
+        ratelimit.usage(request, "login-failed", key=_login_key(credentials))
+
+
+def _login_key(credentials: dict[str, Any]) -> str:
+    login = credentials.get("email") or credentials.get("username") or ""
+    return "login:" + str(login).strip().lower()

@@ -7,7 +7,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
-from django_ratelimit.decorators import ratelimit
 
 from apps.accounts.forms import AddressForm, ProfileForm
 from apps.accounts.selectors import address_get_for_user, address_list_for_user
@@ -18,6 +17,7 @@ from apps.accounts.services import (
     user_profile_update,
 )
 from apps.core.exceptions import NotFound, ValidationFailed
+from apps.core.ratelimit import rate_limit
 
 if TYPE_CHECKING:
     from apps.accounts.models import Address, User
@@ -28,9 +28,8 @@ if TYPE_CHECKING:
         user: User
 
 
-# Saving addresses and profiles is cheap to abuse; these limits are generous
-# for a person and tight for a script.
-_WRITE_LIMIT = {"key": "user_or_ip", "rate": "30/m", "method": "POST", "block": True}
+# Saving addresses and profiles is cheap to abuse (ACCOUNT_WRITE_RATE).
+limit_writes = rate_limit("account-write", methods=["POST"])
 
 
 def _address_or_404(request: AuthenticatedHttpRequest, address_id: int) -> Address:
@@ -41,7 +40,7 @@ def _address_or_404(request: AuthenticatedHttpRequest, address_id: int) -> Addre
 
 
 @login_required
-@ratelimit(**_WRITE_LIMIT)
+@limit_writes
 @require_http_methods(["GET", "POST"])
 def profile(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, initial={"name": request.user.name})
@@ -68,7 +67,7 @@ def address_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 @login_required
-@ratelimit(**_WRITE_LIMIT)
+@limit_writes
 @require_http_methods(["GET", "POST"])
 def address_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = AddressForm(request.POST or None)
@@ -86,7 +85,7 @@ def address_add(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 @login_required
-@ratelimit(**_WRITE_LIMIT)
+@limit_writes
 @require_http_methods(["GET", "POST"])
 def address_edit(request: AuthenticatedHttpRequest, address_id: int) -> HttpResponse:
     address = _address_or_404(request, address_id)
@@ -106,7 +105,7 @@ def address_edit(request: AuthenticatedHttpRequest, address_id: int) -> HttpResp
 
 
 @login_required
-@ratelimit(**_WRITE_LIMIT)
+@limit_writes
 @require_http_methods(["GET", "POST"])
 def address_remove(request: AuthenticatedHttpRequest, address_id: int) -> HttpResponse:
     address = _address_or_404(request, address_id)

@@ -12,13 +12,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
-from django_ratelimit.decorators import ratelimit
 
 from apps.carts import selectors, services
 from apps.carts.exceptions import CartNotFound
 from apps.carts.forms import AddToCartForm, CouponForm, LineQuantityForm
-from apps.carts.throttling import client_key, coupon_rate
 from apps.core.exceptions import ApplicationError
+from apps.core.ratelimit import rate_limit
 
 SESSION_KEY = "cart_id"
 
@@ -128,7 +127,7 @@ def cart_line_remove(request, line_id: int):
 
 
 @require_POST
-@ratelimit(key=client_key, rate=coupon_rate, method="POST", block=True)
+@rate_limit("coupon")
 def cart_coupon_apply(request):
     form = CouponForm(request.POST)
     if not form.is_valid():

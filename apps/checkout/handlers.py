@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.dispatch import receiver
 
 from apps.billing.signals import payment_canceled, payment_failed, payment_succeeded
+from apps.core.queue import enqueue_on_commit
 
 
 @receiver(payment_succeeded, dispatch_uid="checkout.payment_succeeded")
@@ -22,11 +22,9 @@ def on_payment_succeeded(
 
     # The amount Stripe says it took travels with the task: the order is
     # checked against Stripe's word, not against our own record of the intent.
-    transaction.on_commit(
-        lambda: finalize_payment.delay(
-            payment_intent_id, "webhook", amount_minor, currency
-        ),
-        robust=True,
+    # With the broker down finalize_stuck_payments finishes it later.
+    enqueue_on_commit(
+        finalize_payment, payment_intent_id, "webhook", amount_minor, currency
     )
 
 

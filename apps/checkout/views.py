@@ -8,8 +8,6 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
-from django_ratelimit.core import get_usage
-from django_ratelimit.decorators import ratelimit
 
 from apps.accounts import selectors as account_selectors
 from apps.carts import selectors as cart_selectors
@@ -19,8 +17,8 @@ from apps.checkout.exceptions import CheckoutNotFound, OrderNotFound
 from apps.checkout.forms import AddressForm, BillingForm, EmailForm, ShippingMethodForm
 from apps.checkout.models import Checkout
 from apps.checkout.services.orders import order_number_from_token, order_public_path
-from apps.checkout.throttling import checkout_rate, client_key, payment_rate
 from apps.core.exceptions import ApplicationError, ValidationFailed
+from apps.core.ratelimit import rate_limit
 from apps.inventory.exceptions import OutOfStock
 
 S = Checkout.State
@@ -32,11 +30,11 @@ STEPS: list[tuple[str, str, str]] = [
     (S.PAYMENT, "Review & pay", "checkout:payment"),
 ]
 _ORDER = [step for step, _label, _url in STEPS]
-limit = ratelimit(key=client_key, rate=checkout_rate, group="checkout", block=True)
+limit = rate_limit("checkout")
 # Entering payment reserves stock and creates an intent: the API's budget
 # (same group, so both count together), answered with a page of its own.
-limit_payment = ratelimit(
-    key=client_key, rate=payment_rate, group="checkout-payment", block=False
+limit_payment = rate_limit(
+    "checkout-payment", template="checkout/payment_rate_limited.html"
 )
 
 
@@ -331,24 +329,6 @@ def checkout_shipping_method(request, checkout_id):
 @limit_payment
 def checkout_payment(request, checkout_id):
     """Enter payment: reserve stock, place the pending order, mount the card form."""
-    if getattr(request, "limited", False):
-        # The time left in this client's window, as the API answers it.
-        usage = get_usage(
-            request,
-            group="checkout-payment",
-            key=client_key,
-            rate=payment_rate,
-            increment=False,
-        )
-        wait = max(1, int(usage["time_left"])) if usage else 60
-        response = render(
-            request,
-            "checkout/payment_rate_limited.html",
-            {"checkout_id": checkout_id, "minutes": -(-wait // 60)},
-            status=429,
-        )
-        response["Retry-After"] = str(wait)
-        return response
     checkout = _checkout(request, checkout_id)
     totals = services.checkout_totals(checkout=checkout)
     if guard := _guard(checkout, S.PAYMENT, totals):

@@ -39,11 +39,3 @@ def client_ip(request: HttpRequest) -> str:
             if address:
                 return address
     return _clean(request.META.get("REMOTE_ADDR", "")) or ""
-
-
-def client_key(group: str | None, request: HttpRequest) -> str:
-    """Rate-limit key: the signed-in user, else the client's address."""
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
-        return f"user:{user.pk}"
-    return f"ip:{client_ip(request)}"

@@ -6,7 +6,6 @@ same key (the second call returns the first row and queues nothing).
 
 import logging
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +18,7 @@ from django.utils import timezone
 
 from apps.core.exceptions import TransientError
 from apps.core.models import Notification
+from apps.core.queue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -67,10 +67,9 @@ def notification_enqueue(
             )
     except IntegrityError:
         return Notification.objects.get(idempotency_key=idempotency_key[:255])
-    # robust: a broker hiccup must neither fail the caller after its commit nor
-    # skip the callbacks queued after this one; notifications_requeue_stuck
-    # picks the row up later.
-    transaction.on_commit(lambda: send_notification.delay(notification.pk), robust=True)
+    # A broker outage is logged, not raised: notifications_requeue_stuck picks
+    # the row up later.
+    enqueue_on_commit(send_notification, notification.pk)
     return notification
 
 
@@ -119,7 +118,7 @@ def notifications_requeue_stuck(*, now=None) -> int:
         .values_list("pk", flat=True)[:500]
     )
     for pk in ids:
-        transaction.on_commit(partial(send_notification.delay, pk), robust=True)
+        enqueue_on_commit(send_notification, pk)
     return len(ids)
 
 

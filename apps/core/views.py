@@ -3,7 +3,7 @@ import logging
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpResponse, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
@@ -58,23 +58,6 @@ def readyz(request):
 
 def _is_api(request) -> bool:
     return request.path.startswith("/api/") or request.path.startswith("/_allauth/")
-
-
-def ratelimited(request, exception=None):
-    """Answer a django-ratelimit block: JSON under /api/, a page elsewhere."""
-    if _is_api(request):
-        response: HttpResponse = JsonResponse(
-            error_body(
-                "rate_limited",
-                "Too many requests. Try again later.",
-                {"retry_after": 60},
-            ),
-            status=429,
-        )
-    else:
-        response = render(request, "429.html", status=429)
-    response["Retry-After"] = "60"
-    return response
 
 
 def page_not_found(request, exception=None):

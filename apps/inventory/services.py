@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from apps.core.exceptions import InvalidTransition
 from apps.core.notifications import notification_enqueue_template
+from apps.core.queue import enqueue_on_commit
 from apps.inventory.exceptions import (
     InvalidQuantity,
     NegativeStock,
@@ -497,7 +498,7 @@ def stock_adjust(
     ):
         from apps.inventory.tasks import send_back_in_stock_alerts
 
-        transaction.on_commit(lambda: send_back_in_stock_alerts.delay(variant_id))
+        enqueue_on_commit(send_back_in_stock_alerts, variant_id)
     return movement
 
 

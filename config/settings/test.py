@@ -25,7 +25,6 @@ STORAGES = {
 # real broker and a real worker process (see tests/conftest.py).
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = False
-RATELIMIT_ENABLE = True
 
 if not HEADLESS_JWT_PRIVATE_KEY:
     from config.settings.devkeys import dev_jwt_private_key

@@ -1,4 +1,5 @@
 import factory
+from allauth.account.models import EmailAddress
 
 from apps.accounts.models import Address, User
 
@@ -8,10 +9,23 @@ PASSWORD = "correct-horse-battery-9"
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
+        skip_postgeneration_save = True  # the hook below writes its own row
 
     email = factory.Sequence(lambda n: f"user{n}@example.com")
     name = "Ada Lovelace"
     password = factory.django.Password(PASSWORD)
+
+    @factory.post_generation
+    def verified_email(obj, create, extracted, **kwargs):
+        """`UserFactory(verified_email=True)`: a shopper who confirmed the address.
+
+        Signing in with a password needs it (ACCOUNT_EMAIL_VERIFICATION is
+        mandatory); without it allauth mails a confirmation link instead.
+        """
+        if create and extracted:
+            EmailAddress.objects.create(
+                user=obj, email=obj.email, primary=True, verified=True
+            )
 
 
 class AddressFactory(factory.django.DjangoModelFactory):

@@ -94,7 +94,7 @@ def test_me_session_auth_requires_csrf_for_patch(client):
 def test_me_get_with_bearer_token_loads_user_in_one_query(
     client, api_client, django_assert_num_queries
 ):
-    user = UserFactory()
+    user = UserFactory(verified_email=True)
     token = client.post(
         "/_allauth/app/v1/auth/login",
         {"email": user.email, "password": PASSWORD},

@@ -1,5 +1,8 @@
 """The mobile app's account flows through allauth headless (`app` client, JWT)."""
 
+import re
+from urllib.parse import unquote
+
 import pytest
 from django.core import mail
 
@@ -27,7 +30,13 @@ def _login(client, email, password=PASSWORD, **extra):
     )
 
 
-def test_headless_signup_returns_tokens_and_sends_verification_mail(
+def _verification_key(body: str) -> str:
+    match = re.search(r"/accounts/confirm-email/([^/\s]+)/", body)
+    assert match, body
+    return unquote(match.group(1))
+
+
+def test_headless_signup_mails_verification_then_the_key_returns_tokens(
     client, django_capture_on_commit_callbacks
 ):
     # Also the regression test for AccountsConfig.ready(): without the
@@ -35,18 +44,31 @@ def test_headless_signup_returns_tokens_and_sends_verification_mail(
     with django_capture_on_commit_callbacks(execute=True):
         response = _signup(client)
 
-    assert response.status_code == 200, response.content
+    # Not signed in until the address is confirmed (enumeration prevention:
+    # a registered address gets this very answer).
+    assert response.status_code == 401, response.content
     body = response.json()
-    assert body["data"]["user"]["email"] == "new@example.com"
-    assert body["meta"]["access_token"]
-    assert body["meta"]["refresh_token"]
+    assert {"id": "verify_email", "is_pending": True} in body["data"]["flows"]
+    assert "access_token" not in body["meta"]
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["new@example.com"]
     assert "/accounts/confirm-email/" in mail.outbox[0].body
 
+    verified = client.post(
+        f"{APP}/auth/email/verify",
+        {"key": _verification_key(mail.outbox[0].body)},
+        content_type="application/json",
+        HTTP_X_SESSION_TOKEN=body["meta"]["session_token"],
+    )
+
+    assert verified.status_code == 200, verified.content
+    assert verified.json()["data"]["user"]["email"] == "new@example.com"
+    assert verified.json()["meta"]["access_token"]
+    assert verified.json()["meta"]["refresh_token"]
+
 
 def test_headless_login_returns_access_token_accepted_by_me_api(client, api_client):
-    user = UserFactory(email="shopper@example.com", name="Grace")
+    user = UserFactory(verified_email=True, email="shopper@example.com", name="Grace")
 
     response = _login(client, user.email)
 
@@ -57,8 +79,16 @@ def test_headless_login_returns_access_token_accepted_by_me_api(client, api_clie
     assert me.json() == {"id": user.pk, "email": "shopper@example.com", "name": "Grace"}
 
 
-def test_headless_signup_then_login_then_me_with_token(client, api_client):
-    assert _signup(client, email="flow@example.com").status_code == 200
+def test_headless_signup_then_verify_then_login_then_me_with_token(
+    client, api_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _signup(client, email="flow@example.com").status_code == 401
+    # Confirmed on the web page the mail links to.
+    page = client.post(
+        f"/accounts/confirm-email/{_verification_key(mail.outbox[0].body)}/"
+    )
+    assert page.status_code == 302
     client.logout()
 
     response = _login(client, "flow@example.com")
@@ -87,7 +117,7 @@ def test_me_api_with_garbage_token_returns_401(api_client):
 
 
 def test_me_api_with_refresh_token_as_access_token_returns_401(client, api_client):
-    user = UserFactory()
+    user = UserFactory(verified_email=True)
     refresh = _login(client, user.email).json()["meta"]["refresh_token"]
 
     response = api_client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {refresh}")
@@ -96,7 +126,7 @@ def test_me_api_with_refresh_token_as_access_token_returns_401(client, api_clien
 
 
 def test_me_api_token_of_deactivated_user_returns_401(client, api_client):
-    user = UserFactory()
+    user = UserFactory(verified_email=True)
     token = _login(client, user.email).json()["meta"]["access_token"]
     user.is_active = False
     user.save(update_fields=["is_active"])
@@ -107,7 +137,7 @@ def test_me_api_token_of_deactivated_user_returns_401(client, api_client):
 
 
 def test_token_refresh_returns_new_access_token_that_works(client, api_client):
-    user = UserFactory()
+    user = UserFactory(verified_email=True)
     tokens = _login(client, user.email).json()["meta"]
 
     response = client.post(
@@ -128,7 +158,7 @@ def test_token_refresh_returns_new_access_token_that_works(client, api_client):
 
 
 def test_token_refresh_with_used_refresh_token_is_refused(client):
-    user = UserFactory()
+    user = UserFactory(verified_email=True)
     refresh = _login(client, user.email).json()["meta"]["refresh_token"]
     first = client.post(
         f"{APP}/tokens/refresh",
@@ -147,7 +177,7 @@ def test_token_refresh_with_used_refresh_token_is_refused(client):
 
 
 def test_headless_logout_ends_session_and_refresh_token(client):
-    user = UserFactory()
+    user = UserFactory(verified_email=True)
     meta = _login(client, user.email).json()["meta"]
 
     response = client.delete(
@@ -170,7 +200,7 @@ def test_headless_logout_ends_session_and_refresh_token(client):
 def test_headless_logout_with_access_token_revokes_that_token_at_once(
     client, api_client
 ):
-    user = UserFactory()
+    user = UserFactory(verified_email=True)
     token = _login(client, user.email).json()["meta"]["access_token"]
     bearer = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
     assert api_client.get("/api/v1/me/", **bearer).status_code == 200
@@ -186,7 +216,7 @@ def test_headless_logout_with_access_token_revokes_that_token_at_once(
 def test_password_change_elsewhere_revokes_outstanding_access_tokens(
     client, api_client
 ):
-    user = UserFactory()
+    user = UserFactory(verified_email=True)
     token = _login(client, user.email).json()["meta"]["access_token"]
     bearer = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
     assert api_client.get("/api/v1/me/", **bearer).status_code == 200
@@ -200,7 +230,7 @@ def test_password_change_elsewhere_revokes_outstanding_access_tokens(
 def test_headless_password_reset_request_sends_mail(
     client, django_capture_on_commit_callbacks
 ):
-    user = UserFactory(email="forgot@example.com")
+    user = UserFactory(verified_email=True, email="forgot@example.com")
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
@@ -218,7 +248,7 @@ def test_headless_password_reset_request_sends_mail(
 def test_headless_login_by_code_signs_in_with_mailed_code(
     client, api_client, django_capture_on_commit_callbacks
 ):
-    user = UserFactory(email="coder@example.com")
+    user = UserFactory(verified_email=True, email="coder@example.com")
 
     with django_capture_on_commit_callbacks(execute=True):
         requested = client.post(
@@ -254,7 +284,7 @@ def _code_from(body: str) -> str:
 
 
 def test_headless_sixth_wrong_password_is_throttled_with_retry_after(client):
-    user = UserFactory(email="target@example.com")
+    user = UserFactory(verified_email=True, email="target@example.com")
 
     statuses = [
         _login(client, user.email, password="wrong-password").status_code
@@ -274,7 +304,7 @@ def test_headless_sixth_wrong_password_is_throttled_with_retry_after(client):
 
 
 def test_headless_throttle_also_refuses_the_right_password(client):
-    user = UserFactory()
+    user = UserFactory(verified_email=True)
     for _ in range(5):
         _login(client, user.email, password="wrong-password")
 
@@ -285,8 +315,8 @@ def test_headless_throttle_also_refuses_the_right_password(client):
 
 
 def test_headless_throttle_is_per_account(client):
-    victim = UserFactory()
-    other = UserFactory()
+    victim = UserFactory(verified_email=True)
+    other = UserFactory(verified_email=True)
     for _ in range(6):
         _login(client, victim.email, password="wrong-password")
 
@@ -305,7 +335,7 @@ def test_headless_signups_past_the_per_ip_rate_are_throttled_and_write_nothing(
     ]
     refused = _signup(client, email="one-too-many@example.com")
 
-    assert statuses == [200] * 20
+    assert statuses == [401] * 20  # each awaits its address's confirmation
     assert refused.status_code == 429
     assert int(refused["Retry-After"]) > 0
     assert refused.json()["error"]["code"] == "rate_limited"

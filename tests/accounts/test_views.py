@@ -1,5 +1,7 @@
 """Account pages: allauth's pages in the site layout, profile and addresses."""
 
+import re
+
 import pytest
 from django.core import mail
 from django.db import connection
@@ -67,14 +69,24 @@ def test_signup_page_creates_user_and_mails_verification(
             },
         )
 
+    # "Check your inbox", signed in only once the address is confirmed: a
+    # registered address gets this same answer (enumeration prevention).
     assert response.status_code == 302
-    assert response["Location"] == reverse("accounts:profile")
+    assert response["Location"] == reverse("account_email_verification_sent")
+    assert "_auth_user_id" not in client.session
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["fresh@example.com"]
     assert message.subject.startswith("[Shop] ")
     html = dict((mime, body) for body, mime in message.alternatives)["text/html"]
     assert "Confirm my email address" in html
+
+    link = re.search(r"http://testserver(/accounts/confirm-email/\S+/)", message.body)
+    confirmed = client.post(link.group(1))
+
+    assert confirmed.status_code == 302
+    assert confirmed["Location"] == reverse("accounts:profile")
+    assert client.session["_auth_user_id"]
 
 
 def test_signup_page_mismatched_passwords_shows_error_next_to_field(client):
@@ -120,7 +132,7 @@ def test_login_page_sixth_wrong_password_shows_throttle_message(client):
 
 
 def test_login_page_success_redirects_to_account_page(client):
-    user = UserFactory()
+    user = UserFactory(verified_email=True)
 
     response = client.post(
         "/accounts/login/", {"login": user.email, "password": PASSWORD}

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_guest_adds_item_then_logs_in_and_sees_merged_cart_with_notice(
     browser, live_server
 ):
-    user = UserFactory()
+    user = UserFactory(verified_email=True)
     variant = VariantFactory(stock=4, price_minor=1000, title="Blue")
     CartLineFactory(cart=CartFactory(user=user), variant=variant, quantity=3)
 

@@ -120,7 +120,7 @@ def test_cart_coupon_page_guessing_throttled_429(client, settings):
     ]
     assert statuses == [400, 400, 429]
     refused = client.post("/cart/coupons/", {"code": "G9"})
-    assert refused["Retry-After"] == "60"
+    assert 1 <= int(refused["Retry-After"]) <= 60  # time left in the window
     assert b"Too many attempts. Please wait a minute" in refused.content
 
 
@@ -171,7 +171,7 @@ def test_header_cart_count_costs_one_query(client, django_assert_num_queries):
 
 
 def test_login_page_merges_guest_cart_with_capped_notice(client):
-    user = UserFactory()
+    user = UserFactory(verified_email=True)
     variant = VariantFactory(stock=4, price_minor=1000)
     other = VariantFactory(stock=10, price_minor=250)
     mine = CartFactory(user=user)

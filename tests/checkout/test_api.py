@@ -95,7 +95,7 @@ def test_checkout_api_signed_in_purchase_listed_in_orders(
     localstripe,
     django_capture_on_commit_callbacks,
 ):
-    user = UserFactory()
+    user = UserFactory(verified_email=True)
     api_client = app_token_client(user)
     cart = make_cart(user=user, stock=10)
     variant_id = cart.lines.get().variant_id

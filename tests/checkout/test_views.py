@@ -6,6 +6,7 @@ import re
 import uuid
 
 import pytest
+from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -625,7 +626,7 @@ def _back_in_checkout(client, response) -> tuple[str, str]:
 
 
 def test_identification_log_in_keeps_guest_cart_and_skips_email(client, make_cart):
-    user = UserFactory()
+    user = UserFactory(verified_email=True)
     wanted = _guest_to_email_step(client, make_cart)
 
     r = client.post(
@@ -641,7 +642,7 @@ def test_identification_log_in_keeps_guest_cart_and_skips_email(client, make_car
 
 
 def test_identification_log_in_merges_into_existing_user_cart(client, make_cart):
-    user = UserFactory()
+    user = UserFactory(verified_email=True)
     existing = make_cart(user=user)
     (earlier,) = [(li.variant.sku, li.quantity) for li in existing.lines.all()]
     wanted = _guest_to_email_step(client, make_cart)
@@ -672,6 +673,14 @@ def test_identification_sign_up_keeps_guest_cart(
                 "next": "/checkout/",
             },
         )
+    # Signed in once the address is confirmed (enumeration prevention), in
+    # the same browser: the link brings the shopper back to the checkout.
+    assert r["Location"] == "/accounts/confirm-email/"
+    (verification,) = mail.outbox
+    link = re.search(
+        r"http://testserver(/accounts/confirm-email/\S+/)", verification.body
+    )
+    r = client.post(link.group(1))
 
     checkout_id, step = _back_in_checkout(client, r)
     assert step == "shipping-address"
@@ -717,7 +726,7 @@ def test_guest_signs_in_from_the_email_step_and_checks_out_with_merged_cart(
 ):
     from tests.carts.factories import CartFactory, CartLineFactory
 
-    user = UserFactory(email="member@example.com")
+    user = UserFactory(verified_email=True, email="member@example.com")
     saved = CartLineFactory(cart=CartFactory(user=user), quantity=1)
     guest_cart = make_cart()
     guest_sku = guest_cart.lines.get().variant.sku

@@ -29,6 +29,23 @@ def test_seed_demo_creates_staff_login_that_admin_accepts(client, monkeypatch):
     assert client.get("/admin/").status_code == 200
 
 
+def test_seed_demo_staff_can_sign_in_on_the_shop_with_mandatory_verification(
+    client, monkeypatch
+):
+    monkeypatch.delenv("DJANGO_SUPERUSER_EMAIL", raising=False)
+    monkeypatch.delenv("DJANGO_SUPERUSER_PASSWORD", raising=False)
+    _seed()
+
+    response = client.post(
+        "/accounts/login/",
+        {"login": "admin@example.com", "password": "admin-demo-password"},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] != "/accounts/confirm-email/"
+    assert client.session["_auth_user_id"]
+
+
 def test_seed_demo_twice_leaves_the_same_rows(monkeypatch):
     monkeypatch.delenv("DJANGO_SUPERUSER_EMAIL", raising=False)
     _seed()

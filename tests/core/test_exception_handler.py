@@ -85,12 +85,15 @@ def test_unexpected_error_returns_500_without_internals(api_client, caplog):
     assert any("req-12345678" in r.getMessage() for r in caplog.records)
 
 
-def test_rate_limited_returns_429_with_retry_after(api_client):
+def test_rate_limited_returns_429_with_retry_after(api_client, settings):
+    settings.COUPON_APPLY_RATE = "2/m"
     statuses = [api_client.post("/api/v1/throttled/").status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
     response = api_client.post("/api/v1/throttled/")
-    assert response["Retry-After"] == "60"
+    # The time left in the client's one-minute window.
+    assert 1 <= int(response["Retry-After"]) <= 60
     assert _error(response)["code"] == "rate_limited"
+    assert _error(response)["details"]["retry_after"] == int(response["Retry-After"])
 
 
 def test_forbidden_page_renders_friendly_403(client):

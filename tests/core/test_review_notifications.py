@@ -26,16 +26,16 @@ def _enqueue(key: str) -> Notification:
 
 @pytest.fixture
 def broker_down_once(monkeypatch):
-    real = tasks.send_notification.delay
+    real = tasks.send_notification.apply_async
     calls = {"n": 0}
 
-    def delay(*args, **kwargs):
+    def apply_async(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 1:
             raise ConnectionError("Redis unavailable")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(tasks.send_notification, "delay", delay)
+    monkeypatch.setattr(tasks.send_notification, "apply_async", apply_async)
 
 
 def test_notification_enqueue_broker_fails_once_others_sent_and_sweep_sends_rest(

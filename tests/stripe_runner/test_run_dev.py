@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -64,6 +65,27 @@ def admin_login(site: str, email: str, password: str) -> requests.Response:
     )
 
 
+BURST = 30
+
+
+def create_carts_at_once(site: str, count: int) -> list[int | str]:
+    """POST /api/v1/carts/ from `count` clients released together.
+
+    Each answer is its status code, or the connection error's name (a reset
+    or refused connection is what runserver's 10-deep listen queue gave).
+    """
+
+    def create(_):
+        try:
+            response = requests.post(f"{site}/api/v1/carts/", json={}, timeout=60)
+        except requests.ConnectionError as exc:
+            return type(exc).__name__ + ": " + str(exc)[:80]
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(create, range(count)))
+
+
 def test_run_dev_serves_site_with_webhooks_and_sigint_stops_everything(monkeypatch):
     for name in ("DJANGO_SUPERUSER_EMAIL", "DJANGO_SUPERUSER_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
@@ -108,7 +130,15 @@ def test_run_dev_serves_site_with_webhooks_and_sigint_stops_everything(monkeypat
         assert "swagger" in docs.text.lower()
         assert listening(localstripe_port)
         started = descendants(proc.pid)
-        assert len(started) >= 3  # localstripe, runserver and its reloader child
+        assert len(started) >= 3  # localstripe, the web server and its worker(s)
+        # Static files are served by the dev web server too (WhiteNoise).
+        css = requests.get(f"{site}/static/css/site.css", timeout=10)
+        assert css.status_code == 200
+        assert "text/css" in css.headers["Content-Type"]
+
+        # make_run_takes_a_burst_without_dropping_connections
+        answers = create_carts_at_once(site, BURST)
+        assert answers == [201] * BURST, answers
 
         wrong = admin_login(site, "admin@example.com", "not-the-password")
         assert "Please enter the correct email" in wrong.text
@@ -142,3 +172,16 @@ def test_run_dev_serves_site_with_webhooks_and_sigint_stops_everything(monkeypat
     assert [pid for pid in started if alive(pid)] == []
     assert not listening(port)
     assert not listening(localstripe_port)
+
+
+def test_make_run_serves_with_gunicorn_and_keeps_runserver_behind_a_flag():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import run_dev
+    finally:
+        sys.path.pop(0)
+    processes = run_dev.read_procfile(run_dev.PROCFILE)
+    assert run_dev.web_command(processes, runserver=False).startswith("gunicorn ")
+    assert "--threads" in processes["web"]
+    assert "--reload" in processes["web"]
+    assert "runserver" in run_dev.web_command(processes, runserver=True)

@@ -1,5 +1,3 @@
-from django.utils.decorators import method_decorator
-from django_ratelimit.decorators import ratelimit
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -10,6 +8,8 @@ from apps.accounts.services import user_profile_update
 
 class MeApi(APIView):
     """The signed-in user's profile."""
+
+    rate_limits = {"PATCH": ("account-write",)}
 
     @extend_schema_serializer(component_name="MeUpdate")
     class InputSerializer(serializers.Serializer):
@@ -29,9 +29,6 @@ class MeApi(APIView):
         operation_id="me_partial_update",
         request=InputSerializer,
         responses=OutputSerializer,
-    )
-    @method_decorator(
-        ratelimit(key="user_or_ip", rate="30/m", method="PATCH", block=True)
     )
     def patch(self, request):
         serializer = self.InputSerializer(data=request.data)

@@ -19,8 +19,6 @@ cart in the URL (an anonymous create: to the client address).
 """
 
 from django.conf import settings
-from django.utils.decorators import method_decorator
-from django_ratelimit.decorators import ratelimit
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -31,7 +29,6 @@ from rest_framework.views import APIView
 from apps.carts import selectors, services
 from apps.carts.api.serializers import CartSerializer, cart_body
 from apps.carts.exceptions import CartVersionConflict
-from apps.carts.throttling import client_key, coupon_rate
 from apps.core.api.exception_handler import error_body
 from apps.core.idempotency import idempotent
 
@@ -243,6 +240,8 @@ class CartLineUpdateApi(CartApiBase):
 
 
 class CartCouponApplyApi(CartApiBase):
+    rate_limits = {"POST": ("coupon",)}
+
     class InputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "CartCouponApplyInput"
@@ -259,9 +258,6 @@ class CartCouponApplyApi(CartApiBase):
             429: OpenApiResponse(description="Too many attempts (Retry-After)"),
         },
         summary="Apply a coupon code (checked now, counted when ordering)",
-    )
-    @method_decorator(
-        ratelimit(key=client_key, rate=coupon_rate, method="POST", block=True)
     )
     @idempotent
     def post(self, request, cart_id):

@@ -22,7 +22,6 @@ from apps.checkout.api.serializers import (
     checkout_body,
     order_body,
 )
-from apps.checkout.throttling import api_rate_limit, checkout_rate, payment_rate
 from apps.core.idempotency import idempotent
 
 ERRORS = {
@@ -36,8 +35,6 @@ ERRORS = {
 # Checkout.email / Order.email are EmailField(max_length=254): longer is refused
 # here, not by the database (PostgreSQL would raise DataError, a 500).
 EMAIL_MAX_LENGTH = 254
-limit = api_rate_limit(group="checkout", rate=checkout_rate)
-limit_payment = api_rate_limit(group="checkout-payment", rate=payment_rate)
 
 
 def _create_scope(request, kwargs) -> str:
@@ -66,6 +63,8 @@ class CheckoutApiBase(APIView):
 
 
 class CheckoutCreateApi(CheckoutApiBase):
+    rate_limits = {"POST": ("checkout",)}
+
     class InputSerializer(serializers.Serializer):
         cart = serializers.UUIDField()
         email = serializers.EmailField(required=False, max_length=EMAIL_MAX_LENGTH)
@@ -75,7 +74,6 @@ class CheckoutCreateApi(CheckoutApiBase):
         responses={201: CheckoutSerializer, 200: CheckoutSerializer, **ERRORS},
         summary="Start (or resume) the checkout of a cart",
     )
-    @limit
     @idempotent(scope=_create_scope)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -93,6 +91,8 @@ class CheckoutCreateApi(CheckoutApiBase):
 
 
 class CheckoutDetailApi(CheckoutApiBase):
+    rate_limits = {"GET": ("checkout",), "PATCH": ("checkout",)}
+
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField(required=False, max_length=EMAIL_MAX_LENGTH)
         marketing_consent = serializers.BooleanField(required=False)
@@ -102,7 +102,6 @@ class CheckoutDetailApi(CheckoutApiBase):
         shipping_method = serializers.IntegerField(required=False)
 
     @extend_schema(responses={200: CheckoutSerializer, 404: ERRORS[404]})
-    @limit
     def get(self, request, checkout_id):
         checkout = self.checkout_for(checkout_id)
         services.checkout_hold_renew(checkout=checkout)
@@ -113,7 +112,6 @@ class CheckoutDetailApi(CheckoutApiBase):
         responses={200: CheckoutSerializer, **ERRORS},
         summary="Fill in checkout steps (validated as on the pages)",
     )
-    @limit
     def patch(self, request, checkout_id):
         checkout = self.checkout_for(checkout_id)
         services.checkout_hold_renew(checkout=checkout)
@@ -133,8 +131,9 @@ class CheckoutDetailApi(CheckoutApiBase):
 
 
 class CheckoutShippingMethodsApi(CheckoutApiBase):
+    rate_limits = {"GET": ("checkout",)}
+
     @extend_schema(responses={200: ShippingMethodSerializer(many=True), **ERRORS})
-    @limit
     def get(self, request, checkout_id):
         checkout = self.checkout_for(checkout_id)
         services.checkout_hold_renew(checkout=checkout)
@@ -153,13 +152,13 @@ class CheckoutShippingMethodsApi(CheckoutApiBase):
 
 
 class CheckoutPaymentCreateApi(CheckoutApiBase):
+    rate_limits = {"POST": ("checkout", "checkout-payment")}
+
     @extend_schema(
         request=None,
         responses={200: PaymentSessionSerializer, **ERRORS},
         summary="Reserve stock, place the pending order, get the PaymentIntent",
     )
-    @limit
-    @limit_payment
     @idempotent
     def post(self, request, checkout_id):
         checkout = self.checkout_for(checkout_id)
@@ -180,6 +179,8 @@ class CheckoutPaymentCreateApi(CheckoutApiBase):
 
 
 class CheckoutCompleteApi(CheckoutApiBase):
+    rate_limits = {"POST": ("checkout",)}
+
     @extend_schema(
         request=None,
         responses={
@@ -189,7 +190,6 @@ class CheckoutCompleteApi(CheckoutApiBase):
         },
         summary="After confirming: re-fetch the intent and finalise the order",
     )
-    @limit
     @idempotent
     def post(self, request, checkout_id):
         checkout = self.checkout_for(checkout_id)
@@ -198,8 +198,9 @@ class CheckoutCompleteApi(CheckoutApiBase):
 
 
 class CheckoutOrderApi(CheckoutApiBase):
+    rate_limits = {"GET": ("checkout",)}
+
     @extend_schema(responses={200: OrderSerializer, 404: ERRORS[404]})
-    @limit
     def get(self, request, checkout_id):
         checkout = self.checkout_for(checkout_id)
         return Response(order_body(selectors.order_get_for_checkout(checkout=checkout)))

@@ -8,7 +8,6 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_default_handler
@@ -47,8 +46,6 @@ def api_exception_handler(exc, context):
         return Response(
             error_body(exc.code, exc.message, exc.details), status=exc.status_code
         )
-    if isinstance(exc, Ratelimited):
-        return rate_limited_response()
     if isinstance(exc, DjangoValidationError):
         exc = drf.ValidationError(
             detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages
@@ -92,17 +89,4 @@ def api_exception_handler(exc, context):
             if wait is not None:
                 details["retry_after"] = int(wait)
         response.data = error_body(_drf_code(exc), message, details)
-    return response
-
-
-def rate_limited_response(retry_after: int = 60) -> Response:
-    response = Response(
-        error_body(
-            "rate_limited",
-            "Too many requests. Try again later.",
-            {"retry_after": retry_after},
-        ),
-        status=429,
-    )
-    response["Retry-After"] = str(retry_after)
     return response

@@ -6,6 +6,7 @@ a management command named in SEED_COMMANDS, so core imports no app.
 
 import os
 
+from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand
@@ -31,6 +32,10 @@ class Command(BaseCommand):
         if created:
             user.set_password(password)
             user.save(update_fields=["password"])
+        # The shop's sign-in needs a confirmed address (mandatory verification).
+        EmailAddress.objects.get_or_create(
+            user=user, email=email, defaults={"verified": True, "primary": True}
+        )
         if user.check_password(password):
             self.stdout.write(f"Staff login: {email} / {password}")
         else:

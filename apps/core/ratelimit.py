@@ -67,6 +67,8 @@ LIMITS: dict[str, Limit] = {
     "coupon": Limit("COUPON_APPLY_RATE", "10/m"),
     # Saving profiles and addresses: generous for a person, tight for a script.
     "account-write": Limit("ACCOUNT_WRITE_RATE", "30/m"),
+    # Gift card balance checks and redemptions: code guessing.
+    "gift-card": Limit("GIFT_CARD_CHECK_RATE", "10/5m"),
     # Wrong passwords per account (keyed by the address typed, not the client).
     "login-failed": Limit("ACCOUNT_LOGIN_FAILED_RATE", "5/5m"),
 }

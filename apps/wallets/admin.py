@@ -15,7 +15,8 @@ from apps.core.audit import audit_log
 from apps.core.exceptions import ApplicationError
 from apps.core.money import Money, to_minor_exact
 from apps.wallets import services
-from apps.wallets.models import LedgerEntry, Wallet
+from apps.wallets.models import GiftCard, LedgerEntry, Wallet
+from apps.wallets.services.gift_cards import gift_card_code_display
 
 
 def format_money(amount_minor: int, currency: str) -> str:
@@ -195,3 +196,169 @@ class LedgerEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class GiftCardIssueForm(forms.Form):
+    amount = forms.DecimalField(min_value=0, help_text="In currency units, e.g. 25.00")
+    currency = forms.ChoiceField(choices=[])
+    recipient_email = forms.EmailField(required=False)
+    message = forms.CharField(widget=forms.Textarea, required=False, max_length=1000)
+    reason = forms.CharField(max_length=200, help_text="Recorded in the audit log.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["currency"] = forms.ChoiceField(
+            choices=[(c, c) for c in settings.CART_CURRENCIES]
+        )
+
+    def clean(self):
+        data = super().clean() or {}
+        if "amount" in data and "currency" in data:
+            try:
+                data["amount_minor"] = to_minor_exact(data["amount"], data["currency"])
+            except ValueError as exc:
+                raise ValidationError({"amount": str(exc)}) from exc
+            if data["amount_minor"] <= 0:
+                raise ValidationError({"amount": "Enter an amount above zero."})
+        return data
+
+
+@admin.register(GiftCard)
+class GiftCardAdmin(admin.ModelAdmin):
+    """Cards are issued, voided and resent through services, never edited."""
+
+    list_display = (
+        "masked_code",
+        "initial",
+        "balance",
+        "status",
+        "recipient_email",
+        "sent_at",
+        "redeemed_by",
+        "expires_at",
+    )
+    list_filter = ("status", "currency")
+    search_fields = ("code_last4", "recipient_email", "redeemed_by__email")
+    list_select_related = ("redeemed_by",)
+    exclude = ("code_hash", "code_encrypted", "issue_key")
+    actions = ["void_cards", "resend_cards"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [
+            f.name
+            for f in GiftCard._meta.fields
+            if f.name not in {"code_hash", "code_encrypted", "issue_key"}
+        ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Amount")
+    def initial(self, card):
+        return format_money(card.initial_minor, card.currency)
+
+    @admin.display(description="Balance")
+    def balance(self, card):
+        return format_money(card.balance_minor, card.currency)
+
+    def get_urls(self):
+        return [
+            path(
+                "issue/",
+                self.admin_site.admin_view(self.issue_view),
+                name="wallets_giftcard_issue",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"issue_url": reverse("admin:wallets_giftcard_issue")}
+        return super().changelist_view(request, {**(extra_context or {}), **extra})
+
+    def issue_view(self, request):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        form = GiftCardIssueForm(request.POST or None)
+        issued = None
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            issued = services.gift_card_issue(
+                amount_minor=data["amount_minor"],
+                currency=data["currency"],
+                issue_key=f"admin:{request.POST.get('form_token', '')}",
+                recipient_email=data["recipient_email"],
+                message=data["message"],
+                actor=request.user,
+            )
+        return TemplateResponse(
+            request,
+            "admin/wallets/gift_card_issue.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Issue a gift card",
+                "form": form,
+                "issued": issued,
+                "code": (
+                    gift_card_code_display(issued.code)
+                    if issued and issued.code
+                    else None
+                ),
+                "form_token": _token(),
+                "opts": self.model._meta,
+            },
+        )
+
+    def _confirm(self, request, queryset, *, action, verb, run):
+        if request.POST.get("confirmed") == "yes":
+            reason = request.POST.get("reason", "").strip() or verb
+            done = 0
+            for card in queryset:
+                try:
+                    run(card, reason)
+                except ApplicationError as exc:
+                    self.message_user(
+                        request, f"{card}: {exc.message}", level=messages.WARNING
+                    )
+                else:
+                    done += 1
+            self.message_user(request, f"{verb} {done} gift card(s).")
+            return None
+        return TemplateResponse(
+            request,
+            "admin/wallets/gift_card_confirm.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"{verb} these gift cards?",
+                "cards": queryset,
+                "action": action,
+                "verb": verb,
+                "opts": self.model._meta,
+            },
+        )
+
+    @admin.action(description="Void selected gift cards…")
+    def void_cards(self, request, queryset):
+        return self._confirm(
+            request,
+            queryset,
+            action="void_cards",
+            verb="Voided",
+            run=lambda card, reason: services.gift_card_void(
+                card_id=card.pk, actor=request.user, reason=reason
+            ),
+        )
+
+    @admin.action(description="Resend the code of selected gift cards…")
+    def resend_cards(self, request, queryset):
+        return self._confirm(
+            request,
+            queryset,
+            action="resend_cards",
+            verb="Resent",
+            run=lambda card, reason: services.gift_card_resend(
+                card_id=card.pk, actor=request.user
+            ),
+        )

@@ -8,6 +8,8 @@ WALLET_ERROR_CODES = (
     "wallet_currency_mismatch",
     "wallet_idempotency_conflict",
     "wallet_hold_not_found",
+    "gift_card_invalid",
+    "gift_card_expired",
 )
 
 
@@ -34,3 +36,16 @@ class WalletIdempotencyConflict(Conflict):
 
 class HoldNotFound(Conflict):
     default_code = "wallet_hold_not_found"
+
+
+class GiftCardInvalid(ApplicationError):
+    """Unknown, used up, void or another customer's: one answer for all, so
+    codes cannot be probed."""
+
+    status_code = 400
+    default_code = "gift_card_invalid"
+
+
+class GiftCardExpired(ApplicationError):
+    status_code = 400
+    default_code = "gift_card_expired"

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from apps.core.models import TimeStampedModel
+from apps.core.state import StateMachine
 
 
 class Wallet(TimeStampedModel):
@@ -102,3 +103,78 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount_minor:+d} ({self.wallet_id})"
+
+
+class GiftCard(TimeStampedModel):
+    """A prepaid code. Only a hash of the code is kept for look-up; the code
+    itself is kept encrypted only while the card can still be sent or
+    resent, and is wiped once redeemed or voided."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        VOID = "void"
+
+    code_hash = models.CharField(max_length=64, unique=True)
+    code_last4 = models.CharField(max_length=4)
+    code_encrypted = models.TextField(blank=True)
+    issue_key = models.CharField(
+        max_length=255, unique=True, help_text="Makes issuing safe to retry."
+    )
+    currency = models.CharField(max_length=3)
+    initial_minor = models.PositiveBigIntegerField()
+    balance_minor = models.BigIntegerField()
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.ACTIVE
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    recipient_email = models.EmailField(blank=True)
+    sender_name = models.CharField(max_length=100, blank=True)
+    message = models.TextField(blank=True, max_length=1000)
+    send_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    purchaser = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="gift_cards_bought",
+    )
+    redeemed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="gift_cards_redeemed",
+    )
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["sent_at", "send_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(balance_minor__gte=0), name="wallets_gift_card_balance_gte0"
+            ),
+            models.CheckConstraint(
+                condition=Q(balance_minor__lte=models.F("initial_minor")),
+                name="wallets_gift_card_balance_lte_initial",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "void"]),
+                name="wallets_gift_card_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"gift card …{self.code_last4} ({self.currency})"
+
+    @property
+    def masked_code(self) -> str:
+        return f"XXXX-XXXX-XXXX-{self.code_last4}"
+
+
+GIFT_CARD_STATES = StateMachine(
+    model=GiftCard,
+    field="status",
+    transitions={GiftCard.Status.ACTIVE: {GiftCard.Status.VOID}},
+    name="gift card",
+)

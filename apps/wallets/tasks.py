@@ -15,3 +15,10 @@ def reconcile_wallets() -> int:
     for row in drift:
         logger.error("wallet ledger drift: %s", dataclasses.asdict(row))
     return len(drift)
+
+
+@shared_task(name="wallets.send_due_gift_cards", acks_late=True)
+def send_due_gift_cards() -> int:
+    from apps.wallets.services import gift_cards_send_due
+
+    return gift_cards_send_due()

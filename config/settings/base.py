@@ -434,6 +434,14 @@ CART_TAX_RATES: list[tuple[str, int]] = []  # estimated on the cart; (name, bp)
 WALLET_ADJUSTMENT_CONFIRM_ABOVE_MINOR = env.int(
     "WALLET_ADJUSTMENT_CONFIRM_ABOVE_MINOR", default=10_000
 )
+# Days a new gift card stays valid; 0 means it never expires.
+GIFT_CARD_EXPIRY_DAYS = env.int("GIFT_CARD_EXPIRY_DAYS", default=0)
+GIFT_CARD_CHECK_RATE = env("GIFT_CARD_CHECK_RATE", default="10/5m")
+# wallets: gift card codes go out on their send date.
+CELERY_BEAT_SCHEDULE["wallets.send_due_gift_cards"] = {
+    "task": "wallets.send_due_gift_cards",
+    "schedule": 5 * 60,
+}
 # wallets: nightly check that every balance equals the sum of its ledger.
 CELERY_BEAT_SCHEDULE["wallets.reconcile"] = {
     "task": "wallets.reconcile",

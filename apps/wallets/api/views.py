@@ -1,13 +1,17 @@
-"""Store credit for the mobile app: the signed-in customer's wallets."""
+"""Store credit for the mobile app: wallets and gift cards."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.exceptions import Throttled
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
+from apps.core import ratelimit
 from apps.core.api.serializers import MoneySerializer
-from apps.wallets import selectors
+from apps.wallets import selectors, services
+from apps.wallets.throttling import gift_card_limit_hit
 
 
 def _money(amount: int, currency: str) -> dict:
@@ -62,3 +66,67 @@ class WalletDetailApi(APIView):
                 ]
             }
         )
+
+
+class _GiftCardThrottle(BaseThrottle):
+    def allow_request(self, request, view) -> bool:
+        used = gift_card_limit_hit(request)
+        if used is not None:
+            raise Throttled(wait=used.time_left, detail=ratelimit.MESSAGE)
+        return True
+
+
+class GiftCardCodeSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=64)
+
+
+class GiftCardBalanceApi(APIView):
+    """Check a code's balance. Unknown and used-up codes answer alike."""
+
+    permission_classes = [AllowAny]
+    throttle_classes = [_GiftCardThrottle]
+
+    class OutputSerializer(serializers.Serializer):
+        balance = MoneySerializer()
+        expires_at = serializers.DateTimeField(allow_null=True)
+
+    @extend_schema(request=GiftCardCodeSerializer, responses={200: OutputSerializer})
+    def post(self, request):
+        data = _validated(GiftCardCodeSerializer, request)
+        card = services.gift_card_balance(code=data["code"])
+        return Response(
+            {
+                "balance": _money(card.balance_minor, card.currency),
+                "expires_at": card.expires_at,
+            }
+        )
+
+
+class GiftCardRedeemApi(APIView):
+    """Move a gift card's balance into the signed-in customer's wallet."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [_GiftCardThrottle]
+
+    class OutputSerializer(serializers.Serializer):
+        credited = MoneySerializer()
+        balance = MoneySerializer()
+
+    @extend_schema(request=GiftCardCodeSerializer, responses={200: OutputSerializer})
+    def post(self, request):
+        data = _validated(GiftCardCodeSerializer, request)
+        entry = services.gift_card_redeem(code=data["code"], user=request.user)
+        wallet = entry.wallet
+        wallet.refresh_from_db(fields=["balance_minor"])
+        return Response(
+            {
+                "credited": _money(entry.amount_minor, wallet.currency),
+                "balance": _money(wallet.balance_minor, wallet.currency),
+            }
+        )
+
+
+def _validated(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

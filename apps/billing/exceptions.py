@@ -19,6 +19,7 @@ class PaymentProviderError(ApplicationError):
 
     status_code = 502
     default_code = "payment_provider_error"
+    codes = ("payment_provider_error", "refund_exceeds_payment", "refund_in_progress")
 
 
 class StripeFeatureUnavailable(ApplicationError):

@@ -9,6 +9,16 @@ from typing import Any
 class ApplicationError(Exception):
     status_code = 400
     default_code = "application_error"
+    # Every code this class may carry, when it carries more than its default
+    # (``raise CouponNotApplicable(..., code="coupon_expired")``). The OpenAPI
+    # schema lists these for each operation that declares the class, and a
+    # test checks every ``code="..."`` raised in apps/ is among them.
+    codes: tuple[str, ...] = ()
+
+    @classmethod
+    def api_codes(cls) -> tuple[str, ...]:
+        """Return the error codes an instance of this class can answer with."""
+        return cls.codes or (cls.default_code,)
 
     def __init__(
         self,
@@ -55,6 +65,20 @@ class PaymentRequired(ApplicationError):
 class UnprocessableEntity(ApplicationError):
     status_code = 422
     default_code = "unprocessable"
+
+
+class IdempotencyKeyInvalid(ValidationFailed):
+    default_code = "idempotency_key_invalid"
+
+
+class IdempotencyKeyReused(UnprocessableEntity):
+    """The key was used before with a different request."""
+
+    default_code = "idempotency_key_reused"
+
+
+class IdempotencyRequestInProgress(Conflict):
+    default_code = "idempotency_request_in_progress"
 
 
 class TransientError(Exception):

@@ -18,10 +18,19 @@ from django.utils import timezone
 from rest_framework.response import Response
 
 from apps.core.clients import client_ip
-from apps.core.exceptions import Conflict, UnprocessableEntity, ValidationFailed
+from apps.core.exceptions import (
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+    IdempotencyRequestInProgress,
+)
 from apps.core.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
+IDEMPOTENCY_ERRORS = (
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+    IdempotencyRequestInProgress,
+)
 TTL = timedelta(hours=24)
 # A claim older than this belongs to a worker that died (killed, timed out)
 # mid-request; a retry may take it over instead of getting 409 for 24 hours.
@@ -60,9 +69,8 @@ def idempotent(
             if not key:
                 return method(self, request, *args, **kwargs)
             if len(key) > 255:
-                raise ValidationFailed(
+                raise IdempotencyKeyInvalid(
                     "Idempotency-Key is too long.",
-                    code="idempotency_key_invalid",
                     details={"max_length": 255},
                 )
             scope_value = (scope or _default_scope)(request, kwargs)
@@ -88,6 +96,12 @@ def idempotent(
             )
             return response
 
+        # Read by the OpenAPI schema: the header parameter and these errors.
+        wrapper.honours_idempotency_key = True  # type: ignore[attr-defined]  # a marker on a function
+        wrapper.api_errors = (  # type: ignore[attr-defined]  # a marker on a function
+            *getattr(method, "api_errors", ()),
+            *IDEMPOTENCY_ERRORS,
+        )
         return wrapper
 
     return decorator(view_method) if view_method is not None else decorator
@@ -111,9 +125,8 @@ def _claim(scope: str, key: str, request, digest: str) -> IdempotencyRecord:
     if existing is None:  # the first attempt failed and let go meanwhile
         return _claim(scope, key, request, digest)
     if existing.request_hash != digest:
-        raise UnprocessableEntity(
-            "This Idempotency-Key was already used with a different request.",
-            code="idempotency_key_reused",
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used with a different request."
         )
     if existing.state != IdempotencyRecord.State.DONE:
         now = timezone.now()
@@ -125,9 +138,8 @@ def _claim(scope: str, key: str, request, digest: str) -> IdempotencyRecord:
         if taken_over:
             existing.created_at = now
             return existing
-        raise Conflict(
-            "A request with this Idempotency-Key is still being processed.",
-            code="idempotency_request_in_progress",
+        raise IdempotencyRequestInProgress(
+            "A request with this Idempotency-Key is still being processed."
         )
     return existing
 

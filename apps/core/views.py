@@ -56,18 +56,19 @@ def readyz(request):
     return JsonResponse({"status": "ok", "checks": sorted(checks)})
 
 
-def _is_api(request) -> bool:
+def is_api_request(request) -> bool:
+    """Return True for requests answered with the JSON error envelope."""
     return request.path.startswith("/api/") or request.path.startswith("/_allauth/")
 
 
 def page_not_found(request, exception=None):
-    if _is_api(request):
+    if is_api_request(request):
         return JsonResponse(error_body("not_found", "Not found."), status=404)
     return render(request, "404.html", status=404)
 
 
 def permission_denied(request, exception=None):
-    if _is_api(request):
+    if is_api_request(request):
         return JsonResponse(
             error_body("permission_denied", "You may not do that."), status=403
         )
@@ -76,7 +77,7 @@ def permission_denied(request, exception=None):
 
 def server_error(request):
     request_id = getattr(request, "request_id", None)
-    if _is_api(request):
+    if is_api_request(request):
         return JsonResponse(
             error_body(
                 "server_error",
@@ -89,6 +90,6 @@ def server_error(request):
 
 
 def bad_request(request, exception=None):
-    if _is_api(request):
+    if is_api_request(request):
         return JsonResponse(error_body("bad_request", "Bad request."), status=400)
     return render(request, "400.html", status=400)

@@ -28,3 +28,4 @@ class CouponNotApplicable(ApplicationError):
 
     status_code = 400
     default_code = "coupon_not_applicable"
+    codes = tuple(c for c in COUPON_ERROR_CODES if c != "coupon_not_found")

@@ -43,6 +43,7 @@ class QuantityLimitExceeded(ApplicationError):
 class InvalidQuantity(ApplicationError):
     status_code = 400
     default_code = "invalid_quantity"
+    codes = ("invalid_quantity", "invalid_reason")
 
 
 class NegativeStock(Conflict):

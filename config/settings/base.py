@@ -55,6 +55,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "apps.core.middleware.RequestIdMiddleware",
+    # Before anything that may look a value up: NUL bytes never reach a query.
+    "apps.core.middleware.BadInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -260,12 +262,22 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "apps.core.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.api.schema.ShopAutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Shop API",
-    "DESCRIPTION": "Mobile and browser API. Amounts are integer minor units.",
+    "DESCRIPTION": (
+        "Mobile and browser API. Amounts are integer minor units. Every error "
+        "is the ErrorEnvelope; each operation lists the codes it can answer. "
+        "Mobile clients send `Authorization: Bearer <access token>` from "
+        "allauth headless, whose own endpoints (sign-up, login, tokens) are "
+        "described in [its OpenAPI specification](/_allauth/openapi.html)."
+    ),
+    "EXTERNAL_DOCS": {
+        "description": "Authentication endpoints (allauth headless)",
+        "url": "/_allauth/openapi.html",
+    },
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
@@ -307,6 +319,9 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password_from_key": "20/m/ip",
 }
 HEADLESS_CLIENTS = ("app", "browser")
+# /_allauth/openapi.{html,json,yaml}: the auth endpoints' own specification,
+# linked from the shop's schema.
+HEADLESS_SERVE_SPECIFICATION = True
 HEADLESS_TOKEN_STRATEGY = "allauth.headless.tokens.strategies.jwt.JWTTokenStrategy"  # noqa: S105
 HEADLESS_JWT_PRIVATE_KEY = env.str(
     "HEADLESS_JWT_PRIVATE_KEY", multiline=True, default=""

@@ -3,14 +3,7 @@
 from rest_framework import serializers
 
 from apps.carts.selectors import CartView
-
-
-class MoneySerializer(serializers.Serializer):
-    class Meta:
-        ref_name = "CartMoney"
-
-    amount = serializers.IntegerField(help_text="Minor units (cents).")
-    currency = serializers.CharField()
+from apps.core.api.serializers import MoneySerializer
 
 
 class NoticeSerializer(serializers.Serializer):

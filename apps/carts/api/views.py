@@ -20,7 +20,7 @@ cart in the URL (an anonymous create: to the client address).
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -28,9 +28,24 @@ from rest_framework.views import APIView
 
 from apps.carts import selectors, services
 from apps.carts.api.serializers import CartSerializer, cart_body
-from apps.carts.exceptions import CartVersionConflict
+from apps.carts.exceptions import (
+    CartCurrencyMismatch,
+    CartLineLimitReached,
+    CartLineNotFound,
+    CartNotFound,
+    CartNotOpen,
+    CartVersionConflict,
+    InsufficientStock,
+)
 from apps.core.api.exception_handler import error_body
+from apps.core.api.schema import raises
 from apps.core.idempotency import idempotent
+from apps.coupons.exceptions import CouponNotApplicable, CouponNotFound
+from apps.inventory.exceptions import (
+    InvalidQuantity,
+    QuantityLimitExceeded,
+    VariantUnavailable,
+)
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -47,11 +62,6 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     description="Replay-safe retries: the same key and body replay the first "
     "response; another body with the key is 422 idempotency_key_reused.",
 )
-ERRORS = {
-    400: OpenApiResponse(description="Refused (error envelope with a specific code)"),
-    404: OpenApiResponse(description="No such cart for this client"),
-    409: OpenApiResponse(description="cart_version_conflict (details.cart)"),
-}
 
 
 class CartApiBase(APIView):
@@ -155,7 +165,8 @@ class CartCreateApi(CartApiBase):
 
 
 class CartDetailApi(CartApiBase):
-    @extend_schema(responses={200: CartSerializer, 404: ERRORS[404]})
+    @extend_schema(responses={200: CartSerializer})
+    @raises(CartNotFound)
     def get(self, request, cart_id):
         return self.respond(self.cart_for(cart_id))
 
@@ -172,10 +183,21 @@ class CartLineAddApi(CartApiBase):
     @extend_schema(
         request=InputSerializer,
         parameters=[IF_MATCH, IDEMPOTENCY_KEY],
-        responses={200: CartSerializer, **ERRORS},
+        responses={200: CartSerializer},
         summary="Add units of a SKU (merged into an existing line)",
     )
     @idempotent
+    @raises(
+        CartNotFound,
+        CartVersionConflict,
+        CartNotOpen,
+        VariantUnavailable,
+        InvalidQuantity,
+        QuantityLimitExceeded,
+        InsufficientStock,
+        CartCurrencyMismatch,
+        CartLineLimitReached,
+    )
     def post(self, request, cart_id):
         cart = self.cart_for(cart_id)
         data = self.InputSerializer(data=request.data)
@@ -206,8 +228,18 @@ class CartLineUpdateApi(CartApiBase):
     @extend_schema(
         request=InputSerializer,
         parameters=[IF_MATCH],
-        responses={200: CartSerializer, **ERRORS},
+        responses={200: CartSerializer},
         summary="Set a line's quantity",
+    )
+    @raises(
+        CartNotFound,
+        CartVersionConflict,
+        CartNotOpen,
+        CartLineNotFound,
+        VariantUnavailable,
+        InvalidQuantity,
+        QuantityLimitExceeded,
+        InsufficientStock,
     )
     def patch(self, request, cart_id, line_id):
         cart = self.cart_for(cart_id)
@@ -224,9 +256,10 @@ class CartLineUpdateApi(CartApiBase):
     @extend_schema(
         request=None,
         parameters=[IF_MATCH],
-        responses={200: CartSerializer, **ERRORS},
+        responses={200: CartSerializer},
         summary="Remove a line",
     )
+    @raises(CartNotFound, CartVersionConflict, CartNotOpen, CartLineNotFound)
     def delete(self, request, cart_id, line_id):
         cart = self.cart_for(cart_id)
         data = self.DeleteInputSerializer(data=request.data or {})
@@ -254,12 +287,17 @@ class CartCouponApplyApi(CartApiBase):
         parameters=[IF_MATCH, IDEMPOTENCY_KEY],
         responses={
             200: CartSerializer,
-            **ERRORS,
-            429: OpenApiResponse(description="Too many attempts (Retry-After)"),
         },
         summary="Apply a coupon code (checked now, counted when ordering)",
     )
     @idempotent
+    @raises(
+        CartNotFound,
+        CartVersionConflict,
+        CartNotOpen,
+        CouponNotFound,
+        CouponNotApplicable,
+    )
     def post(self, request, cart_id):
         cart = self.cart_for(cart_id)
         data = self.InputSerializer(data=request.data)
@@ -277,9 +315,10 @@ class CartCouponRemoveApi(CartApiBase):
     @extend_schema(
         request=None,
         parameters=[IF_MATCH],
-        responses={200: CartSerializer, **ERRORS},
+        responses={200: CartSerializer},
         summary="Remove a coupon from the cart",
     )
+    @raises(CartNotFound, CartVersionConflict, CartNotOpen, CouponNotFound)
     def delete(self, request, cart_id, code):
         cart = self.cart_for(cart_id)
         return self.write(
@@ -296,7 +335,7 @@ class CartMergeApi(CartApiBase):
     @extend_schema(
         request=None,
         parameters=[IDEMPOTENCY_KEY],
-        responses={200: CartSerializer, 404: ERRORS[404]},
+        responses={200: CartSerializer},
         summary="Merge a guest cart into the signed-in user's cart",
         description=(
             "Quantities are added, capped by availability and per-order limits; "
@@ -306,6 +345,7 @@ class CartMergeApi(CartApiBase):
         ),
     )
     @idempotent
+    @raises(CartNotFound, CartNotOpen)
     def post(self, request, cart_id):
         source = self.cart_for(cart_id)
         result = services.cart_merge(source=source, user=request.user)

@@ -5,11 +5,7 @@ from rest_framework import serializers
 from apps.checkout.models import Checkout, Order
 from apps.checkout.services import checkout_next_step
 from apps.checkout.services.pricing import Totals
-
-
-class MoneySerializer(serializers.Serializer):
-    amount = serializers.IntegerField()
-    currency = serializers.CharField()
+from apps.core.api.serializers import MoneySerializer
 
 
 class TotalsSerializer(serializers.Serializer):

@@ -4,13 +4,15 @@ Anonymous checkouts are reached by their unguessable id; a signed-in
 shopper's checkouts and orders answer 404 to everyone else.
 """
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.billing.exceptions import PaymentDeclined, PaymentProviderError
 from apps.carts import selectors as cart_selectors
+from apps.carts.exceptions import CartNotFound
 from apps.checkout import selectors, services
 from apps.checkout.api.serializers import (
     AddressSerializer,
@@ -22,16 +24,20 @@ from apps.checkout.api.serializers import (
     checkout_body,
     order_body,
 )
+from apps.checkout.exceptions import (
+    CartEmpty,
+    CheckoutIncomplete,
+    CheckoutNotFound,
+    OrderNotFound,
+    PaymentIncomplete,
+    ShippingMethodUnavailable,
+)
+from apps.core.api.schema import raises
+from apps.core.exceptions import InvalidTransition, ValidationFailed
 from apps.core.idempotency import idempotent
+from apps.coupons.exceptions import CouponNotApplicable
+from apps.inventory.exceptions import OutOfStock
 
-ERRORS = {
-    400: OpenApiResponse(description="Invalid (error envelope, details.fields)"),
-    404: OpenApiResponse(description="No such checkout for this client"),
-    409: OpenApiResponse(description="invalid_state_transition / out_of_stock"),
-    429: OpenApiResponse(
-        description="rate_limited (Retry-After header, details.retry_after)"
-    ),
-}
 # Checkout.email / Order.email are EmailField(max_length=254): longer is refused
 # here, not by the database (PostgreSQL would raise DataError, a 500).
 EMAIL_MAX_LENGTH = 254
@@ -71,10 +77,11 @@ class CheckoutCreateApi(CheckoutApiBase):
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: CheckoutSerializer, 200: CheckoutSerializer, **ERRORS},
+        responses={201: CheckoutSerializer, 200: CheckoutSerializer},
         summary="Start (or resume) the checkout of a cart",
     )
     @idempotent(scope=_create_scope)
+    @raises(CartNotFound, CartEmpty, InvalidTransition, ValidationFailed)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -101,7 +108,8 @@ class CheckoutDetailApi(CheckoutApiBase):
         billing_same_as_shipping = serializers.BooleanField(required=False)
         shipping_method = serializers.IntegerField(required=False)
 
-    @extend_schema(responses={200: CheckoutSerializer, 404: ERRORS[404]})
+    @extend_schema(responses={200: CheckoutSerializer})
+    @raises(CheckoutNotFound)
     def get(self, request, checkout_id):
         checkout = self.checkout_for(checkout_id)
         services.checkout_hold_renew(checkout=checkout)
@@ -109,8 +117,15 @@ class CheckoutDetailApi(CheckoutApiBase):
 
     @extend_schema(
         request=InputSerializer,
-        responses={200: CheckoutSerializer, **ERRORS},
+        responses={200: CheckoutSerializer},
         summary="Fill in checkout steps (validated as on the pages)",
+    )
+    @raises(
+        CheckoutNotFound,
+        InvalidTransition,
+        ValidationFailed,
+        CheckoutIncomplete,
+        ShippingMethodUnavailable,
     )
     def patch(self, request, checkout_id):
         checkout = self.checkout_for(checkout_id)
@@ -133,7 +148,8 @@ class CheckoutDetailApi(CheckoutApiBase):
 class CheckoutShippingMethodsApi(CheckoutApiBase):
     rate_limits = {"GET": ("checkout",)}
 
-    @extend_schema(responses={200: ShippingMethodSerializer(many=True), **ERRORS})
+    @extend_schema(responses={200: ShippingMethodSerializer(many=True)})
+    @raises(CheckoutNotFound)
     def get(self, request, checkout_id):
         checkout = self.checkout_for(checkout_id)
         services.checkout_hold_renew(checkout=checkout)
@@ -156,10 +172,18 @@ class CheckoutPaymentCreateApi(CheckoutApiBase):
 
     @extend_schema(
         request=None,
-        responses={200: PaymentSessionSerializer, **ERRORS},
+        responses={200: PaymentSessionSerializer},
         summary="Reserve stock, place the pending order, get the PaymentIntent",
     )
     @idempotent
+    @raises(
+        CheckoutNotFound,
+        InvalidTransition,
+        CheckoutIncomplete,
+        OutOfStock,
+        CouponNotApplicable,
+        PaymentProviderError,
+    )
     def post(self, request, checkout_id):
         checkout = self.checkout_for(checkout_id)
         session = services.checkout_payment_start(checkout=checkout, request=request)
@@ -185,12 +209,17 @@ class CheckoutCompleteApi(CheckoutApiBase):
         request=None,
         responses={
             200: OrderSerializer,
-            402: OpenApiResponse(description="card_declined / payment_incomplete"),
-            **ERRORS,
         },
         summary="After confirming: re-fetch the intent and finalise the order",
     )
     @idempotent
+    @raises(
+        CheckoutNotFound,
+        InvalidTransition,
+        PaymentDeclined,
+        PaymentIncomplete,
+        PaymentProviderError,
+    )
     def post(self, request, checkout_id):
         checkout = self.checkout_for(checkout_id)
         order = services.checkout_complete(checkout=checkout, request=request)
@@ -200,7 +229,8 @@ class CheckoutCompleteApi(CheckoutApiBase):
 class CheckoutOrderApi(CheckoutApiBase):
     rate_limits = {"GET": ("checkout",)}
 
-    @extend_schema(responses={200: OrderSerializer, 404: ERRORS[404]})
+    @extend_schema(responses={200: OrderSerializer})
+    @raises(CheckoutNotFound, OrderNotFound)
     def get(self, request, checkout_id):
         checkout = self.checkout_for(checkout_id)
         return Response(order_body(selectors.order_get_for_checkout(checkout=checkout)))
@@ -220,7 +250,8 @@ class OrderListApi(APIView):
 class OrderDetailApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={200: OrderSerializer, 404: ERRORS[404]})
+    @extend_schema(responses={200: OrderSerializer})
+    @raises(OrderNotFound)
     def get(self, request, number):
         return Response(
             order_body(selectors.order_get_for_user(user=request.user, number=number))

@@ -12,6 +12,7 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_default_handler
 
+from apps.core.bad_input import bad_input_for
 from apps.core.exceptions import ApplicationError
 from apps.core.logging import get_request_id
 
@@ -42,6 +43,11 @@ def _drf_code(exc: drf.APIException) -> str:
 
 
 def api_exception_handler(exc, context):
+    bad_input = bad_input_for(exc)
+    if bad_input is not None:
+        return Response(
+            error_body(bad_input.code, bad_input.message), status=bad_input.status
+        )
     if isinstance(exc, ApplicationError):
         return Response(
             error_body(exc.code, exc.message, exc.details), status=exc.status_code

@@ -10,12 +10,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api.pagination import PageNumberPagination
+from apps.core.api.schema import raises
+from apps.core.exceptions import NotFound, ValidationFailed
 from apps.inventory import selectors
 from apps.inventory.api.serializers import (
     CatalogueCategorySerializer,
     CatalogueProductDetailSerializer,
     CatalogueProductPageSerializer,
 )
+from apps.inventory.exceptions import ProductNotFound
 
 if TYPE_CHECKING:
     from apps.inventory.models import Product
@@ -101,6 +104,7 @@ class ProductListApi(APIView):
         ],
         responses=CatalogueProductPageSerializer,
     )
+    @raises(ValidationFailed, NotFound)
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -122,6 +126,7 @@ class ProductDetailApi(APIView):
     @extend_schema(
         operation_id="products_retrieve", responses=CatalogueProductDetailSerializer
     )
+    @raises(ProductNotFound)
     def get(self, request, slug):
         product = selectors.product_get(slug=slug)
         data = _product(product, detail=True, request=request)

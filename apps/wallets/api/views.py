@@ -9,8 +9,15 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from apps.core import ratelimit
+from apps.core.api.schema import raises
 from apps.core.api.serializers import MoneySerializer
+from apps.core.exceptions import ValidationFailed
 from apps.wallets import selectors, services
+from apps.wallets.exceptions import (
+    GiftCardExpired,
+    GiftCardInvalid,
+    WalletIdempotencyConflict,
+)
 from apps.wallets.throttling import gift_card_limit_hit
 
 
@@ -18,29 +25,46 @@ def _money(amount: int, currency: str) -> dict:
     return {"amount": amount, "currency": currency}
 
 
+class WalletEntrySerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    amount = MoneySerializer(help_text="Change to the spendable balance.")
+    held = MoneySerializer(help_text="Change to credit held for orders.")
+    reference = serializers.CharField()
+    memo = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class WalletSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    balance = MoneySerializer(help_text="Credit that can be spent now.")
+    held = MoneySerializer(help_text="Credit set aside for orders awaiting payment.")
+    entries = WalletEntrySerializer(many=True, help_text="Latest 50, newest first.")
+
+
+class WalletListSerializer(serializers.Serializer):
+    wallets = WalletSerializer(many=True)
+
+
+class GiftCardCodeSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=64)
+
+
+class GiftCardBalanceSerializer(serializers.Serializer):
+    balance = MoneySerializer()
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class GiftCardRedeemedSerializer(serializers.Serializer):
+    credited = MoneySerializer()
+    balance = MoneySerializer(help_text="The wallet's spendable balance after it.")
+
+
 class WalletDetailApi(APIView):
     """Balances, held credit and the latest history, per currency."""
 
     permission_classes = [IsAuthenticated]
 
-    class EntrySerializer(serializers.Serializer):
-        kind = serializers.CharField()
-        amount = MoneySerializer(help_text="Change to the spendable balance.")
-        held = MoneySerializer(help_text="Change to held credit.")
-        reference = serializers.CharField()
-        memo = serializers.CharField()
-        created_at = serializers.DateTimeField()
-
-    class WalletSerializer(serializers.Serializer):
-        currency = serializers.CharField()
-        balance = MoneySerializer()
-        held = MoneySerializer()
-        entries = serializers.ListField(child=serializers.DictField())
-
-    class OutputSerializer(serializers.Serializer):
-        wallets = serializers.ListField(child=serializers.DictField())
-
-    @extend_schema(responses={200: OutputSerializer})
+    @extend_schema(responses={200: WalletListSerializer})
     def get(self, request):
         wallets = selectors.wallet_list_for_user(user=request.user)
         return Response(
@@ -76,8 +100,10 @@ class _GiftCardThrottle(BaseThrottle):
         return True
 
 
-class GiftCardCodeSerializer(serializers.Serializer):
-    code = serializers.CharField(max_length=64)
+def _code(request) -> str:
+    serializer = GiftCardCodeSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data["code"]
 
 
 class GiftCardBalanceApi(APIView):
@@ -86,14 +112,12 @@ class GiftCardBalanceApi(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [_GiftCardThrottle]
 
-    class OutputSerializer(serializers.Serializer):
-        balance = MoneySerializer()
-        expires_at = serializers.DateTimeField(allow_null=True)
-
-    @extend_schema(request=GiftCardCodeSerializer, responses={200: OutputSerializer})
+    @extend_schema(
+        request=GiftCardCodeSerializer, responses={200: GiftCardBalanceSerializer}
+    )
+    @raises(ValidationFailed, GiftCardInvalid, GiftCardExpired)
     def post(self, request):
-        data = _validated(GiftCardCodeSerializer, request)
-        card = services.gift_card_balance(code=data["code"])
+        card = services.gift_card_balance(code=_code(request))
         return Response(
             {
                 "balance": _money(card.balance_minor, card.currency),
@@ -103,19 +127,21 @@ class GiftCardBalanceApi(APIView):
 
 
 class GiftCardRedeemApi(APIView):
-    """Move a gift card's balance into the signed-in customer's wallet."""
+    """Move a gift card's balance into the signed-in customer's wallet.
+
+    Redeeming again with the same code returns the first result."""
 
     permission_classes = [IsAuthenticated]
     throttle_classes = [_GiftCardThrottle]
 
-    class OutputSerializer(serializers.Serializer):
-        credited = MoneySerializer()
-        balance = MoneySerializer()
-
-    @extend_schema(request=GiftCardCodeSerializer, responses={200: OutputSerializer})
+    @extend_schema(
+        request=GiftCardCodeSerializer, responses={200: GiftCardRedeemedSerializer}
+    )
+    @raises(
+        ValidationFailed, GiftCardInvalid, GiftCardExpired, WalletIdempotencyConflict
+    )
     def post(self, request):
-        data = _validated(GiftCardCodeSerializer, request)
-        entry = services.gift_card_redeem(code=data["code"], user=request.user)
+        entry = services.gift_card_redeem(code=_code(request), user=request.user)
         wallet = entry.wallet
         wallet.refresh_from_db(fields=["balance_minor"])
         return Response(
@@ -124,9 +150,3 @@ class GiftCardRedeemApi(APIView):
                 "balance": _money(wallet.balance_minor, wallet.currency),
             }
         )
-
-
-def _validated(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data

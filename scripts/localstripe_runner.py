@@ -13,6 +13,7 @@ off so tests can show that published localstripe misbehaves without it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import pickle
@@ -105,30 +106,70 @@ def empty_list(url: str) -> dict:
 # --- data file --------------------------------------------------------------
 
 
-def use_data_file(path: Path) -> None:
-    """Give this instance its own store file.
+class Persistence:
+    """Write-behind persistence of localstripe's store.
 
-    Published localstripe hard-codes /tmp/localstripe.pickle, so every instance
-    on the machine would read and overwrite the same store.
+    Published localstripe pickles the whole store on every write (several
+    times per request), so each confirm costs more as intents pile up: with
+    1,700 of them, three times more. Writes here only mark the store dirty; a
+    background task writes it at most every ``interval`` seconds, and shutdown
+    (SIGTERM, SIGINT) writes whatever is left.
     """
 
-    def try_load_from_disk(self):
+    def __init__(self, path: Path, interval: float):
+        self.path = path
+        self.interval = interval
+        self.dirty = False
+        self.dumps = 0
+
+    def load(self) -> None:
         try:
-            with open(path, "rb") as f:
+            with open(self.path, "rb") as f:
                 old = pickle.load(f)  # this instance's own file
         except FileNotFoundError:
             return
-        self.clear()
-        self.update(old)
+        dict.clear(store)
+        dict.update(store, old)
 
-    def dump_to_disk(self):
-        tmp = path.with_suffix(path.suffix + ".tmp")
+    def write(self) -> None:
+        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
         with open(tmp, "wb") as f:
-            pickle.dump(dict(self), f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
+            pickle.dump(dict(store), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, self.path)
+        self.dirty = False
+        self.dumps += 1
+        print(f"persisted {len(store)} objects (dump #{self.dumps})", flush=True)
 
-    resources.Store.try_load_from_disk = try_load_from_disk
-    resources.Store.dump_to_disk = dump_to_disk
+    def flush(self) -> None:
+        if self.dirty:
+            self.write()
+
+    async def _periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            self.flush()
+
+    def install(self, app: web.Application) -> None:
+        """Route localstripe's per-write dumps here and flush on a timer and at exit."""
+
+        def mark_dirty(_store) -> None:
+            self.dirty = True
+
+        resources.Store.try_load_from_disk = lambda _store: self.load()
+        resources.Store.dump_to_disk = mark_dirty
+
+        async def start(_app) -> None:
+            _app["persistence_task"] = asyncio.get_running_loop().create_task(
+                self._periodically()
+            )
+
+        async def stop(_app) -> None:
+            _app["persistence_task"].cancel()
+            # aiohttp runs this on SIGTERM and SIGINT (run_app's handlers).
+            self.flush()
+
+        app.on_startup.append(start)
+        app.on_cleanup.append(stop)
 
 
 # --- resource-level shims (patched on localstripe's classes) ---------------
@@ -419,6 +460,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--from-scratch", action="store_true")
     parser.add_argument(
+        "--persist-interval",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="write the store to the data file at most this often (and at exit)",
+    )
+    parser.add_argument(
         "--without-shim",
         action="append",
         default=[],
@@ -439,7 +487,7 @@ def main(argv=None) -> None:
     )
     data_file.parent.mkdir(parents=True, exist_ok=True)
 
-    use_data_file(data_file.resolve())
+    persistence = Persistence(data_file.resolve(), args.persist_interval)
     shim_export(enabled)
     shim_intent_update(enabled)
     if "payment_method_list_type" in enabled:
@@ -448,6 +496,7 @@ def main(argv=None) -> None:
         shim_decline_card_0002()
 
     app = server.app
+    persistence.install(app)
     # After localstripe's error middleware, before its auth middleware.
     app.middlewares.insert(
         1, error_capturing(build_middleware(enabled, build_stripe_js()))
@@ -455,9 +504,9 @@ def main(argv=None) -> None:
 
     if args.from_scratch:
         store.clear()
-        store.dump_to_disk()
+        persistence.write()
     else:
-        store.try_load_from_disk()
+        persistence.load()
 
     access_log = logging.getLogger("aiohttp.access")
     access_log.setLevel(logging.INFO)

@@ -8,6 +8,7 @@ localstripe behaviour the shim exists for.
 import re
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -293,3 +294,43 @@ def test_runner_listens_on_loopback_only(full):
         pytest.skip("ss is not available")
     local_addresses = {line.split()[3] for line in listening.splitlines()}
     assert local_addresses == {f"127.0.0.1:{port}"}
+
+
+def _dumps_logged(data_file: Path) -> int:
+    return data_file.with_suffix(".log").read_text().count("persisted ")
+
+
+def test_runner_writes_do_not_dump_store_sigterm_persists_them(tmp_path):
+    data_file = tmp_path / "store.pickle"
+    port = free_port()
+    # No timed flush within the test: only shutdown may write the file.
+    with runner(data_file, "--persist-interval", "3600", port=port) as base:
+        intents = [intent(base, amount=100 + n)["id"] for n in range(20)]
+        customer = post(base, "/v1/customers", {"email": "p@example.com"}).json()
+
+        # Published localstripe would have pickled the whole store ~60 times.
+        assert not data_file.exists()
+        assert _dumps_logged(data_file) == 0
+    # Leaving the block sends SIGTERM, as a developer's Ctrl-C or CI's stop does.
+    assert _dumps_logged(data_file) == 1
+
+    with runner(data_file, port=port) as base:
+        assert get(base, f"/v1/customers/{customer['id']}").status_code == 200
+        assert [
+            get(base, f"/v1/payment_intents/{pi}").json()["amount"] for pi in intents
+        ] == [100 + n for n in range(20)]
+
+
+def test_runner_persists_within_the_interval_without_shutdown(tmp_path):
+    data_file = tmp_path / "store.pickle"
+    with runner(data_file, "--persist-interval", "0.2") as base:
+        customer = post(base, "/v1/customers", {"email": "t@example.com"}).json()
+        deadline = time.monotonic() + 5
+        while not (
+            data_file.exists() and customer["id"].encode() in data_file.read_bytes()
+        ):
+            assert time.monotonic() < deadline, "store not written within 5 s"
+            time.sleep(0.1)
+        time.sleep(0.5)  # idle: a clean store is not written again
+
+        assert _dumps_logged(data_file) == 1

@@ -38,8 +38,11 @@ browser:
 run: seed
 	$(BIN)/python scripts/run_dev.py --port $(PORT) $(if $(filter-out 0,$(RUNSERVER)),--runserver)
 
+# pytest-xdist: one test process per CPU (TEST_WORKERS=0 runs in-process).
+# Each worker has its own database copy, localstripe, cache keys and queues.
+TEST_WORKERS ?= auto
 test: install browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -21,41 +21,36 @@ def _on_postgres() -> bool:
     return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 
 
-def pytest_configure(config):
-    """Rebuild the reused test database whenever any migration file changed.
-
-    --reuse-db saves dj-stripe's ~40 s of migrations per run, but it cannot
-    tell that a migration was added or edited; a hash of them can.
-    """
-    import hashlib
-
-    digest = hashlib.sha256()
-    for path in sorted(ROOT.glob("apps/*/migrations/*.py")):
-        digest.update(path.name.encode() + path.read_bytes())
-    default_name = str(ROOT / "var" / "test-db.sqlite3")
-    database = os.environ.get("DATABASE_URL", "sqlite")
-    stamp = Path(
-        os.environ.get("DJANGO_TEST_DB_NAME", default_name)
-        + f".{hashlib.sha256(database.encode()).hexdigest()[:12]}.migrations"
-    )
-    if not stamp.exists() or stamp.read_text() != digest.hexdigest():
-        config.option.create_db = True
-        config._migrations_stamp = (stamp, digest.hexdigest())
+@pytest.fixture(scope="session")
+def django_db_keepdb():
+    """Always keep: tests/dbtemplate.py decides when a database is rebuilt."""
+    return True
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, request):
-    """Stamp the migrations once the test database was really built.
+def django_db_createdb():
+    return False
 
-    Stamping at session end instead would also stamp a --collect-only run or
-    one interrupted mid-migration, and the next run would reuse a stale database.
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, request):
+    """Give this process (each xdist worker) its own copy of a migrated template.
+
+    pytest-django has already added the worker's suffix (_gw0, ...) to the
+    test database name. --create-db forces a fresh copy of the template; the
+    template itself is rebuilt only when a migration or a pin changed.
     """
-    pending = getattr(request.config, "_migrations_stamp", None)
-    if pending:
-        stamp, value = pending
-        stamp.parent.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(value)
-        request.config._migrations_stamp = None
+    from tests import dbtemplate
+
+    db = settings.DATABASES["default"]
+    fresh = bool(request.config.getvalue("create_db"))
+    if _on_postgres():
+        dbtemplate.prepare_postgres(db, fresh=fresh)
+    else:
+        base_name = os.environ.get(
+            "DJANGO_TEST_DB_NAME", str(ROOT / "var" / "test-db.sqlite3")
+        )
+        dbtemplate.prepare_sqlite(db["TEST"]["NAME"], base_name, fresh=fresh)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -128,7 +123,12 @@ def _clear_cache():
     """Rate-limit counters and cached values must not leak between tests."""
     from django.core.cache import cache
 
-    cache.clear()
+    if hasattr(cache, "delete_pattern"):
+        # Redis: only this xdist worker's keys (KEY_PREFIX), never FLUSHDB,
+        # which would also wipe the other workers' keys and Celery queues.
+        cache.delete_pattern("*")
+    else:
+        cache.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -242,7 +242,10 @@ def celery_worker(transactional_db, settings, request):
     """
     from config.celery import app
 
-    queue = f"test-{os.getpid()}-{time.monotonic_ns()}"
+    # A queue per test, and so per xdist worker: workers share the Redis
+    # database, and one worker's Celery must never take another's tasks.
+    xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    queue = f"test-{xdist_worker}-{os.getpid()}-{time.monotonic_ns()}"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.worker_test",

@@ -1,7 +1,7 @@
 """Test run: fast hashing, in-memory mail, and a reusable test database."""
 
 from .base import *
-from .base import BASE_DIR, DATABASES, HEADLESS_JWT_PRIVATE_KEY, env
+from .base import BASE_DIR, CACHES, DATABASES, HEADLESS_JWT_PRIVATE_KEY, REDIS_URL, env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -25,6 +25,12 @@ STORAGES = {
 # real broker and a real worker process (see tests/conftest.py).
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = False
+
+if REDIS_URL:
+    # pytest-xdist workers (and the Celery workers they start, which inherit
+    # the variable) share one Redis database: each keeps to its own keys, so
+    # one worker clearing its cache between tests leaves the others' alone.
+    CACHES["default"]["KEY_PREFIX"] = env("PYTEST_XDIST_WORKER", default="")
 
 if not HEADLESS_JWT_PRIVATE_KEY:
     from config.settings.devkeys import dev_jwt_private_key

@@ -11,9 +11,7 @@ from django.urls import reverse
 
 from apps.billing import gateway
 from apps.billing.models import Payment, PaymentRefund
-from apps.carts.models import Cart
 from apps.checkout.models import (
-    Checkout,
     FailedWorkflow,
     Order,
     OrderEvent,
@@ -24,6 +22,8 @@ from apps.inventory.models import StockItem, StockMovement
 from tests.accounts.factories import UserFactory
 from tests.checkout.conftest import api_checkout_to_payment, confirm_card, idem
 from tests.checkout.factories import (
+    CheckoutFactory,
+    OrderFactory,
     ShippingMethodFactory,
     ShippingZoneFactory,
     TaxRateFactory,
@@ -50,11 +50,11 @@ def _rows_for(model: str, n: int) -> None:
     """Create n more rows shown on ``model``'s changelist."""
     for _ in range(n):
         if model == "order":
-            make_order(lines=2)
+            OrderFactory(paid=True, lines=2)
         elif model == "failedworkflow":
             FailedWorkflow.objects.create(order=make_order(), step="auto_refund")
         elif model == "checkout":
-            Checkout.objects.create(cart=Cart.objects.create(currency="USD"))
+            CheckoutFactory(at_payment=True)
         elif model == "shippingmethod":
             ShippingMethodFactory()
         elif model == "shippingzone":
@@ -62,15 +62,7 @@ def _rows_for(model: str, n: int) -> None:
         elif model == "taxrate":
             TaxRateFactory(country=f"Q{TaxRateFactory._meta.model.objects.count()}")
         elif model == "payment":
-            order = make_order()
-            Payment.objects.create(
-                reference=order.number,
-                intent_id=f"pi_test_{order.number}",
-                amount_minor=1000,
-                currency="USD",
-                status="succeeded",
-                idempotency_key=f"k:{order.number}",
-            )
+            OrderFactory(partially_refunded=True)  # a payment with a refund
 
 
 CHANGELISTS = [
@@ -315,16 +307,7 @@ def test_admin_order_change_page_shows_lines_payments_events(staff_client, paid_
 
 
 def test_admin_order_changelist_filters_by_payment_status(staff_client):
-    paid, unpaid = make_order(), make_order()
-    for order, status in ((paid, "succeeded"), (unpaid, "requires_payment_method")):
-        Payment.objects.create(
-            reference=order.number,
-            intent_id=f"pi_test_{order.number}",
-            amount_minor=order.total_minor,
-            currency="USD",
-            status=status,
-            idempotency_key=f"k:{order.number}",
-        )
+    paid, _unpaid = OrderFactory(paid=True), OrderFactory()
     url = reverse("admin:checkout_order_changelist")
 
     listed = staff_client.get(url, {"payment": "succeeded"}).context["cl"].result_list

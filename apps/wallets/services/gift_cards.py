@@ -166,7 +166,7 @@ def gift_cards_send_due(*, now: datetime | None = None) -> int:
     sent = 0
     with transaction.atomic():
         due = list(
-            GiftCard.objects.select_for_update(skip_locked=True)
+            GiftCard.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("purchaser")
             .filter(
                 sent_at__isnull=True,

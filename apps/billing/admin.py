@@ -1,41 +1,56 @@
+"""Payments and refunds: records of money that moved at Stripe.
+
+Read-only and never deletable in admin: the rows are how a refund or a
+dispute is reconciled, and Stripe keeps its own copy regardless.
+"""
+
 from django.contrib import admin
 
 from apps.billing.models import Payment, PaymentRefund
+from apps.core.admin_display import RecordAdminMixin, money_column
 
 
-class PaymentRefundInline(admin.TabularInline):
+class PaymentRefundInline(RecordAdminMixin, admin.TabularInline):
     model = PaymentRefund
     extra = 0
     can_delete = False
-    readonly_fields = (
-        "refund_id",
-        "amount_minor",
-        "status",
-        "reason",
-        "idempotency_key",
-        "created_at",
-    )
+    fields = ("refund_id", "amount", "status", "reason", "created_at")
+    readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    amount = money_column("amount_minor", "amount", currency_from="payment.currency")
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(RecordAdminMixin, admin.ModelAdmin):
     list_display = (
         "intent_id",
         "reference",
         "status",
-        "amount_minor",
-        "currency",
-        "amount_refunded_minor",
+        "amount",
+        "refunded",
         "created_at",
     )
     list_filter = ("status", "currency", "created_at")
     search_fields = ("intent_id", "reference")
-    readonly_fields = [f.name for f in Payment._meta.fields if f.name != "id"]
-    exclude = ("client_secret",)
+    fields = (
+        "reference",
+        "intent_id",
+        "status",
+        "amount",
+        "refunded",
+        "currency",
+        "idempotency_key",
+        "last_error",
+        "succeeded_at",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
     inlines = [PaymentRefundInline]
 
-    def has_add_permission(self, request):
+    amount = money_column("amount_minor", "amount", sort=True)
+    refunded = money_column("amount_refunded_minor", "refunded", sort=True)
+
+    def has_change_permission(self, request, obj=None):
+        # The change page is the detail view; nothing on it is editable.
         return False

@@ -42,3 +42,9 @@ class PaymentAmountMismatch(Conflict):
     """The payment that succeeded is not the order's total (amount or currency)."""
 
     default_code = "payment_amount_mismatch"
+
+
+class FulfilmentNotPossible(Conflict):
+    """The order is not in a state that ships, or nothing is left to ship."""
+
+    default_code = "fulfilment_not_possible"

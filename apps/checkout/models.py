@@ -427,3 +427,72 @@ class FailedWorkflow(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.step} ({self.status}, {self.attempts} attempts)"
+
+
+class OrderNote(models.Model):
+    """An internal note staff leave on an order; never shown to the shopper."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    body = models.TextField(max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"note on {self.order_id} by {self.author_id}"
+
+
+class Fulfilment(models.Model):
+    """One parcel handed to a carrier: some units of some lines of an order."""
+
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="fulfilments"
+    )
+    carrier = models.CharField(max_length=64, blank=True)
+    tracking_number = models.CharField(max_length=128, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"shipment {self.pk} of order {self.order_id}"
+
+
+class FulfilmentLine(models.Model):
+    fulfilment = models.ForeignKey(
+        Fulfilment, on_delete=models.CASCADE, related_name="lines"
+    )
+    order_line = models.ForeignKey(
+        OrderLine, on_delete=models.PROTECT, related_name="fulfilment_lines"
+    )
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1), name="checkout_fulfilmentline_qty_gte_1"
+            ),
+            models.UniqueConstraint(
+                fields=["fulfilment", "order_line"],
+                name="checkout_fulfilmentline_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × line {self.order_line_id}"

@@ -20,6 +20,7 @@ from apps.checkout.models import (
 )
 from apps.inventory.models import StockItem, StockMovement
 from tests.accounts.factories import UserFactory
+from tests.billing.factories import PaymentFactory
 from tests.checkout.conftest import api_checkout_to_payment, confirm_card, idem
 from tests.checkout.factories import (
     CheckoutFactory,
@@ -356,7 +357,7 @@ def test_admin_mark_fulfilled_cancelled_order_refused_with_message(staff_client)
     r = staff_client.post(url, {"carrier": "UPS", "tracking_number": "1Z"})
 
     assert r.status_code == 200
-    assert "cannot go from cancelled to fulfilled" in r.content.decode()
+    assert "A cancelled order cannot be shipped." in r.content.decode()
     order.refresh_from_db()
     assert (order.status, order.tracking_number) == ("cancelled", "")
 
@@ -452,11 +453,14 @@ def test_admin_refund_more_than_ordered_shows_error_and_refunds_nothing(
 def test_admin_resend_confirmation_action_sends_one_more_email(
     staff_client, paid_order, django_capture_on_commit_callbacks
 ):
+    changelist = reverse("admin:checkout_order_changelist")
+    chosen = {"action": "resend_confirmation", "_selected_action": [paid_order.pk]}
+    ask = staff_client.post(changelist, chosen)
+    assert ask.status_code == 200
+    assert paid_order.number in ask.content.decode()
+    assert mail.outbox == []
     with django_capture_on_commit_callbacks(execute=True):
-        r = staff_client.post(
-            reverse("admin:checkout_order_changelist"),
-            {"action": "resend_confirmation", "_selected_action": [paid_order.pk]},
-        )
+        r = staff_client.post(changelist, {**chosen, "confirm": "yes"})
 
     assert r.status_code == 302
     (message,) = mail.outbox
@@ -564,3 +568,119 @@ def test_admin_refund_and_retry_actions_need_change_permission(client):
     ).content.decode()
     assert 'value="refund_in_full"' not in orders
     assert 'value="retry"' not in workflows
+
+
+# --- money records and the back office (issue 11.10, issue 17) --------------
+
+
+@pytest.mark.parametrize(
+    "model_label",
+    ["checkout.order", "billing.payment", "core.auditlog"],
+)
+def test_admin_money_records_cannot_be_deleted(staff_client, model_label):
+    app_label, model_name = model_label.split(".")
+    changelist = staff_client.get(reverse(f"admin:{app_label}_{model_name}_changelist"))
+    assert changelist.status_code == 200
+    assert 'value="delete_selected"' not in changelist.content.decode()
+    delete_url = reverse(f"admin:{app_label}_{model_name}_delete", args=[1])
+    assert staff_client.post(delete_url, {"post": "yes"}).status_code in (403, 404)
+
+
+def test_admin_order_delete_is_refused_and_order_kept(staff_client):
+    order = make_order()
+    url = reverse("admin:checkout_order_delete", args=[order.pk])
+    assert staff_client.post(url, {"post": "yes"}).status_code == 403
+    assert Order.objects.filter(pk=order.pk).exists()
+
+
+def test_admin_payments_list_shows_money_in_currency_units(staff_client):
+    payment = PaymentFactory(amount_minor=123_456, currency="USD")
+    page = staff_client.get(reverse("admin:billing_payment_changelist")).content
+    assert "$1,234.56" in page.decode() or "$1234.56" in page.decode()
+    assert payment.intent_id in page.decode()
+
+
+@pytest.mark.localstripe
+def test_admin_bulk_refund_asks_first_listing_orders_and_amounts(
+    staff_client, paid_order, localstripe
+):
+    changelist = reverse("admin:checkout_order_changelist")
+    chosen = {"action": "refund_in_full", "_selected_action": [paid_order.pk]}
+
+    ask = staff_client.post(changelist, chosen)
+
+    page = ask.content.decode()
+    assert ask.status_code == 200
+    assert paid_order.number in page
+    assert "$" + f"{paid_order.total_minor / 100:.2f}" in page
+    paid_order.refresh_from_db()
+    assert paid_order.refunded_minor == 0
+
+    done = staff_client.post(changelist, {**chosen, "confirm": "yes"}, follow=True)
+
+    paid_order.refresh_from_db()
+    assert paid_order.status == "refunded"
+    assert paid_order.refunded_minor == paid_order.total_minor
+    assert "refunded" in done.content.decode().lower()
+
+
+@pytest.mark.localstripe
+def test_admin_partial_fulfilment_keeps_order_paid_until_every_unit_ships(
+    staff_client, paid_order, django_capture_on_commit_callbacks
+):
+    first, second = paid_order.lines.order_by("pk")
+    url = reverse("admin:checkout_order_fulfil", args=[paid_order.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        r = staff_client.post(
+            url,
+            {
+                "carrier": "UPS",
+                "tracking_number": "1Z-FIRST",
+                f"line_{first.pk}": first.quantity,
+                f"line_{second.pk}": 0,
+            },
+        )
+    assert r.status_code == 302
+    paid_order.refresh_from_db()
+    assert paid_order.status == "paid"
+    assert paid_order.tracking_number == "1Z-FIRST"
+    assert any("1Z-FIRST" in m.body for m in mail.outbox)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(url, {"carrier": "UPS", "tracking_number": "1Z-SECOND"})
+    paid_order.refresh_from_db()
+    assert paid_order.status == "fulfilled"
+    assert paid_order.fulfilments.count() == 2
+
+
+def test_admin_order_note_is_kept_with_author_and_shown(staff_client, staff):
+    order = make_order()
+    url = reverse("admin:checkout_order_note_add", args=[order.pk])
+    r = staff_client.post(url, {"body": "Customer called about the colour."})
+    assert r.status_code == 302
+    note = order.notes.get()
+    assert (note.body, note.author) == ("Customer called about the colour.", staff)
+    page = staff_client.get(reverse("admin:checkout_order_change", args=[order.pk]))
+    assert "Customer called about the colour." in page.content.decode()
+
+
+def test_admin_invoice_and_packing_slip_are_pdfs(staff_client):
+    order = make_order()
+    for name in ("checkout_order_invoice", "checkout_order_packing_slip"):
+        r = staff_client.get(reverse(f"admin:{name}", args=[order.pk]))
+        assert r.status_code == 200
+        assert r["Content-Type"] == "application/pdf"
+        assert r.content.startswith(b"%PDF")
+        assert order.number in r["Content-Disposition"]
+
+
+def test_admin_orders_csv_export_lists_the_filtered_orders(staff_client):
+    kept = make_order(status="paid")
+    other = make_order(status="cancelled")
+    r = staff_client.get(
+        reverse("admin:checkout_order_export_csv") + "?status__exact=paid"
+    )
+    body = r.content.decode()
+    assert r.status_code == 200
+    assert kept.number in body
+    assert other.number not in body

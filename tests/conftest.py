@@ -160,6 +160,18 @@ def _reset_celery_join_guard():
 
 
 @pytest.fixture
+def eager_failures_returned():
+    """Eager tasks return their failure instead of raising it, for the tests
+    about exhausted retries: Celery re-runs an eager retry with the same
+    propagation setting, so throw=False on the first call is not enough."""
+    from config.celery import app
+
+    app.conf.task_eager_propagates = False
+    yield
+    app.conf.task_eager_propagates = True
+
+
+@pytest.fixture
 def api_client():
     from rest_framework.test import APIClient
 

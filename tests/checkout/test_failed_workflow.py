@@ -12,7 +12,12 @@ from apps.inventory import services as inventory_services
 from apps.inventory.models import StockItem
 from tests.checkout.conftest import api_checkout_to_payment, confirm_card
 
-pytestmark = [pytest.mark.django_db, pytest.mark.localstripe]
+# Eager tasks raise in tests; these look at the failed result instead.
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.localstripe,
+    pytest.mark.usefixtures("eager_failures_returned"),
+]
 
 
 @pytest.fixture
@@ -44,16 +49,13 @@ def paid_intent(api_client, make_cart, shipping_method, localstripe):
 
 def _finalize(session):
     amount = session["amount"]
-    # throw=False: these tests look at the failed result; eager tasks raise
-    # everywhere else (CELERY_TASK_EAGER_PROPAGATES).
     return tasks.finalize_payment.apply(
         args=[
             session["payment_intent_id"],
             "webhook",
             amount["amount"],
             amount["currency"],
-        ],
-        throw=False,
+        ]
     )
 
 

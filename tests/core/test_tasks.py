@@ -46,7 +46,9 @@ def test_send_notification_run_twice_sends_one_mail():
     assert notification.attempts == 1
 
 
-def test_send_notification_failing_backend_retries_with_backoff(settings):
+def test_send_notification_failing_backend_retries_with_backoff(
+    settings, eager_failures_returned
+):
     settings.EMAIL_BACKEND = FAILING_BACKEND
     notification = _notification("task-smtp-down")
     countdowns = []
@@ -56,7 +58,7 @@ def test_send_notification_failing_backend_retries_with_backoff(settings):
 
     task_retry.connect(record, sender=send_notification, weak=False)
     try:
-        result = send_notification.apply(args=[notification.pk], throw=False)
+        result = send_notification.apply(args=[notification.pk])
     finally:
         task_retry.disconnect(record, sender=send_notification)
 

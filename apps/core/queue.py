@@ -40,9 +40,18 @@ def _publish(task: Task, args: tuple, kwargs: dict) -> None:
     try:
         task.apply_async(args=args, kwargs=kwargs, retry_policy=_PUBLISH_RETRY)
     except (OperationalError, OSError) as exc:
-        logger.warning(
-            "broker unavailable, %s%s not queued (its sweeper will pick it up): %s",
-            task.name,
-            args,
-            exc,
-        )
+        _not_queued(task, args, exc)
+    except Exception as exc:
+        # The Redis result backend subscribes for the result while publishing
+        # and, with Redis down, gives up with a bare RuntimeError: still only
+        # "not queued", which the sweeper repairs. Never a 500 after commit.
+        _not_queued(task, args, exc)
+
+
+def _not_queued(task: Task, args: tuple, exc: BaseException) -> None:
+    logger.warning(
+        "broker unavailable, %s%s not queued (its sweeper will pick it up): %r",
+        task.name,
+        args,
+        exc,
+    )

@@ -23,19 +23,30 @@ APP = "/_allauth/app/v1"
 def redis_down(settings):
     from config.celery import app
 
-    saved = app.conf.broker_url, app.conf.task_always_eager  # before settings move
+    saved = (  # before settings move
+        app.conf.broker_url,
+        app.conf.task_always_eager,
+        app.conf.result_backend,
+    )
     dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     settings.REDIS_URL = dead
     settings.CACHES = redis_caches(dead)
     settings.CELERY_BROKER_URL = dead
     settings.CELERY_TASK_ALWAYS_EAGER = False
     app.conf.broker_url = dead
+    # Production stores results in the same Redis; its backend subscribes
+    # while publishing and fails in its own way.
+    app.conf.result_backend = dead
     app.conf.task_always_eager = False
     _fresh_connection_pools(app)  # none still connected to a live broker
     try:
         yield dead
     finally:
-        app.conf.broker_url, app.conf.task_always_eager = saved
+        (
+            app.conf.broker_url,
+            app.conf.task_always_eager,
+            app.conf.result_backend,
+        ) = saved
         _fresh_connection_pools(app)
 
 
@@ -43,6 +54,7 @@ def _fresh_connection_pools(app):
     # Dropped, not closed: a closed pool refuses to hand out connections.
     app._pool = None
     app.amqp._producer_pool = None
+    app._local.__dict__.pop("backend", None)
 
 
 def test_redis_down_sign_in_sign_up_coupon_and_checkout_answer_without_500(

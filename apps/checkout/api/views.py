@@ -28,7 +28,11 @@ from apps.core.idempotency import idempotent
 ERRORS = {
     400: OpenApiResponse(description="Invalid (error envelope, details.fields)"),
     404: OpenApiResponse(description="No such checkout for this client"),
-    409: OpenApiResponse(description="invalid_state_transition / out_of_stock"),
+    409: OpenApiResponse(
+        description="invalid_state_transition / out_of_stock / "
+        "shipping_method_unavailable (the chosen method no longer applies: "
+        "choose again)"
+    ),
     429: OpenApiResponse(
         description="rate_limited (Retry-After header, details.retry_after)"
     ),
@@ -177,6 +181,25 @@ class CheckoutPaymentCreateApi(CheckoutApiBase):
                 "status": session.status,
             }
         )
+
+
+class CheckoutChangeCartApi(CheckoutApiBase):
+    @extend_schema(
+        request=None,
+        responses={200: CheckoutSerializer, **ERRORS},
+        summary="Cancel the started payment so the cart can change again",
+        description="Once a payment is started its cart is locked (cart writes "
+        "answer 409 cart_locked). This cancels the PaymentIntent at Stripe, "
+        "cancels the pending order, releases the stock and unlocks the cart; "
+        "the checkout goes back to its step before payment. 409 "
+        "invalid_state_transition when the payment succeeded or is processing.",
+    )
+    @limit
+    @idempotent
+    def post(self, request, checkout_id):
+        checkout = self.checkout_for(checkout_id)
+        checkout = services.checkout_change_cart(checkout=checkout, request=request)
+        return self.respond(self.checkout_for(checkout.pk))
 
 
 class CheckoutCompleteApi(CheckoutApiBase):

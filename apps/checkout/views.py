@@ -12,7 +12,7 @@ from django.views.decorators.http import (
     require_http_methods,
     require_POST,
 )
-from django_ratelimit.core import get_usage
+from django_ratelimit.core import get_usage, is_ratelimited
 from django_ratelimit.decorators import ratelimit
 
 from apps.accounts import selectors as account_selectors
@@ -42,15 +42,18 @@ STEPS: list[tuple[str, str, str]] = [
 _ORDER = [step for step, _label, _url in STEPS]
 limit = ratelimit(key=client_key, rate=checkout_rate, group="checkout", block=True)
 # Entering payment reserves stock and creates an intent: the API's budget
-# (same group, so both count together), answered with a page of its own.
-# Only POSTs start a payment, so only they count.
-limit_payment = ratelimit(
-    key=client_key,
-    rate=payment_rate,
-    group="checkout-payment",
-    method="POST",
-    block=False,
-)
+# (same group and key, so both count together), answered with a page of its
+# own. Only POSTs start a payment, so only they count: reads never do.
+
+
+def _payment_limited(request) -> bool:
+    return request.method == "POST" and is_ratelimited(
+        request,
+        group="checkout-payment",
+        key=client_key,
+        rate=payment_rate,
+        increment=True,
+    )
 
 
 def _session_cart(request):
@@ -305,7 +308,6 @@ def _address_step(request, checkout, totals, form, *, step, heading, saved, save
 
 @require_http_methods(["GET", "POST"])
 @limit
-@limit_payment
 def checkout_shipping_method(request, checkout_id):
     checkout = _checkout(request, checkout_id)
     totals = services.checkout_totals(checkout=checkout)
@@ -327,7 +329,7 @@ def checkout_shipping_method(request, checkout_id):
             if _next(checkout) != S.PAYMENT:
                 return redirect(_step_url(checkout, _next(checkout)))
             # "Continue to payment": this POST starts it (one click, PRG).
-            if getattr(request, "limited", False):
+            if _payment_limited(request):
                 return _payment_rate_limited(request, checkout.pk)
             return _payment_start(request, checkout)
         except ApplicationError as exc:
@@ -347,7 +349,6 @@ def _payment_rate_limited(request, checkout_id):
         group="checkout-payment",
         key=client_key,
         rate=payment_rate,
-        method="POST",
         increment=False,
     )
     wait = max(1, int(usage["time_left"])) if usage else 60
@@ -385,13 +386,12 @@ def _payment_start(request, checkout: Checkout):
 
 @require_http_methods(["GET", "POST"])
 @limit
-@limit_payment
 def checkout_payment(request, checkout_id):
     """Review and pay. GET only reads: the review with a "Continue to payment"
     button while no payment is started (or it no longer matches the checkout),
     else the card form for the started intent. POST starts the payment
     (reserve stock, pending order, intent) and redirects back here."""
-    if getattr(request, "limited", False):
+    if _payment_limited(request):
         return _payment_rate_limited(request, checkout_id)
     checkout = _checkout(request, checkout_id)
     totals = services.checkout_totals(checkout=checkout)

@@ -25,6 +25,12 @@ class CartNotOpen(Conflict):
     default_code = "cart_not_open"
 
 
+class CartLocked(Conflict):
+    """A payment was started for this cart: what is charged must not change."""
+
+    default_code = "cart_locked"
+
+
 class InsufficientStock(ApplicationError):
     """More units asked for than can be sold now (and no backorder)."""
 

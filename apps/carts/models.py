@@ -29,6 +29,12 @@ class Cart(TimeStampedModel):
     )
     version = models.PositiveIntegerField(default=1)
     expires_at = models.DateTimeField(null=True, blank=True)
+    locked_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set while a payment is started for this cart: it cannot change "
+        "until the shopper asks to change it (the payment is then cancelled).",
+    )
 
     class Meta:
         indexes = [models.Index(fields=["status", "updated_at"])]
@@ -50,6 +56,10 @@ class Cart(TimeStampedModel):
     @property
     def is_open(self) -> bool:
         return self.status == self.Status.OPEN
+
+    @property
+    def is_locked(self) -> bool:
+        return self.locked_at is not None
 
 
 # Allowed moves; checkout performs open → checked_out.

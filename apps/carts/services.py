@@ -21,6 +21,7 @@ from apps.carts.exceptions import (
     CartCurrencyMismatch,
     CartLineLimitReached,
     CartLineNotFound,
+    CartLocked,
     CartNotOpen,
     CartVersionConflict,
     InsufficientStock,
@@ -92,7 +93,35 @@ def _lock(cart: Cart, expected_version: int | None) -> Cart:
         )
     if locked.status != Cart.Status.OPEN:
         raise CartNotOpen(f"This cart is {locked.status} and can no longer change.")
+    if locked.is_locked:
+        raise CartLocked(
+            "Payment has started for this cart. To change it, choose "
+            "“Change cart” (the payment is cancelled first).",
+            details={"locked_at": str(locked.locked_at)},
+        )
     return locked
+
+
+def cart_payment_lock(*, cart_id: uuid.UUID) -> Cart:
+    """Freeze the cart's lines and coupons while a payment is started for it.
+
+    Call inside the transaction that prices the cart for the payment, so
+    every later write (they all lock the row first) sees the lock and raises
+    CartLocked instead of changing what is being charged.
+    """
+    cart = Cart.objects.select_for_update().get(pk=cart_id)
+    if not cart.is_locked:
+        cart.locked_at = timezone.now()
+        cart.save(update_fields=["locked_at", "updated_at"])
+    return cart
+
+
+def cart_payment_unlock(*, cart_id: uuid.UUID | None) -> None:
+    """Let the cart change again (its payment was cancelled); safe to repeat."""
+    if cart_id is not None:
+        Cart.objects.filter(pk=cart_id, locked_at__isnull=False).update(
+            locked_at=None, updated_at=timezone.now()
+        )
 
 
 def _touch(cart: Cart) -> Cart:
@@ -305,6 +334,14 @@ def cart_coupon_remove(
     return _touch(cart)
 
 
+_MERGE_SKIPPED = Notice(
+    "cart_locked",
+    "A payment is in progress for one of your carts, so the cart from before "
+    "you signed in was not merged into it.",
+    {},
+)
+
+
 @dataclass(frozen=True, slots=True)
 class MergeResult:
     cart: Cart
@@ -339,6 +376,9 @@ def cart_merge(*, source: Cart, user: User) -> MergeResult:
     )
     if source.status != Cart.Status.OPEN or (target and target.pk == source.pk):
         return MergeResult(target or source, ())
+    if target is not None and (source.is_locked or target.is_locked):
+        # A cart being paid for must not change: both are kept as they are.
+        return MergeResult(target, (_MERGE_SKIPPED,))
     if target is None:
         previous_user_id = source.user_id
         source.user = user

@@ -27,6 +27,13 @@ class ShippingMethodUnavailable(ApplicationError):
     default_code = "shipping_method_unavailable"
 
 
+class ShippingMethodLapsed(Conflict):
+    """The chosen method no longer quotes for this cart and address (weight past
+    its top band, deactivated, another country or currency): choose again."""
+
+    default_code = "shipping_method_unavailable"
+
+
 class PaymentIncomplete(ApplicationError):
     """The intent is not paid yet (needs a card, 3-D Secure, or is processing)."""
 

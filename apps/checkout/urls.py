@@ -22,6 +22,7 @@ urlpatterns = [
         name="shipping-method",
     ),
     path("<uuid:checkout_id>/payment/", views.checkout_payment, name="payment"),
+    path("change-cart/", views.checkout_change_cart, name="change-cart"),
     path("<uuid:checkout_id>/complete/", views.checkout_complete, name="complete"),
     path("orders/", views.order_list, name="order-list"),
     path("orders/<str:number>/", views.order_detail, name="order-detail"),

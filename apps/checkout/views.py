@@ -7,18 +7,27 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+)
 
 from apps.accounts import selectors as account_selectors
 from apps.carts import selectors as cart_selectors
 from apps.carts.exceptions import CartNotFound
 from apps.checkout import selectors, services
-from apps.checkout.exceptions import CheckoutNotFound, OrderNotFound
+from apps.checkout.exceptions import (
+    CheckoutNotFound,
+    OrderNotFound,
+    ShippingMethodLapsed,
+)
 from apps.checkout.forms import AddressForm, BillingForm, EmailForm, ShippingMethodForm
 from apps.checkout.models import Checkout
 from apps.checkout.services.orders import order_number_from_token, order_public_path
 from apps.core.exceptions import ApplicationError, ValidationFailed
-from apps.core.ratelimit import rate_limit
+from apps.core.ratelimit import rate_limit, rate_limited_page
+from apps.core.ratelimit import usage as ratelimit_usage
 from apps.inventory.exceptions import OutOfStock
 
 S = Checkout.State
@@ -32,10 +41,24 @@ STEPS: list[tuple[str, str, str]] = [
 _ORDER = [step for step, _label, _url in STEPS]
 limit = rate_limit("checkout")
 # Entering payment reserves stock and creates an intent: the API's budget
-# (same group, so both count together), answered with a page of its own.
-limit_payment = rate_limit(
-    "checkout-payment", template="checkout/payment_rate_limited.html"
-)
+# (same group and key, so both count together), answered with a page of its
+# own. Only POSTs start a payment, so only they count: reads never do.
+
+
+def _payment_limited(request, checkout_id):
+    """The 429 page (with the real time left) when this POST is over the
+    payment limit, else None."""
+    if request.method != "POST":
+        return None
+    used = ratelimit_usage(request, "checkout-payment")
+    if used is None or not used.limited:
+        return None
+    return rate_limited_page(
+        request,
+        used,
+        template="checkout/payment_rate_limited.html",
+        context={"checkout_id": checkout_id},
+    )
 
 
 def _session_cart(request):
@@ -72,11 +95,18 @@ def _step_url(checkout: Checkout, step: str) -> str:
     return reverse(name, kwargs={"checkout_id": checkout.pk})
 
 
+def _reachable(checkout: Checkout, totals) -> str:
+    """The first step still to do; a method that no longer quotes is not chosen."""
+    return services.checkout_next_step(
+        checkout,
+        requires_shipping=totals.requires_shipping,
+        shipping_quoted=not totals.shipping_method_lapsed,
+    )
+
+
 def _context(checkout: Checkout, current: str, totals=None, **extra) -> dict:
     totals = totals or services.checkout_totals(checkout=checkout)
-    reachable = services.checkout_next_step(
-        checkout, requires_shipping=totals.requires_shipping
-    )
+    reachable = _reachable(checkout, totals)
     steps = []
     for step, label, _url in STEPS:
         if not totals.requires_shipping and step in (
@@ -107,9 +137,7 @@ def _guard(checkout: Checkout, step: str, totals):
     if checkout.state == S.COMPLETED:
         order = selectors.order_get_for_checkout(checkout=checkout)
         return redirect(order_public_path(order))
-    reachable = services.checkout_next_step(
-        checkout, requires_shipping=totals.requires_shipping
-    )
+    reachable = _reachable(checkout, totals)
     if not totals.requires_shipping and step in (S.SHIPPING_ADDRESS, S.SHIPPING_METHOD):
         return redirect(_step_url(checkout, reachable))
     if _ORDER.index(step) > _ORDER.index(reachable):
@@ -132,14 +160,7 @@ def checkout_start(request):
         messages.error(request, exc.message)
         return redirect("carts:cart-detail")
     totals = services.checkout_totals(checkout=checkout)
-    return redirect(
-        _step_url(
-            checkout,
-            services.checkout_next_step(
-                checkout, requires_shipping=totals.requires_shipping
-            ),
-        )
-    )
+    return redirect(_step_url(checkout, _reachable(checkout, totals)))
 
 
 @require_http_methods(["GET", "POST"])
@@ -178,10 +199,7 @@ def checkout_email(request, checkout_id):
 
 
 def _next(checkout: Checkout) -> str:
-    totals = services.checkout_totals(checkout=checkout)
-    return services.checkout_next_step(
-        checkout, requires_shipping=totals.requires_shipping
-    )
+    return _reachable(checkout, services.checkout_totals(checkout=checkout))
 
 
 def _saved_addresses(request):
@@ -313,7 +331,12 @@ def checkout_shipping_method(request, checkout_id):
             checkout = services.checkout_set_shipping_method(
                 checkout=checkout, method_id=form.cleaned_data["shipping_method"]
             )
-            return redirect(_step_url(checkout, _next(checkout)))
+            if _next(checkout) != S.PAYMENT:
+                return redirect(_step_url(checkout, _next(checkout)))
+            # "Continue to payment": this POST starts it (one click, PRG).
+            if (limited := _payment_limited(request, checkout.pk)) is not None:
+                return limited
+            return _payment_start(request, checkout)
         except ApplicationError as exc:
             form.add_error("shipping_method", exc.message)
     return render(
@@ -324,17 +347,11 @@ def checkout_shipping_method(request, checkout_id):
     )
 
 
-@require_GET
-@limit
-@limit_payment
-def checkout_payment(request, checkout_id):
-    """Enter payment: reserve stock, place the pending order, mount the card form."""
-    checkout = _checkout(request, checkout_id)
-    totals = services.checkout_totals(checkout=checkout)
-    if guard := _guard(checkout, S.PAYMENT, totals):
-        return guard
+def _payment_start(request, checkout: Checkout):
+    """Reserve stock, place the pending order, get the intent; then PRG to the
+    card form (or back to the step that needs the shopper, with a message)."""
     try:
-        session = services.checkout_payment_start(checkout=checkout, request=request)
+        services.checkout_payment_start(checkout=checkout, request=request)
     except OutOfStock as exc:
         skus = ", ".join(line["sku"] for line in exc.details.get("lines", []))
         messages.error(
@@ -343,10 +360,39 @@ def checkout_payment(request, checkout_id):
             f"the quantity you asked for: {skus}. Please update your cart.",
         )
         return redirect("carts:cart-detail")
+    except ShippingMethodLapsed as exc:
+        messages.error(request, exc.message)
+        return redirect(_step_url(checkout, S.SHIPPING_METHOD))
     except ApplicationError as exc:
         messages.error(request, exc.message)
-        return redirect("checkout:start")
-    checkout.refresh_from_db()
+        return redirect(_step_url(checkout, S.PAYMENT))
+    return redirect(_step_url(checkout, S.PAYMENT))
+
+
+@require_http_methods(["GET", "POST"])
+@limit
+def checkout_payment(request, checkout_id):
+    """Review and pay. GET only reads: the review with a "Continue to payment"
+    button while no payment is started (or it no longer matches the checkout),
+    else the card form for the started intent. POST starts the payment
+    (reserve stock, pending order, intent) and redirects back here."""
+    if (limited := _payment_limited(request, checkout_id)) is not None:
+        return limited
+    checkout = _checkout(request, checkout_id)
+    totals = services.checkout_totals(checkout=checkout)
+    if totals.shipping_method_lapsed and checkout.state != S.COMPLETED:
+        messages.error(
+            request,
+            f"{checkout.shipping_method.name if checkout.shipping_method else ''}"
+            " no longer applies to this cart and address: choose a delivery "
+            "method again.",
+        )
+        return redirect(_step_url(checkout, S.SHIPPING_METHOD))
+    if guard := _guard(checkout, S.PAYMENT, totals):
+        return guard
+    if request.method == "POST":
+        return _payment_start(request, checkout)
+    session = services.checkout_payment_session(checkout=checkout, totals=totals)
     return render(
         request,
         "checkout/payment.html",
@@ -359,9 +405,28 @@ def checkout_payment(request, checkout_id):
             return_url=request.build_absolute_uri(
                 reverse("checkout:complete", kwargs={"checkout_id": checkout.pk})
             ),
-            order=session.order,
+            order=session.order if session else None,
         ),
     )
+
+
+@require_POST
+@limit
+def checkout_change_cart(request):
+    """ "Change cart": cancel the started payment so the cart can change again."""
+    cart = _session_cart(request)
+    checkout = (
+        selectors.checkout_get_for_cart(cart_id=cart.pk) if cart is not None else None
+    )
+    if checkout is None:
+        return redirect("carts:cart-detail")
+    try:
+        services.checkout_change_cart(checkout=checkout, request=request)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect(_step_url(checkout, S.PAYMENT))
+    messages.info(request, "The payment was cancelled: you can change your cart.")
+    return redirect("carts:cart-detail")
 
 
 @require_GET

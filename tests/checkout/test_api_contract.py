@@ -57,13 +57,20 @@ def test_checkout_create_replay_same_key_returns_same_checkout(api_client, make_
 def test_checkout_total_change_updates_same_intent(
     api_client, make_cart, shipping_method, localstripe
 ):
-    from apps.carts import services as cart_services
+    from tests.checkout.factories import ShippingMethodFactory
 
+    express = ShippingMethodFactory(
+        zone=shipping_method.zone, price_minor=shipping_method.price_minor + 2000
+    )
     cart = make_cart()
     session = api_checkout_to_payment(api_client, cart, method=shipping_method)
-    cart_services.cart_line_set_quantity(
-        cart=cart, line_id=cart.lines.get().pk, quantity=2
+    # The cart is locked once payment starts; a step can still change.
+    r = api_client.patch(
+        f"/api/v1/checkouts/{session['checkout_id']}/",
+        {"shipping_method": express.pk},
+        format="json",
     )
+    assert r.status_code == 200, r.content
 
     again = api_client.post(
         f"/api/v1/checkouts/{session['checkout_id']}/payment/", format="json"

@@ -120,7 +120,7 @@ def test_payment_create_11th_in_window_429_while_other_steps_continue(
 
 
 @pytest.mark.localstripe
-def test_payment_page_11th_get_in_window_429_page_while_other_steps_continue(
+def test_payment_page_11th_post_in_window_429_page_while_other_steps_continue(
     client, make_cart, shipping_method, localstripe, settings, frozen_clock
 ):
     from tests.checkout.test_views import checkout_at, url
@@ -130,10 +130,12 @@ def test_payment_page_11th_get_in_window_429_page_while_other_steps_continue(
             delattr(settings, name)
     checkout = checkout_at(make_cart(), "payment", method=shipping_method)
 
-    pages = [client.get(url(checkout, "payment")) for _ in range(10)]
-    blocked = client.get(url(checkout, "payment"))
+    # Only POSTs start a payment, so only they count (GETs only read).
+    pages = [client.post(url(checkout, "payment")) for _ in range(10)]
+    assert client.get(url(checkout, "payment")).status_code == 200
+    blocked = client.post(url(checkout, "payment"))
 
-    assert [r.status_code for r in pages] == [200] * 10
+    assert [r.status_code for r in pages] == [302] * 10
     assert blocked.status_code == 429
     html = blocked.content.decode()
     assert "Too many payment attempts" in html
@@ -157,5 +159,5 @@ def test_payment_page_and_api_share_the_payment_budget(
     api = APIClient()  # the same client address as the page client
     for _ in range(2):
         assert api.post(f"/api/v1/checkouts/{checkout.pk}/payment/").status_code == 200
-    assert client.get(url(checkout, "payment")).status_code == 200
-    assert client.get(url(checkout, "payment")).status_code == 429
+    assert client.post(url(checkout, "payment")).status_code == 302
+    assert client.post(url(checkout, "payment")).status_code == 429

@@ -264,7 +264,7 @@ def test_checkout_shipping_method_post_without_choice_error_next_to_field(
 
 
 def test_checkout_shipping_method_post_valid_redirects_to_payment(
-    client, make_cart, shipping_method
+    client, make_cart, shipping_method, localstripe
 ):
     cart = make_cart()
     checkout = checkout_at(cart, "shipping-method")
@@ -275,6 +275,8 @@ def test_checkout_shipping_method_post_valid_redirects_to_payment(
 
     assert r.status_code == 302
     assert r["Location"] == url(checkout, "payment")
+    # "Continue to payment" started it: the redirect lands on the card form.
+    assert Order.objects.get(checkout=checkout).status == "pending_payment"
 
 
 @pytest.mark.parametrize(
@@ -314,12 +316,13 @@ def test_checkout_digital_cart_shipping_steps_redirect_to_billing(client, make_c
 
 
 @pytest.mark.localstripe
-def test_checkout_payment_get_renders_card_form_order_and_progress(
+def test_checkout_payment_post_then_get_renders_card_form_order_and_progress(
     client, make_cart, shipping_method, localstripe
 ):
     cart = make_cart(price=2000)
     checkout = checkout_at(cart, "payment", method=shipping_method)
 
+    assert client.post(url(checkout, "payment")).status_code == 302
     r = client.get(url(checkout, "payment"))
 
     assert r.status_code == 200
@@ -342,7 +345,7 @@ def test_checkout_payment_out_of_stock_redirects_to_cart_naming_line(
     StockItem.objects.filter(variant_id=cart.lines.get().variant_id).update(on_hand=1)
     sku = cart.lines.get().variant.sku
 
-    r = client.get(url(checkout, "payment"), follow=True)
+    r = client.post(url(checkout, "payment"), follow=True)
 
     assert r.redirect_chain[-1][0] == "/cart/"
     assert sku in r.content.decode()
@@ -453,8 +456,9 @@ def test_checkout_payment_page_queries_same_for_1_and_5_lines(
     five = checkout_at(
         make_cart(lines=[(None, 1)] * 5), "payment", method=shipping_method
     )
-    _count(client, url(one, "payment"))  # first visit creates order and intent
-    _count(client, url(five, "payment"))
+    # Starting payment (POST) creates the order and intent; GETs only render.
+    assert client.post(url(one, "payment")).status_code == 302
+    assert client.post(url(five, "payment")).status_code == 302
     expected = _count(client, url(one, "payment"))
 
     with django_assert_num_queries(expected):
@@ -462,6 +466,7 @@ def test_checkout_payment_page_queries_same_for_1_and_5_lines(
 
     assert r.status_code == 200
     assert r.content.decode().count("<tr data-sku=") == 5
+    assert 'id="card-element"' in r.content.decode()
 
 
 def test_order_pages_queries_same_for_1_and_5_lines_and_orders(
@@ -499,7 +504,7 @@ def test_signed_in_checkout_pages_404_for_other_user_and_anonymous(
     owner = UserFactory()
     checkout = checkout_at(make_cart(user=owner), "shipping-method", user=owner)
     other = UserFactory()
-    expected = 405 if method == "post" and step in ("payment", "complete") else 404
+    expected = 405 if method == "post" and step == "complete" else 404
 
     client.force_login(other)
     assert getattr(client, method)(url(checkout, step)).status_code == expected

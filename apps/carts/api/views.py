@@ -32,6 +32,7 @@ from apps.carts.exceptions import (
     CartCurrencyMismatch,
     CartLineLimitReached,
     CartLineNotFound,
+    CartLocked,
     CartNotFound,
     CartNotOpen,
     CartVersionConflict,
@@ -190,6 +191,7 @@ class CartLineAddApi(CartApiBase):
     @raises(
         CartNotFound,
         CartVersionConflict,
+        CartLocked,
         CartNotOpen,
         VariantUnavailable,
         InvalidQuantity,
@@ -234,6 +236,7 @@ class CartLineUpdateApi(CartApiBase):
     @raises(
         CartNotFound,
         CartVersionConflict,
+        CartLocked,
         CartNotOpen,
         CartLineNotFound,
         VariantUnavailable,
@@ -259,7 +262,9 @@ class CartLineUpdateApi(CartApiBase):
         responses={200: CartSerializer},
         summary="Remove a line",
     )
-    @raises(CartNotFound, CartVersionConflict, CartNotOpen, CartLineNotFound)
+    @raises(
+        CartNotFound, CartVersionConflict, CartLocked, CartNotOpen, CartLineNotFound
+    )
     def delete(self, request, cart_id, line_id):
         cart = self.cart_for(cart_id)
         data = self.DeleteInputSerializer(data=request.data or {})
@@ -294,6 +299,7 @@ class CartCouponApplyApi(CartApiBase):
     @raises(
         CartNotFound,
         CartVersionConflict,
+        CartLocked,
         CartNotOpen,
         CouponNotFound,
         CouponNotApplicable,
@@ -318,7 +324,7 @@ class CartCouponRemoveApi(CartApiBase):
         responses={200: CartSerializer},
         summary="Remove a coupon from the cart",
     )
-    @raises(CartNotFound, CartVersionConflict, CartNotOpen, CouponNotFound)
+    @raises(CartNotFound, CartVersionConflict, CartLocked, CartNotOpen, CouponNotFound)
     def delete(self, request, cart_id, code):
         cart = self.cart_for(cart_id)
         return self.write(

@@ -11,7 +11,11 @@ from apps.core.api.serializers import MoneySerializer
 class TotalsSerializer(serializers.Serializer):
     subtotal = MoneySerializer()
     discount = MoneySerializer()
-    shipping = MoneySerializer()
+    shipping = MoneySerializer(
+        allow_null=True,
+        help_text="null while shipping is owed but not priced: no method chosen, "
+        "or the chosen one no longer applies to this cart and address.",
+    )
     tax = MoneySerializer()
     total = MoneySerializer()
     prices_include_tax = serializers.BooleanField()
@@ -99,11 +103,8 @@ def _money(amount: int, currency: str) -> dict:
 def checkout_body(checkout: Checkout, totals: Totals, *, order_number=None) -> dict:
     cur = totals.currency
     method = None
-    shipping_method = (
-        checkout.shipping_method
-        if checkout.shipping_method_id and totals.requires_shipping
-        else None
-    )
+    # A chosen method that no longer quotes is not chosen (never priced at 0).
+    shipping_method = totals.shipping_quote.method if totals.shipping_quote else None
     if shipping_method is not None:
         method = {
             "id": shipping_method.pk,
@@ -116,7 +117,9 @@ def checkout_body(checkout: Checkout, totals: Totals, *, order_number=None) -> d
         "id": str(checkout.pk),
         "state": checkout.state,
         "next_step": checkout_next_step(
-            checkout, requires_shipping=totals.requires_shipping
+            checkout,
+            requires_shipping=totals.requires_shipping,
+            shipping_quoted=not totals.shipping_method_lapsed,
         ),
         "cart": str(checkout.cart_id),
         "email": checkout.email,

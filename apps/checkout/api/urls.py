@@ -20,6 +20,11 @@ urlpatterns = [
         name="api-checkout-payment",
     ),
     path(
+        "checkouts/<uuid:checkout_id>/change-cart/",
+        views.CheckoutChangeCartApi.as_view(),
+        name="api-checkout-change-cart",
+    ),
+    path(
         "checkouts/<uuid:checkout_id>/complete/",
         views.CheckoutCompleteApi.as_view(),
         name="api-checkout-complete",

@@ -30,6 +30,7 @@ from apps.checkout.exceptions import (
     CheckoutNotFound,
     OrderNotFound,
     PaymentIncomplete,
+    ShippingMethodLapsed,
     ShippingMethodUnavailable,
 )
 from apps.core.api.schema import raises
@@ -183,6 +184,7 @@ class CheckoutPaymentCreateApi(CheckoutApiBase):
         OutOfStock,
         CouponNotApplicable,
         PaymentProviderError,
+        ShippingMethodLapsed,
     )
     def post(self, request, checkout_id):
         checkout = self.checkout_for(checkout_id)
@@ -200,6 +202,27 @@ class CheckoutPaymentCreateApi(CheckoutApiBase):
                 "status": session.status,
             }
         )
+
+
+class CheckoutChangeCartApi(CheckoutApiBase):
+    rate_limits = {"POST": ("checkout",)}
+
+    @extend_schema(
+        request=None,
+        responses={200: CheckoutSerializer},
+        summary="Cancel the started payment so the cart can change again",
+        description="Once a payment is started its cart is locked (cart writes "
+        "answer 409 cart_locked). This cancels the PaymentIntent at Stripe, "
+        "cancels the pending order, releases the stock and unlocks the cart; "
+        "the checkout goes back to its step before payment. 409 "
+        "invalid_state_transition when the payment succeeded or is processing.",
+    )
+    @idempotent
+    @raises(CheckoutNotFound, InvalidTransition, PaymentProviderError)
+    def post(self, request, checkout_id):
+        checkout = self.checkout_for(checkout_id)
+        checkout = services.checkout_change_cart(checkout=checkout, request=request)
+        return self.respond(self.checkout_for(checkout.pk))
 
 
 class CheckoutCompleteApi(CheckoutApiBase):

@@ -31,8 +31,10 @@ from apps.checkout.services.orders import (
 )
 from apps.checkout.services.payments import (
     PaymentSession,
+    checkout_change_cart,
     checkout_complete,
     checkout_hold_renew,
+    checkout_payment_session,
     checkout_payment_start,
 )
 from apps.checkout.services.pricing import checkout_totals, shipping_quotes
@@ -40,9 +42,11 @@ from apps.checkout.services.pricing import checkout_totals, shipping_quotes
 __all__ = [
     "PaymentSession",
     "address_clean",
+    "checkout_change_cart",
     "checkout_complete",
     "checkout_hold_renew",
     "checkout_next_step",
+    "checkout_payment_session",
     "checkout_payment_start",
     "checkout_set_billing_address",
     "checkout_set_email",

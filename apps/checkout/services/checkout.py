@@ -19,13 +19,11 @@ from apps.checkout.exceptions import (
 )
 from apps.checkout.models import CHECKOUT_TRANSITIONS, Checkout
 from apps.checkout.services.pricing import (
-    cart_requires_shipping,
     checkout_totals,
     shipping_quotes,
 )
 from apps.core.audit import audit_log
 from apps.core.exceptions import InvalidTransition, ValidationFailed
-from apps.inventory import selectors as inventory_selectors
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -89,14 +87,14 @@ def checkout_move_locked(
     return True
 
 
-def _requires_shipping(checkout: Checkout) -> bool:
-    ids = list(checkout.cart.lines.values_list("variant_id", flat=True))
-    variants = inventory_selectors.variants_for_ids(ids=ids)
-    return cart_requires_shipping({k: v.weight_grams for k, v in variants.items()})
+def checkout_next_step(
+    checkout: Checkout, *, requires_shipping: bool, shipping_quoted: bool = True
+) -> str:
+    """Return the first step still to do (``payment`` when all are done).
 
-
-def checkout_next_step(checkout: Checkout, *, requires_shipping: bool) -> str:
-    """Return the first step still to do (``payment`` when all are done)."""
+    Pass ``shipping_quoted=False`` when the chosen method no longer quotes
+    (``Totals.shipping_method_lapsed``): it then counts as not chosen.
+    """
     if not checkout.email:
         return S.IDENTIFICATION
     if requires_shipping and not checkout.shipping_address:
@@ -106,7 +104,7 @@ def checkout_next_step(checkout: Checkout, *, requires_shipping: bool) -> str:
     )
     if not has_billing:
         return S.BILLING_ADDRESS
-    if requires_shipping and not checkout.shipping_method_id:
+    if requires_shipping and not (checkout.shipping_method_id and shipping_quoted):
         return S.SHIPPING_METHOD
     return S.PAYMENT
 
@@ -125,8 +123,11 @@ def _lock_editable(checkout_id: uuid.UUID) -> Checkout:
 
 def _advance(checkout: Checkout) -> Checkout:
     """Put the checkout on its first unfinished step."""
+    totals = checkout_totals(checkout=checkout)
     target = checkout_next_step(
-        checkout, requires_shipping=_requires_shipping(checkout)
+        checkout,
+        requires_shipping=totals.requires_shipping,
+        shipping_quoted=not totals.shipping_method_lapsed,
     )
     if checkout.state == S.CART_REVIEW:
         checkout_move_locked(checkout, S.IDENTIFICATION)

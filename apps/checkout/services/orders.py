@@ -764,8 +764,10 @@ def _reservation_ref(order: Order) -> str:
 
 
 def _cancel_unpaid_locked(order: Order, *, source: str, message: str) -> Order:
-    """Cancel a locked ``pending_payment`` order and release its stock hold."""
+    """Cancel a locked ``pending_payment`` order, release its stock hold and
+    let its cart change again (nothing is being charged for it any more)."""
     inventory_services.stock_release(ref=_reservation_ref(order))
+    cart_services.cart_payment_unlock(cart_id=order.cart_id)
     return _set_status(order, ST.CANCELLED, source=source, message=message)
 
 

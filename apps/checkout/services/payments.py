@@ -19,15 +19,24 @@ from apps.billing import gateway
 from apps.billing import selectors as billing_selectors
 from apps.billing import services as billing_services
 from apps.billing.exceptions import PaymentDeclined
-from apps.checkout.exceptions import CheckoutIncomplete, PaymentIncomplete
+from apps.carts import services as cart_services
+from apps.checkout.exceptions import (
+    CheckoutIncomplete,
+    PaymentIncomplete,
+    ShippingMethodLapsed,
+)
 from apps.checkout.models import Checkout, Order
 from apps.checkout.services.checkout import (
     S,
     checkout_move_locked,
     checkout_next_step,
 )
-from apps.checkout.services.orders import order_payment_succeeded, order_place_pending
-from apps.checkout.services.pricing import checkout_totals
+from apps.checkout.services.orders import (
+    order_payment_canceled,
+    order_payment_succeeded,
+    order_place_pending,
+)
+from apps.checkout.services.pricing import Totals, checkout_totals
 from apps.core.audit import audit_log
 from apps.core.exceptions import InvalidTransition
 from apps.inventory import selectors as inventory_selectors
@@ -69,8 +78,11 @@ def checkout_payment_start(
     """Reserve the cart's stock, write the pending order, and get its intent.
 
     Safe to call again (renews the hold, refreshes the order, and updates the
-    same intent if the total changed). Raise OutOfStock (details name the
-    lines), CheckoutIncomplete, InvalidTransition, PaymentProviderError.
+    same intent if the total changed). The cart is locked in the same
+    transaction that prices it: from then on what is charged cannot change
+    until ``checkout_change_cart``. Raise OutOfStock (details name the lines),
+    ShippingMethodLapsed (409) when the chosen method no longer quotes,
+    CheckoutIncomplete, InvalidTransition, PaymentProviderError.
     """
     with transaction.atomic():
         # PostgreSQL cannot lock the nullable side of an outer join: lock the
@@ -86,6 +98,13 @@ def checkout_payment_start(
                 details={"from": checkout.state, "to": S.PAYMENT},
             )
         totals = checkout_totals(checkout=checkout)
+        if totals.shipping_method_lapsed:
+            name = checkout.shipping_method.name if checkout.shipping_method else ""
+            raise ShippingMethodLapsed(
+                f"{name or 'The chosen delivery method'} no longer applies to "
+                "this cart and address: choose a delivery method again.",
+                details={"next_step": S.SHIPPING_METHOD},
+            )
         missing = checkout_next_step(
             checkout, requires_shipping=totals.requires_shipping
         )
@@ -111,6 +130,7 @@ def checkout_payment_start(
                 update_fields=["totals_version", "totals_fingerprint", "updated_at"]
             )
         order = order_place_pending(checkout=checkout, totals=totals)
+        cart_services.cart_payment_lock(cart_id=checkout.cart_id)
         if checkout.state == S.PAYMENT:
             checkout_move_locked(checkout, S.REVIEW)
         # Per order too: after a cancelled order the checkout gets a new
@@ -139,6 +159,127 @@ def checkout_payment_start(
         publishable_key=publishable_key(),
         status=payment.status,
     )
+
+
+def checkout_payment_session(
+    *, checkout: Checkout, totals: Totals
+) -> PaymentSession | None:
+    """Return the started payment the card form may confirm, reading only.
+
+    None when no payment was started, it is no longer open, or it no longer
+    matches what the checkout shows now (a step was changed, prices moved):
+    payment must then be started again, which re-prices it.
+    """
+    if checkout.state not in (S.REVIEW, S.PAYMENT_FAILED):
+        return None
+    if not checkout.totals_fingerprint or (
+        totals.fingerprint() != checkout.totals_fingerprint
+    ):
+        return None
+    order = Order.objects.filter(
+        checkout_id=checkout.pk, status=Order.Status.PENDING_PAYMENT
+    ).first()
+    if order is None or order.total_minor != totals.total_minor:
+        return None
+    payment = billing_selectors.payment_latest_for_reference(reference=order.number)
+    if payment is None or not payment.is_open:
+        return None
+    if (payment.amount_minor, payment.currency.upper()) != (
+        order.total_minor,
+        order.currency.upper(),
+    ):
+        return None
+    return PaymentSession(
+        order=order,
+        payment_intent_id=payment.intent_id,
+        client_secret=payment.client_secret,
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        publishable_key=publishable_key(),
+        status=payment.status,
+    )
+
+
+def checkout_change_cart(
+    *, checkout: Checkout, request: HttpRequest | None = None
+) -> Checkout:
+    """Cancel the started payment so the shopper can change the cart again.
+
+    The open PaymentIntent is cancelled at Stripe first, with no lock held, so
+    it can never be charged; then its pending order is cancelled and the stock
+    released (as for Stripe's ``payment_intent.canceled``), the cart unlocked
+    and the checkout put back on its step before payment. Safe to repeat.
+    Raise InvalidTransition when the payment succeeded or is processing (the
+    paid order is finalised), or when a new payment started meanwhile.
+    """
+    order = Order.objects.filter(checkout_id=checkout.pk).first()
+    if order is not None and order.status not in (
+        Order.Status.PENDING_PAYMENT,
+        Order.Status.CANCELLED,
+    ):
+        raise InvalidTransition(
+            "This checkout is paid; its cart can no longer change.",
+            details={"from": order.status},
+        )
+    payment = (
+        billing_selectors.payment_latest_for_reference(reference=order.number)
+        if order is not None and order.status == Order.Status.PENDING_PAYMENT
+        else None
+    )
+    if payment is not None and payment.status != "canceled":
+        # Stripe's word, not the stored status: the card may have gone
+        # through a moment ago.
+        payment = billing_services.payment_sync(
+            intent_id=payment.intent_id, payment=payment
+        )
+        if payment.is_open:
+            payment = billing_services.payment_cancel(payment=payment)
+        if payment.status == "succeeded":
+            order_payment_succeeded(
+                intent_id=payment.intent_id, source="change_cart", payment=payment
+            )
+            raise InvalidTransition(
+                "This payment went through; the cart can no longer change.",
+                details={"from": "succeeded"},
+            )
+        if payment.status != "canceled":
+            raise InvalidTransition(
+                "The payment is being processed; the cart cannot change now.",
+                details={"from": payment.status},
+            )
+        order_payment_canceled(
+            intent_id=payment.intent_id, source="change_cart", reason="cart changed"
+        )
+    with transaction.atomic():
+        locked = (
+            Checkout.objects.select_for_update(of=("self",))
+            .select_related("cart")
+            .get(pk=checkout.pk)
+        )
+        pending = Order.objects.filter(
+            checkout_id=locked.pk, status=Order.Status.PENDING_PAYMENT
+        ).first()
+        latest = (
+            billing_selectors.payment_latest_for_reference(reference=pending.number)
+            if pending is not None
+            else None
+        )
+        if latest is not None and latest.status != "canceled":
+            raise InvalidTransition(
+                "A payment was started again meanwhile; try again.",
+                details={"from": latest.status},
+            )
+        inventory_services.stock_release(ref=locked.reservation_ref)
+        cart_services.cart_payment_unlock(cart_id=locked.cart_id)
+        if locked.state in (S.REVIEW, S.PAYMENT_FAILED):
+            checkout_move_locked(locked, S.PAYMENT)
+    audit_log(
+        action="checkout_cart_unlocked",
+        request=request,
+        obj=locked,
+        data={"intent": payment.intent_id if payment else None},
+    )
+    return locked
 
 
 def checkout_hold_renew(*, checkout: Checkout) -> bool:

@@ -53,15 +53,26 @@ class Totals:
     requires_shipping: bool
     weight_grams: int
     weights: dict[int, int]
+    # The chosen method as it quotes now; None when none is chosen or the
+    # chosen one no longer quotes (weight past its top band, deactivated,
+    # another country or currency): such a method counts as not chosen.
+    shipping_quote: ShippingQuote | None = None
+    shipping_method_lapsed: bool = False
+
+    @property
+    def shipping_missing(self) -> bool:
+        """Shipping is owed but not priced: the total does not include it."""
+        return self.requires_shipping and self.shipping_quote is None
 
     def as_api(self) -> dict:
         def money(amount: int) -> dict:
             return {"amount": amount, "currency": self.currency}
 
+        shipping = self.shipping_minor - self.shipping_discount_minor
         return {
             "subtotal": money(self.subtotal_minor),
             "discount": money(self.discount_minor),
-            "shipping": money(self.shipping_minor - self.shipping_discount_minor),
+            "shipping": None if self.shipping_missing else money(shipping),
             "tax": money(self.tax_minor),
             "total": money(self.total_minor),
             "prices_include_tax": self.prices_include_tax,
@@ -175,7 +186,7 @@ def checkout_totals(
     weights = _weights(base)
     requires_shipping = cart_requires_shipping(weights)
     weight = sum(weights.get(li.variant_id, 0) * li.quantity for li in base.lines)
-    shipping_minor = 0
+    quote = None
     if requires_shipping and checkout.shipping_method_id and checkout.shipping_address:
         quotes = shipping_quotes(
             country=checkout.shipping_address.get("country", ""),
@@ -185,7 +196,9 @@ def checkout_totals(
             weight_grams=weight,
         )
         quote = next((q for q in quotes if q.id == checkout.shipping_method_id), None)
-        shipping_minor = quote.price_minor if quote else 0
+    # Without a quote the totals leave shipping out (shown as missing, and
+    # payment refuses to start): never an unquotable method priced at 0.
+    shipping_minor = quote.price_minor if quote else 0
     destination = _destination(checkout, requires_shipping)
     rates = tax_provider().rates_for(
         country=destination.get("country", ""), region=destination.get("region", "")
@@ -245,4 +258,8 @@ def checkout_totals(
         requires_shipping=requires_shipping,
         weight_grams=weight,
         weights=weights,
+        shipping_quote=quote,
+        shipping_method_lapsed=bool(
+            requires_shipping and checkout.shipping_method_id and quote is None
+        ),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +47,7 @@ from apps.inventory.exceptions import (
     ReservationReleased,
     VariantUnavailable,
 )
-from apps.inventory.models import StockMovement
+from apps.inventory.models import Reservation, StockMovement
 from apps.inventory.services import ReservationRequest
 
 if TYPE_CHECKING:
@@ -853,22 +854,84 @@ def _pending_orders_untouched_since(
     return numbers, latest
 
 
+def _pending_orders_to_cancel(
+    cutoff: datetime, now: datetime, *, limit: int
+) -> tuple[list[str], dict[str, Payment]]:
+    """Return the oldest pending orders whose stock hold has lapsed (no active
+    hold left, or all expired) or that were untouched since ``cutoff``, and
+    each one's latest payment."""
+    numbers: list[str] = []
+    pending = (
+        Order.objects.filter(status=ST.PENDING_PAYMENT)
+        .order_by("updated_at")
+        .only("number", "checkout_id", "updated_at")
+    )
+    for chunk in _chunks(pending.iterator(chunk_size=500), 500):
+        refs = {_reservation_ref(order): order for order in chunk}
+        live = set(
+            Reservation.objects.filter(
+                ref__in=list(refs),
+                status=Reservation.Status.ACTIVE,
+                expires_at__gt=now,
+            ).values_list("ref", flat=True)
+        )
+        numbers += [
+            order.number
+            for ref, order in refs.items()
+            if ref not in live or order.updated_at < cutoff
+        ]
+        if len(numbers) >= limit:
+            break
+    numbers = numbers[:limit]
+    latest: dict[str, Payment] = {}
+    for row in billing_selectors.payments_for_references(references=numbers).order_by(
+        "pk"
+    ):
+        latest[row.reference] = row  # ascending pk: the newest wins
+    return numbers, latest
+
+
+def _chunks(items: Iterator[Order], size: int) -> Iterator[list[Order]]:
+    chunk: list[Order] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _still_abandoned(order: Order, cutoff: datetime, now: datetime) -> bool:
+    """Under the order's lock: its hold still lapsed, or untouched since cutoff
+    (the customer may have come back and been given a fresh hold meanwhile)."""
+    if order.updated_at < cutoff:
+        return True
+    return not Reservation.objects.filter(
+        ref=_reservation_ref(order),
+        status=Reservation.Status.ACTIVE,
+        expires_at__gt=now,
+    ).exists()
+
+
 def orders_cancel_abandoned(
     *, older_than: timedelta | None = None, limit: int = PENDING_ORDER_BATCH
 ) -> list[str]:
-    """Cancel orders left ``pending_payment`` (untouched) for longer than
-    ``older_than`` (default: ``pending_order_max_age()``).
+    """Cancel ``pending_payment`` orders whose stock hold has expired, or left
+    untouched longer than ``older_than`` (default: ``pending_order_max_age()``).
 
     For each, the intent is re-fetched from Stripe first, with no transaction
     open: one that succeeded after all is finalised instead, one still
     processing is left alone. Otherwise the intent is cancelled through the
     gateway (no row lock held), then, under the order's lock and only if the
-    order is still untouched and that intent still its latest, the order is
-    cancelled and its stock released. A Stripe failure on one order is
-    logged and left for the next run. Return the numbers cancelled.
+    order is still abandoned and that intent still its latest, the order is
+    cancelled, its stock hold released (once: the status transition runs
+    once) and an audit row written. A Stripe failure on one order is logged
+    and left for the next run. Return the numbers cancelled.
     """
-    cutoff = timezone.now() - (older_than or pending_order_max_age())
-    numbers, latest = _pending_orders_untouched_since(cutoff, limit=limit)
+    now = timezone.now()
+    cutoff = now - (older_than or pending_order_max_age())
+    numbers, latest = _pending_orders_to_cancel(cutoff, now, limit=limit)
     cancelled: list[str] = []
     for number in numbers:
         payment = latest.get(number)
@@ -892,10 +955,10 @@ def orders_cancel_abandoned(
         with transaction.atomic():
             order = (
                 Order.objects.select_for_update()
-                .filter(number=number, status=ST.PENDING_PAYMENT, updated_at__lt=cutoff)
+                .filter(number=number, status=ST.PENDING_PAYMENT)
                 .first()
             )
-            if order is None:
+            if order is None or not _still_abandoned(order, cutoff, now):
                 continue
             now_latest = billing_selectors.payment_latest_for_reference(
                 reference=number
@@ -907,7 +970,16 @@ def orders_cancel_abandoned(
             _cancel_unpaid_locked(
                 order,
                 source="sweep",
-                message="Not paid in time: payment cancelled.",
+                message="Not paid before its stock hold expired: payment cancelled.",
+            )
+            audit_log(
+                action="order_abandoned_cancelled",
+                obj=order,
+                data={
+                    "intent": payment.intent_id if payment else "",
+                    "intent_status": payment.status if payment else "",
+                    "total_minor": order.total_minor,
+                },
             )
         cancelled.append(number)
     return cancelled

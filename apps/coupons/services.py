@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -228,6 +229,90 @@ def coupon_redeem(
     redemption.full_clean()
     redemption.save()
     return redemption
+
+
+# First argument of the two-key advisory lock: keeps these locks apart from
+# any other user of PostgreSQL advisory locks on the same database.
+_CUSTOMER_LOCK_SPACE = int.from_bytes(b"cpcu", "big") & 0x7FFFFFFF
+
+
+def _advisory_key(customer_key: str) -> int:
+    digest = hashlib.blake2b(customer_key.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def customer_redemptions_lock(*, customer_keys: Iterable[str]) -> None:
+    """Serialise one customer's redemptions until the current transaction ends.
+
+    Per-customer rules (first order, per-customer limit) read counts that no
+    coupon row lock covers: two different first-order coupons share no row.
+    Each key (``user:<id>``, ``email:<address>``) takes a PostgreSQL
+    transaction-level advisory lock, in sorted order so that two callers with
+    overlapping keys cannot deadlock; take it before locking coupon rows, and
+    read the counts the rules need after it. On SQLite, whose writers queue
+    on the whole database, it does nothing. Raise TransactionManagementError
+    outside a transaction, where the lock would be dropped at once.
+    """
+    keys = sorted({key.strip().lower() for key in customer_keys if key.strip()})
+    if not keys or connection.vendor != "postgresql":
+        return
+    if not connection.in_atomic_block:
+        raise transaction.TransactionManagementError(
+            "customer_redemptions_lock needs an open transaction."
+        )
+    with connection.cursor() as cursor:
+        for key in keys:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [_CUSTOMER_LOCK_SPACE, _advisory_key(key)],
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class RedemptionRequest:
+    """One coupon an order uses, with the discount it gave."""
+
+    code: str
+    discount_minor: int
+
+
+@transaction.atomic
+def order_coupons_redeem(
+    *,
+    requests: Sequence[RedemptionRequest],
+    order_ref: str,
+    customer_key: str,
+    currency: str,
+    customer_order_count: int,
+    user_id: int | None = None,
+    email: str = "",
+) -> list[CouponRedemption]:
+    """Count every coupon an order uses, all or none, locking coupon rows in
+    primary-key order.
+
+    The caller holds ``customer_redemptions_lock`` for the customer and read
+    ``customer_order_count`` after taking it, so a concurrent order of the same
+    customer has either committed (and is counted) or waits. Raise
+    CouponNotFound or CouponNotApplicable as ``coupon_redeem`` does.
+    """
+    coupons = [
+        (selectors.coupon_get_by_code(code=request.code), request)
+        for request in requests
+    ]
+    coupons.sort(key=lambda pair: pair[0].pk)
+    return [
+        coupon_redeem(
+            code=coupon.code,
+            order_ref=order_ref,
+            customer_key=customer_key,
+            discount_minor=request.discount_minor,
+            currency=currency,
+            customer_order_count=customer_order_count,
+            user_id=user_id,
+            email=email,
+        )
+        for coupon, request in coupons
+    ]
 
 
 @transaction.atomic

@@ -199,3 +199,52 @@ def test_cancel_abandoned_orders_task_is_on_the_beat_schedule(
 
     assert tasks.cancel_abandoned_orders.apply().get() == 1
     assert Order.objects.get().status == Order.Status.CANCELLED
+
+
+def test_sweep_cancels_pending_order_once_its_stock_hold_expires(
+    api_client, make_cart, shipping_method, localstripe
+):
+    from apps.core.models import AuditLog
+
+    session = api_checkout_to_payment(api_client, make_cart(), method=shipping_method)
+    ref = f"checkout:{session['checkout_id']}"
+    # The hold lapsed (15 min TTL) though the order was touched a minute ago:
+    # well under CHECKOUT_PENDING_ORDER_MAX_AGE.
+    Reservation.objects.filter(ref=ref).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    _age(session["order_number"], 1)
+
+    assert services.orders_cancel_abandoned() == [session["order_number"]]
+
+    order = Order.objects.get(number=session["order_number"])
+    assert order.status == Order.Status.CANCELLED
+    assert OrderEvent.objects.get(order=order, to_status="cancelled").source == "sweep"
+    assert (
+        gateway.payment_intent_retrieve(
+            payment_intent_id=session["payment_intent_id"]
+        ).status
+        == "canceled"
+    )
+    audit = AuditLog.objects.get(
+        action="order_abandoned_cancelled", object_id=str(order.pk)
+    )
+    assert audit.data["intent"] == session["payment_intent_id"]
+    assert _reservations(session["checkout_id"]) == {Reservation.Status.RELEASED}
+    # Again (beat overlap): nothing more is cancelled, released or audited.
+    assert services.orders_cancel_abandoned() == []
+    assert OrderEvent.objects.filter(order=order, to_status="cancelled").count() == 1
+    assert AuditLog.objects.filter(action="order_abandoned_cancelled").count() == 1
+
+
+def test_sweep_leaves_pending_order_whose_stock_hold_is_live(
+    api_client, make_cart, shipping_method, localstripe
+):
+    session = api_checkout_to_payment(api_client, make_cart(), method=shipping_method)
+    _age(session["order_number"], 5)
+
+    assert services.orders_cancel_abandoned() == []
+    assert (
+        Order.objects.get(number=session["order_number"]).status
+        == Order.Status.PENDING_PAYMENT
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +47,7 @@ from apps.inventory.exceptions import (
     ReservationReleased,
     VariantUnavailable,
 )
-from apps.inventory.models import StockMovement
+from apps.inventory.models import Reservation, StockMovement
 from apps.inventory.services import ReservationRequest
 
 if TYPE_CHECKING:
@@ -270,23 +271,43 @@ def _customer_key(order: Order) -> str:
     )
 
 
-def customer_order_count(customer_key: str) -> int:
-    """How many orders this customer has paid (coupons' first-order rule)."""
+def _verified_emails(user_id: int) -> list[str]:
     from allauth.account.models import EmailAddress
 
+    return list(
+        EmailAddress.objects.filter(user_id=user_id, verified=True).values_list(
+            "email", flat=True
+        )
+    )
+
+
+def customer_order_count(customer_key: str) -> int:
+    """How many orders this customer has paid (coupons' first-order rule)."""
     kind, _, value = customer_key.partition(":")
     qs = Order.objects.filter(status__in=PAID_STATUSES)
     if kind == "user":
         # Guest orders placed before signing up, under a verified email of
         # theirs, are the user's orders too.
-        emails = EmailAddress.objects.filter(
-            user_id=int(value), verified=True
-        ).values_list("email", flat=True)
         condition = Q(user_id=int(value))
-        for email in emails:
+        for email in _verified_emails(int(value)):
             condition |= Q(user__isnull=True, email__iexact=email)
         return qs.filter(condition).count()
     return qs.filter(email__iexact=value).count()
+
+
+def _customer_lock_keys(order: Order, customer_key: str) -> list[str]:
+    """Every key another order of this customer could be counted under.
+
+    A user's orders and guest orders under any of their verified emails
+    count as one customer, and per-customer limits also match by email, so
+    all of them are locked: two orders of one customer then share a key.
+    """
+    keys = [customer_key]
+    if order.email:
+        keys.append(f"email:{order.email}")
+    if order.user_id:
+        keys += [f"email:{email}" for email in _verified_emails(order.user_id)]
+    return keys
 
 
 def _commit_stock(order: Order, ref: str, lines: list[OrderLine]) -> None:
@@ -321,24 +342,32 @@ def _commit_stock(order: Order, ref: str, lines: list[OrderLine]) -> None:
 
 
 def _redeem_coupons(order: Order) -> None:
-    """Count the order's coupon uses, all or none."""
+    """Count the order's coupon uses, all or none, exactly under concurrency.
+
+    Call inside the transaction that marks the order paid. The customer's
+    lock is taken for every order, with or without coupons, and held until
+    that transaction commits: a concurrent order of the same customer then
+    waits, and counts this one among the paid orders once it proceeds. The
+    paid-order count is read only after the lock, so "first order" and
+    per-customer limits are re-checked against every committed order.
+    """
+    key = _customer_key(order)
+    coupon_services.customer_redemptions_lock(
+        customer_keys=_customer_lock_keys(order, key)
+    )
     if not order.coupons:
         return
-    key = _customer_key(order)
-    count = customer_order_count(key)
-    with transaction.atomic():
-        for coupon in order.coupons:
-            _redeem_one(order, coupon, key, count)
-
-
-def _redeem_one(order: Order, coupon: dict[str, Any], key: str, count: int) -> None:
-    coupon_services.coupon_redeem(
-        code=coupon["code"],
+    coupon_services.order_coupons_redeem(
+        requests=[
+            coupon_services.RedemptionRequest(
+                code=coupon["code"], discount_minor=int(coupon["discount_minor"])
+            )
+            for coupon in order.coupons
+        ],
         order_ref=order.number,
         customer_key=key,
-        discount_minor=int(coupon["discount_minor"]),
         currency=order.currency,
-        customer_order_count=count,
+        customer_order_count=customer_order_count(key),
         user_id=order.user_id,
         email=order.email,
     )
@@ -827,22 +856,84 @@ def _pending_orders_untouched_since(
     return numbers, latest
 
 
+def _pending_orders_to_cancel(
+    cutoff: datetime, now: datetime, *, limit: int
+) -> tuple[list[str], dict[str, Payment]]:
+    """Return the oldest pending orders whose stock hold has lapsed (no active
+    hold left, or all expired) or that were untouched since ``cutoff``, and
+    each one's latest payment."""
+    numbers: list[str] = []
+    pending = (
+        Order.objects.filter(status=ST.PENDING_PAYMENT)
+        .order_by("updated_at")
+        .only("number", "checkout_id", "updated_at")
+    )
+    for chunk in _chunks(pending.iterator(chunk_size=500), 500):
+        refs = {_reservation_ref(order): order for order in chunk}
+        live = set(
+            Reservation.objects.filter(
+                ref__in=list(refs),
+                status=Reservation.Status.ACTIVE,
+                expires_at__gt=now,
+            ).values_list("ref", flat=True)
+        )
+        numbers += [
+            order.number
+            for ref, order in refs.items()
+            if ref not in live or order.updated_at < cutoff
+        ]
+        if len(numbers) >= limit:
+            break
+    numbers = numbers[:limit]
+    latest: dict[str, Payment] = {}
+    for row in billing_selectors.payments_for_references(references=numbers).order_by(
+        "pk"
+    ):
+        latest[row.reference] = row  # ascending pk: the newest wins
+    return numbers, latest
+
+
+def _chunks(items: Iterator[Order], size: int) -> Iterator[list[Order]]:
+    chunk: list[Order] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _still_abandoned(order: Order, cutoff: datetime, now: datetime) -> bool:
+    """Under the order's lock: its hold still lapsed, or untouched since cutoff
+    (the customer may have come back and been given a fresh hold meanwhile)."""
+    if order.updated_at < cutoff:
+        return True
+    return not Reservation.objects.filter(
+        ref=_reservation_ref(order),
+        status=Reservation.Status.ACTIVE,
+        expires_at__gt=now,
+    ).exists()
+
+
 def orders_cancel_abandoned(
     *, older_than: timedelta | None = None, limit: int = PENDING_ORDER_BATCH
 ) -> list[str]:
-    """Cancel orders left ``pending_payment`` (untouched) for longer than
-    ``older_than`` (default: ``pending_order_max_age()``).
+    """Cancel ``pending_payment`` orders whose stock hold has expired, or left
+    untouched longer than ``older_than`` (default: ``pending_order_max_age()``).
 
     For each, the intent is re-fetched from Stripe first, with no transaction
     open: one that succeeded after all is finalised instead, one still
     processing is left alone. Otherwise the intent is cancelled through the
     gateway (no row lock held), then, under the order's lock and only if the
-    order is still untouched and that intent still its latest, the order is
-    cancelled and its stock released. A Stripe failure on one order is
-    logged and left for the next run. Return the numbers cancelled.
+    order is still abandoned and that intent still its latest, the order is
+    cancelled, its stock hold released (once: the status transition runs
+    once) and an audit row written. A Stripe failure on one order is logged
+    and left for the next run. Return the numbers cancelled.
     """
-    cutoff = timezone.now() - (older_than or pending_order_max_age())
-    numbers, latest = _pending_orders_untouched_since(cutoff, limit=limit)
+    now = timezone.now()
+    cutoff = now - (older_than or pending_order_max_age())
+    numbers, latest = _pending_orders_to_cancel(cutoff, now, limit=limit)
     cancelled: list[str] = []
     for number in numbers:
         payment = latest.get(number)
@@ -866,10 +957,10 @@ def orders_cancel_abandoned(
         with transaction.atomic():
             order = (
                 Order.objects.select_for_update()
-                .filter(number=number, status=ST.PENDING_PAYMENT, updated_at__lt=cutoff)
+                .filter(number=number, status=ST.PENDING_PAYMENT)
                 .first()
             )
-            if order is None:
+            if order is None or not _still_abandoned(order, cutoff, now):
                 continue
             now_latest = billing_selectors.payment_latest_for_reference(
                 reference=number
@@ -881,7 +972,16 @@ def orders_cancel_abandoned(
             _cancel_unpaid_locked(
                 order,
                 source="sweep",
-                message="Not paid in time: payment cancelled.",
+                message="Not paid before its stock hold expired: payment cancelled.",
+            )
+            audit_log(
+                action="order_abandoned_cancelled",
+                obj=order,
+                data={
+                    "intent": payment.intent_id if payment else "",
+                    "intent_status": payment.status if payment else "",
+                    "total_minor": order.total_minor,
+                },
             )
         cancelled.append(number)
     return cancelled

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from apps.core.exceptions import InvalidTransition
 from apps.core.notifications import notification_enqueue_template
+from apps.inventory import page_cache
 from apps.inventory.exceptions import (
     InvalidQuantity,
     NegativeStock,
@@ -144,6 +145,7 @@ def _stock_take(
     updated = StockItem.objects.filter(enough).update(
         on_hand=F("on_hand") - take, updated_at=now
     )
+    page_cache.catalogue_changed()  # a bulk UPDATE sends no post_save
     if updated != len(items):
         raise _out_of_stock(
             [

@@ -32,7 +32,11 @@ def catalogue_version() -> int:
 
 
 def catalogue_changed() -> None:
-    """Make every cached catalogue page stale (after the change commits)."""
+    """Make every cached catalogue page stale, now and again after commit.
+
+    Now, so this process stops serving the old page; after commit, because a
+    request may cache the old rows between this bump and the commit.
+    """
 
     def bump() -> None:
         try:
@@ -40,6 +44,7 @@ def catalogue_changed() -> None:
         except ValueError:  # not set yet (or evicted): any new number will do
             cache.add(VERSION_KEY, 1, timeout=None)
 
+    bump()
     transaction.on_commit(bump)
 
 

@@ -213,9 +213,12 @@ def reservations_transition(
         raise InvalidTransition(
             f"A reservation has no status {to!r}.", details={"to": to}
         )
-    return reservations.filter(status__in=sorted(reservation_states_to(to))).update(
+    moved = reservations.filter(status__in=sorted(reservation_states_to(to))).update(
         status=to, updated_at=now or timezone.now()
     )
+    if moved:
+        page_cache.catalogue_changed()  # held units shown on pages changed
+    return moved
 
 
 @transaction.atomic
@@ -287,6 +290,7 @@ def stock_reserve(
         to=Reservation.Status.RELEASED,
         now=now,
     )
+    page_cache.catalogue_changed()  # pages show units net of holds
     return Reservation.objects.bulk_create(
         [
             Reservation(

@@ -43,6 +43,7 @@ def _card(product) -> dict:
         "image": catalogue.product_main_image(product),
         "price_range": selectors.product_price_range(product),
         "status": _summary(pairs),
+        "shows_holds": any(getattr(v, "stock_reserved", 0) for v, _ in pairs),
         "ship_date": _soonest_backorder_date(pairs),
     }
 
@@ -69,7 +70,9 @@ def _cached_page(request, kind: str, build):
         ),
         "menu": context.get("category_menu"),
     }
-    if key is not None:
+    # A page showing held units would go stale when a hold times out, which
+    # nothing announces: such pages are rendered fresh each time.
+    if key is not None and not context.get("shows_holds"):
         cache.set(key, page, page_cache.PAGE_SECONDS)
     return _page_response(request, page)
 
@@ -90,9 +93,11 @@ def _page_response(request, page: dict):
 @require_GET
 def home(request):
     def build():
+        featured = [_card(p) for p in catalogue.featured_products()]
         return "inventory/_home.html", {
             "page_title": "",
-            "featured": [_card(p) for p in catalogue.featured_products()],
+            "featured": featured,
+            "shows_holds": any(row["shows_holds"] for row in featured),
             "category_menu": catalogue.category_menu(),
         }
 
@@ -135,6 +140,7 @@ def _list_page(request):
         ),
         None,
     )
+    rows = [_card(p) for p in page.object_list]
     keep = request.GET.copy()
     keep.pop("page", None)
     return "inventory/_product_list.html", {
@@ -143,11 +149,12 @@ def _list_page(request):
         "filters": filters,
         "facets": facets,
         "page": page,
-        "rows": [_card(p) for p in page.object_list],
+        "rows": rows,
         "category_menu": menu,
         "current_category": current,
         "q": filters.q,
         "querystring": keep.urlencode(),
+        "shows_holds": any(row["shows_holds"] for row in rows),
         "suggested_categories": (
             [entry.category for entry in menu] if not page.object_list else []
         ),
@@ -162,6 +169,9 @@ def product_detail(request, slug):
         except ProductNotFound as exc:
             raise Http404(exc.message) from exc
         context = detail_context(request, product)
+        context["shows_holds"] = any(
+            v.stock_reserved for v, _, _ in context["variants"]
+        )
         return "inventory/_product_detail.html", {
             **context,
             "page_title": product.title,

@@ -15,10 +15,10 @@ from tests.inventory.factories import ProductFactory, VariantFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
+@pytest.fixture
+def media_root(settings):
+    # tests/conftest.py points MEDIA_ROOT at a temporary directory per test.
+    return settings.MEDIA_ROOT
 
 
 def _jpeg(width=64, height=48, comment: bytes = b"") -> bytes:

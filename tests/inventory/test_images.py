@@ -156,3 +156,22 @@ def test_variant_image_comes_first_on_its_variant_page(client):
     )
     html = client.get(f"/products/{product.slug}/?variant={navy.sku}").content.decode()
     assert html.index('alt="Navy one"') < html.index('alt="Whole range"')
+
+
+def test_cart_page_shows_each_line_picture_in_one_query(
+    client, django_assert_num_queries
+):
+    variants = [VariantFactory(stock=5) for _ in range(3)]
+    for variant in variants:
+        images.product_image_add(
+            product_id=variant.product_id,
+            file=io.BytesIO(_jpeg()),
+            filename="p.jpg",
+            alt_text=f"Photo of {variant.product.title}",
+        )
+        client.post("/cart/add/", {"sku": variant.sku, "quantity": 1})
+
+    html = client.get("/cart/").content.decode()
+
+    for variant in variants:
+        assert f'alt="Photo of {variant.product.title}"' in html

@@ -52,9 +52,13 @@ def product_picture(
 
 
 @register.simple_tag
-def variant_main_images(variant_ids) -> dict[int, ProductImage]:
-    """Main picture per variant id for a list of lines, in one query."""
-    return selectors.variant_main_images(variant_ids=list(variant_ids))
+def line_images(lines) -> dict[int, ProductImage]:
+    """Main picture per variant id for cart or order lines, in one query.
+
+    ``{% line_images lines as images %}`` then ``images|lookup:line.variant_id``.
+    """
+    ids = [line.variant_id for line in lines if getattr(line, "variant_id", None)]
+    return selectors.variant_main_images(variant_ids=ids)
 
 
 @register.filter

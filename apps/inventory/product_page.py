@@ -4,13 +4,6 @@ from apps.inventory import selectors
 from apps.inventory.forms import BackInStockForm
 
 
-def variant_label(variant) -> str:
-    """The variant's options as a shopper reads them ("Navy, M")."""
-    if variant.title:
-        return variant.title.replace(" / ", ", ")
-    return ", ".join(str(v) for v in (variant.option_values or {}).values())
-
-
 def _gallery(product, selected):
     images = list(product.images.all())
     if selected is not None:
@@ -47,7 +40,7 @@ def detail_context(request, product, notify_form=None) -> dict:
         "product": product,
         "gallery": gallery,
         "main_image": gallery[0] if gallery else None,
-        "variants": [(v, a, variant_label(v)) for v, a in pairs],
+        "variants": [(v, a, selectors.variant_options_label(v)) for v, a in pairs],
         "option_legend": " / ".join(n.capitalize() for n in option_names) or "Option",
         "selected": selected,
         "quantity": _quantity(request),

@@ -310,3 +310,20 @@ def variant_main_images(*, variant_ids: list[int]) -> dict[int, ProductImage]:
         if current is None or (own and current.variant_id != variant_id):
             chosen[variant_id] = image
     return chosen
+
+
+def variant_display_name(variant: Variant) -> str:
+    """The product and its options as a shopper reads them: "Pocket Tee — Navy, M".
+
+    The variant's product must be loaded (variant_get_by_sku does).
+    """
+    options = variant_options_label(variant)
+    title = variant.product.title
+    return f"{title} — {options}" if options and options != title else title
+
+
+def variant_options_label(variant: Variant) -> str:
+    """The variant's options alone ("Navy, M")."""
+    if variant.title:
+        return variant.title.replace(" / ", ", ")
+    return ", ".join(str(v) for v in (variant.option_values or {}).values())

@@ -100,3 +100,30 @@ def test_product_page_on_a_phone_loads_at_most_800px_picture(
         context.close()
     width = int(re.search(r"-(\d+)w\.webp$", current).group(1))
     assert width == PHONE_MAX_WIDTH
+
+
+@pytest.mark.parametrize("viewport", [1280, 390])
+def test_storefront_pages_have_no_serious_accessibility_violations(
+    page, live_server, catalogue, viewport
+):
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    page.set_viewport_size({"width": viewport, "height": 900})
+    problems = []
+    for url in (
+        "/",
+        "/products/?category=t-shirts&size=M&sort=price_asc",
+        "/products/?q=garment",
+        "/products/?q=nothing-matches-this",
+        "/products/pocket-tee/",
+    ):
+        page.goto(url)
+        results = axe.run(page)
+        assert results.response["passes"], "axe-core did not run"
+        problems += [
+            f"{url}: {v['id']} ({v['impact']}) {v['help']}"
+            for v in results.response["violations"]
+            if v["impact"] in {"serious", "critical"}
+        ]
+    assert problems == []

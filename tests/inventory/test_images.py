@@ -114,7 +114,7 @@ def test_product_page_phone_never_offered_more_than_800px(client):
 
     html = client.get(f"/products/{variant.product.slug}/").content.decode()
 
-    phone = re.search(r'<source media="\(max-width: 640px\)" srcset="([^"]+)"', html)
+    phone = re.search(r'<source media="\(max-width: 640px\)"\s+srcset="([^"]+)"', html)
     assert phone, html
     widths = [int(w) for w in re.findall(r" (\d+)w", phone.group(1))]
     assert widths

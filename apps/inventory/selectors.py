@@ -326,4 +326,10 @@ def variant_options_label(variant: Variant) -> str:
     """The variant's options alone ("Navy, M")."""
     if variant.title:
         return variant.title.replace(" / ", ", ")
-    return ", ".join(str(v) for v in (variant.option_values or {}).values())
+    options = variant.option_values or {}
+    # PostgreSQL's jsonb does not keep key order: read colour before size.
+    names = sorted(options, key=lambda n: (OPTION_ORDER.get(n, len(OPTION_ORDER)), n))
+    return ", ".join(str(options[name]) for name in names)
+
+
+OPTION_ORDER = {"colour": 0, "color": 0, "size": 1}

@@ -1,4 +1,6 @@
-"""Requests per second for the product list and detail pages (and their API).
+"""Requests per second for the product list and detail pages (and their API),
+and for the basket flow (product page, add to cart, cart page) as one request
+each step, with its own cookies per flow.
 
 Starts gunicorn on a free loopback port against the PostgreSQL database named
 by DATABASE_URL, migrates and seeds the demo catalogue into it, sends a bounded
@@ -17,6 +19,7 @@ Not a test: numbers depend on the machine. Run it before and after a change.
 """
 
 import argparse
+import http.cookiejar
 import json
 import os
 import signal
@@ -72,6 +75,47 @@ def fetch(url: str) -> tuple[int, float]:
     except urllib.error.HTTPError as exc:
         status = exc.code
     return status, time.perf_counter() - start
+
+
+def basket_flow(base: str, slug: str, sku: str) -> tuple[int, float]:
+    """Product page → add to cart (a real form POST with CSRF) → cart page."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    start = time.perf_counter()
+    try:
+        with opener.open(f"{base}/products/{slug}/", timeout=30) as r:
+            html = r.read().decode()
+        token = html.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+        data = urllib.parse.urlencode(
+            {"csrfmiddlewaretoken": token, "sku": sku, "quantity": 1}
+        ).encode()
+        request = urllib.request.Request(
+            f"{base}/cart/add/",
+            data=data,
+            headers={"Referer": f"{base}/products/{slug}/"},
+        )
+        with opener.open(request, timeout=30) as r:  # follows to /cart/
+            r.read()
+            status = r.status
+    except (urllib.error.HTTPError, IndexError) as exc:
+        status = getattr(exc, "code", 599)
+    return status, time.perf_counter() - start
+
+
+def run_flows(name: str, flows: list, total: int, threads: int) -> dict:
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        results = list(pool.map(lambda i: flows[i % len(flows)](), range(total)))
+    elapsed = time.perf_counter() - start
+    latencies = sorted(lat for _, lat in results)
+    return {
+        "name": name,
+        "requests": total,
+        "errors": sum(1 for status, _ in results if status != 200),
+        "rps": total / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p95_ms": latencies[int(len(latencies) * 0.95) - 1] * 1000,
+    }
 
 
 def run(name: str, urls: list[str], total: int, threads: int) -> dict:
@@ -147,7 +191,14 @@ def main() -> int:
     try:
         wait_for(f"{base}/healthz")
         with urllib.request.urlopen(f"{base}/api/v1/products/?page_size=100") as r:
-            slugs = [p["slug"] for p in json.load(r)["results"]]
+            products = json.load(r)["results"]
+        slugs = [p["slug"] for p in products]
+        buyable = [
+            (p["slug"], v["sku"])
+            for p in products
+            for v in p["variants"][:1]
+            if v["purchasable"]
+        ]
         print(
             f"gunicorn {args.workers} workers · {args.threads} client threads · "
             f"{args.requests} requests per row · {len(slugs)} products"
@@ -164,6 +215,15 @@ def main() -> int:
                 "page  /products/<slug>/",
                 [f"{base}/products/{slug}/" for slug in slugs],
                 args.requests,
+                args.threads,
+            ),
+            run_flows(
+                "flow  product → add → cart",
+                [
+                    (lambda s=slug, k=sku: basket_flow(base, s, k))
+                    for slug, sku in buyable
+                ],
+                max(20, args.requests // 8),
                 args.threads,
             ),
             run(

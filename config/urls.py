@@ -13,8 +13,7 @@ from apps.core import views as core_views
 from apps.inventory import views as inventory_views
 
 urlpatterns = [
-    # The shop opens on its catalogue.
-    path("", inventory_views.product_list, name="home"),
+    path("", inventory_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
     path("admin/", admin.site.urls),

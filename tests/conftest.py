@@ -119,6 +119,12 @@ def admin_change_form_data(response) -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path_factory):
+    """Uploads and generated pictures go to a throwaway directory, never media/."""
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     """Rate-limit counters and cached values must not leak between tests."""
     from django.core.cache import cache

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.carts import selectors, services
@@ -18,6 +18,7 @@ from apps.carts.exceptions import CartNotFound
 from apps.carts.forms import AddToCartForm, CouponForm, LineQuantityForm
 from apps.core.exceptions import ApplicationError
 from apps.core.ratelimit import rate_limit
+from apps.inventory import selectors as inventory_selectors
 
 SESSION_KEY = "cart_id"
 
@@ -73,6 +74,23 @@ def _back(request) -> HttpResponseRedirect:
     return redirect("carts:cart-detail")
 
 
+def _add_failed(request, form, exc: ApplicationError) -> HttpResponseRedirect:
+    """Back to the product page with the chosen option and quantity still
+    chosen, and a message naming the product and options, not the SKU."""
+    sku = form.cleaned_data["sku"]
+    variant = inventory_selectors.variant_get_by_sku(sku=sku)
+    if variant is None:
+        messages.error(request, exc.message)
+        return _back(request)
+    messages.error(
+        request,
+        exc.message.replace(sku, inventory_selectors.variant_display_name(variant)),
+    )
+    query = urlencode({"variant": sku, "quantity": form.cleaned_data["quantity"]})
+    url = reverse("inventory:product-detail", args=[variant.product.slug])
+    return HttpResponseRedirect(f"{url}?{query}#add")
+
+
 @require_POST
 def cart_add(request):
     form = AddToCartForm(request.POST)
@@ -87,8 +105,7 @@ def cart_add(request):
             quantity=form.cleaned_data["quantity"],
         )
     except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return _back(request)
+        return _add_failed(request, form, exc)
     messages.success(request, "Added to your cart.")
     return redirect("carts:cart-detail")
 

@@ -3,6 +3,7 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.files.storage import default_storage
 from django.db.models import Count, Exists, OuterRef, Sum
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect
@@ -15,6 +16,8 @@ from import_export.formats.base_formats import CSV
 from apps.core.exceptions import ApplicationError
 from apps.core.forms import MoneyInputFormMixin
 from apps.core.money import Money
+from apps.inventory import images
+from apps.inventory.forms import ProductImageAdminForm
 from apps.inventory.models import (
     BackInStockSubscription,
     Category,
@@ -124,8 +127,31 @@ class VariantInline(admin.TabularInline):
 
 
 class ProductImageInline(admin.TabularInline):
+    """Pictures in upload order by position; the first is the main one."""
+
     model = ProductImage
-    extra = 0
+    form = ProductImageAdminForm
+    extra = 1
+    fields = ("preview", "image", "alt_text", "variant", "position")
+    readonly_fields = ("preview",)
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        # Only this product's variants can have their own picture.
+        formset.form.base_fields["variant"].queryset = (  # type: ignore[attr-defined]  # a ModelChoiceField
+            Variant.objects.filter(product=obj) if obj else Variant.objects.none()
+        )
+        return formset
+
+    @admin.display(description="Preview")
+    def preview(self, obj):
+        rendition = images.image_fallback(obj, max_width=240) if obj.pk else None
+        if rendition is None:
+            return "—"
+        return format_html(
+            '<img src="{}" width="120" alt="">',
+            default_storage.url(rendition["name"]),
+        )
 
 
 @admin.register(Product)

@@ -64,6 +64,9 @@ class Product(TimeStampedModel):
         Category, on_delete=models.PROTECT, related_name="products"
     )
     is_active = models.BooleanField(default=True, db_index=True)
+    is_featured = models.BooleanField(
+        default=False, help_text="Shown on the home page."
+    )
 
     class Meta:
         ordering = ["title", "pk"]
@@ -73,14 +76,36 @@ class Product(TimeStampedModel):
 
 
 class ProductImage(models.Model):
-    """An optional picture of a product; the first by position is the main one."""
+    """A picture of a product (optionally of one variant); the first by position
+    is the main one.
+
+    ``renditions`` lists the resized copies made once at upload
+    (``[{"width", "height", "name"}]``, narrowest first): pages only ever serve
+    those, never the original.
+    """
 
     product = models.ForeignKey(
         Product, on_delete=models.CASCADE, related_name="images"
     )
+    variant = models.ForeignKey(
+        "Variant",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="images",
+        help_text="Leave empty for a picture of the whole product.",
+    )
     image = models.FileField(upload_to="products/")
-    alt_text = models.CharField(max_length=200, blank=True)
+    alt_text = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="What the picture shows, for screen readers and when it fails "
+        "to load.",
+    )
     position = models.PositiveIntegerField(default=0)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    renditions = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["position", "pk"]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import (
     Exists,
+    F,
     IntegerField,
     OuterRef,
     Prefetch,
@@ -25,6 +26,7 @@ from apps.inventory.exceptions import ProductNotFound
 from apps.inventory.models import (
     Category,
     Product,
+    ProductImage,
     Reservation,
     StockItem,
     Variant,
@@ -288,3 +290,46 @@ def product_price_range(product: Product) -> tuple[int, int, str] | None:
 
 def reservations_for_ref(*, ref: str) -> QuerySet[Reservation]:
     return Reservation.objects.filter(ref=ref).select_related("variant").order_by("pk")
+
+
+def variant_main_images(*, variant_ids: list[int]) -> dict[int, ProductImage]:
+    """The picture to show beside each variant (its own first, else its
+    product's first), keyed by variant id, in one query."""
+    if not variant_ids:
+        return {}
+    rows = (
+        ProductImage.objects.filter(product__variants__id__in=variant_ids)
+        .annotate(for_variant=F("product__variants__id"))
+        .order_by("position", "pk")
+    )
+    chosen: dict[int, ProductImage] = {}
+    for image in rows:
+        variant_id = image.for_variant
+        current = chosen.get(variant_id)
+        own = image.variant_id == variant_id
+        if current is None or (own and current.variant_id != variant_id):
+            chosen[variant_id] = image
+    return chosen
+
+
+def variant_display_name(variant: Variant) -> str:
+    """The product and its options as a shopper reads them: "Pocket Tee — Navy, M".
+
+    The variant's product must be loaded (variant_get_by_sku does).
+    """
+    options = variant_options_label(variant)
+    title = variant.product.title
+    return f"{title} — {options}" if options and options != title else title
+
+
+def variant_options_label(variant: Variant) -> str:
+    """The variant's options alone ("Navy, M")."""
+    if variant.title:
+        return variant.title.replace(" / ", ", ")
+    options = variant.option_values or {}
+    # PostgreSQL's jsonb does not keep key order: read colour before size.
+    names = sorted(options, key=lambda n: (OPTION_ORDER.get(n, len(OPTION_ORDER)), n))
+    return ", ".join(str(options[name]) for name in names)
+
+
+OPTION_ORDER = {"colour": 0, "color": 0, "size": 1}

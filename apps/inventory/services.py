@@ -27,6 +27,7 @@ from django.utils import timezone
 from apps.core.exceptions import InvalidTransition
 from apps.core.notifications import notification_enqueue_template
 from apps.core.queue import enqueue_on_commit
+from apps.inventory import page_cache
 from apps.inventory.exceptions import (
     InvalidQuantity,
     NegativeStock,
@@ -145,6 +146,7 @@ def _stock_take(
     updated = StockItem.objects.filter(enough).update(
         on_hand=F("on_hand") - take, updated_at=now
     )
+    page_cache.catalogue_changed()  # a bulk UPDATE sends no post_save
     if updated != len(items):
         raise _out_of_stock(
             [
@@ -212,9 +214,12 @@ def reservations_transition(
         raise InvalidTransition(
             f"A reservation has no status {to!r}.", details={"to": to}
         )
-    return reservations.filter(status__in=sorted(reservation_states_to(to))).update(
+    moved = reservations.filter(status__in=sorted(reservation_states_to(to))).update(
         status=to, updated_at=now or timezone.now()
     )
+    if moved:
+        page_cache.catalogue_changed()  # held units shown on pages changed
+    return moved
 
 
 @transaction.atomic
@@ -286,6 +291,7 @@ def stock_reserve(
         to=Reservation.Status.RELEASED,
         now=now,
     )
+    page_cache.catalogue_changed()  # pages show units net of holds
     return Reservation.objects.bulk_create(
         [
             Reservation(

@@ -1,17 +1,25 @@
-"""Storefront pages: product list, product detail and the back-in-stock form."""
+"""Storefront pages: home, product list, product detail and the back-in-stock form.
+
+Anonymous GETs of the catalogue pages are served from page_cache: the page's
+content is rendered once per catalogue version and query string; the header
+(cart count, messages) and the CSRF token are filled in per request.
+"""
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.core.exceptions import ApplicationError
-from apps.inventory import selectors, services
+from apps.inventory import catalogue, page_cache, selectors, services
 from apps.inventory.exceptions import ProductNotFound
 from apps.inventory.forms import BackInStockForm, ProductSearchForm
-
-PAGE_SIZE = 12
+from apps.inventory.product_page import detail_context
 
 
 def _summary(pairs) -> str:
@@ -28,74 +36,153 @@ def _soonest_backorder_date(pairs):
     return min((d for d in dates if d is not None), default=None)
 
 
-@require_GET
-def product_list(request):
-    form = ProductSearchForm(request.GET)
-    q = category_slug = ""
-    if form.is_valid():
-        q = form.cleaned_data["q"]
-        category_slug = form.cleaned_data["category"]
-    products = selectors.product_list(q=q or None, category_slug=category_slug or None)
-    page = Paginator(products, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = []
-    for product in page.object_list:
-        pairs = selectors.product_variant_availability(product)
-        rows.append(
-            {
-                "product": product,
-                "price_range": selectors.product_price_range(product),
-                "status": _summary(pairs),
-                "ship_date": _soonest_backorder_date(pairs),
-            }
-        )
-    categories = list(selectors.category_list())
+def _card(product) -> dict:
+    pairs = selectors.product_variant_availability(product)
+    return {
+        "product": product,
+        "image": catalogue.product_main_image(product),
+        "price_range": selectors.product_price_range(product),
+        "status": _summary(pairs),
+        "shows_holds": any(getattr(v, "stock_reserved", 0) for v, _ in pairs),
+        "ship_date": _soonest_backorder_date(pairs),
+    }
+
+
+def _cached_page(request, kind: str, build):
+    """Render ``build()``'s (template, context) content, from cache when allowed.
+
+    ``build`` may return an HttpResponse (a redirect) instead; that is never cached.
+    """
+    key = None
+    if page_cache.request_is_cacheable(request):
+        key = page_cache.page_key(kind, request.path, sorted(request.GET.lists()))
+        page = cache.get(key)
+        if page is not None:
+            return _page_response(request, page)
+    built = build()
+    if isinstance(built, HttpResponseRedirect):
+        return built
+    template, context = built
+    page = {
+        "title": context.get("page_title", ""),
+        "body": render_to_string(
+            template, {**context, "csrf_token": page_cache.CSRF_PLACEHOLDER}
+        ),
+        "menu": context.get("category_menu"),
+    }
+    # A page showing held units would go stale when a hold times out, which
+    # nothing announces: such pages are rendered fresh each time.
+    if key is not None and not context.get("shows_holds"):
+        cache.set(key, page, page_cache.PAGE_SECONDS)
+    return _page_response(request, page)
+
+
+def _page_response(request, page: dict):
+    body = page["body"].replace(page_cache.CSRF_PLACEHOLDER, get_token(request))
     return render(
         request,
-        "inventory/product_list.html",
+        "inventory/page.html",
         {
-            "form": form,
-            "page": page,
-            "rows": rows,
-            "categories": categories,
-            "current_category": next(
-                (c for c in categories if c.slug == category_slug), None
-            ),
-            "q": q,
+            "page_title": page["title"],
+            "body": mark_safe(body),
+            "category_menu": page["menu"],
         },
     )
 
 
-def _detail_context(request, product, notify_form=None) -> dict:
-    pairs = selectors.product_variant_availability(product)
-    waiting = [v for v, a in pairs if not a.purchasable]
-    selected_sku = request.GET.get("variant")
-    selected = next((v for v, _ in pairs if v.sku == selected_sku), None)
-    if selected is None:
-        selected = next((v for v, a in pairs if a.purchasable), None)
-    if notify_form is None:
-        initial = {}
-        if request.user.is_authenticated:
-            initial["email"] = request.user.email
-        notify_form = BackInStockForm(variants=waiting, initial=initial)
-    return {
-        "product": product,
-        "variants": pairs,
-        "selected": selected,
-        "any_purchasable": any(a.purchasable for _, a in pairs),
-        "waiting_variants": waiting,
-        "notify_form": notify_form,
+@require_GET
+def home(request):
+    def build():
+        featured = [_card(p) for p in catalogue.featured_products()]
+        return "inventory/_home.html", {
+            "page_title": "",
+            "featured": featured,
+            "shows_holds": any(row["shows_holds"] for row in featured),
+            "category_menu": catalogue.category_menu(),
+        }
+
+    return _cached_page(request, "home", build)
+
+
+@require_GET
+def product_list(request):
+    return _cached_page(request, "list", lambda: _list_page(request))
+
+
+def _list_page(request):
+    category_slug = request.GET.get("category", "")
+    probe = ProductSearchForm(request.GET)
+    probe.is_valid()
+    base_filters = catalogue.ProductFilters(
+        category_slug=probe.cleaned_data.get("category") or category_slug
+    )
+    facets = catalogue.option_facets(base_filters)
+    form = ProductSearchForm(request.GET, facets=facets)
+    filters = form.filters()
+    paginator = Paginator(catalogue.product_search(filters), form.page_size())
+    number = request.GET.get("page") or 1
+    try:
+        number = int(number)
+    except ValueError:
+        number = 1
+    if number > 1 and number > paginator.num_pages:
+        query = request.GET.copy()
+        query["page"] = str(paginator.num_pages)
+        return HttpResponseRedirect(f"{request.path}?{query.urlencode()}")
+    page = paginator.get_page(number)
+    menu = catalogue.category_menu()
+    current = next(
+        (
+            c
+            for entry in menu
+            for c in [entry.category, *entry.children]
+            if c.slug == filters.category_slug
+        ),
+        None,
+    )
+    rows = [_card(p) for p in page.object_list]
+    keep = request.GET.copy()
+    keep.pop("page", None)
+    return "inventory/_product_list.html", {
+        "page_title": current.name if current else "Products",
+        "form": form,
+        "filters": filters,
+        "facets": facets,
+        "page": page,
+        "rows": rows,
+        "category_menu": menu,
+        "current_category": current,
+        "q": filters.q,
+        "querystring": keep.urlencode(),
+        "shows_holds": any(row["shows_holds"] for row in rows),
+        "suggested_categories": (
+            [entry.category for entry in menu] if not page.object_list else []
+        ),
     }
 
 
 @require_GET
 def product_detail(request, slug):
-    try:
-        product = selectors.product_get(slug=slug)
-    except ProductNotFound as exc:
-        raise Http404(exc.message) from exc
-    return render(
-        request, "inventory/product_detail.html", _detail_context(request, product)
-    )
+    def build():
+        try:
+            product = selectors.product_get(slug=slug)
+        except ProductNotFound as exc:
+            raise Http404(exc.message) from exc
+        context = detail_context(request, product)
+        context["shows_holds"] = any(
+            v.stock_reserved for v, _, _ in context["variants"]
+        )
+        return "inventory/_product_detail.html", {
+            **context,
+            "page_title": product.title,
+            "category_menu": catalogue.category_menu(),
+        }
+
+    if request.user.is_authenticated:
+        # Signed-in pages prefill the notify form with the user's email.
+        _template, context = build()
+        return render(request, "inventory/product_detail.html", context)
+    return _cached_page(request, "product", build)
 
 
 @require_POST
@@ -124,6 +211,6 @@ def product_notify(request, slug):
     return render(
         request,
         "inventory/product_detail.html",
-        _detail_context(request, product, notify_form=form),
+        detail_context(request, product, notify_form=form),
         status=400,
     )

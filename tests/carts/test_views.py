@@ -49,8 +49,28 @@ def test_cart_add_too_many_redirects_back_with_message(client):
         HTTP_REFERER=f"http://testserver/products/{variant.product.slug}/",
         follow=True,
     )
-    assert f"Only 1 of {variant.sku} available.".encode() in response.content
+    assert f"Only 1 of {variant.product.title} available.".encode() in response.content
     assert not CartLine.objects.exists()
+
+
+def test_cart_add_error_names_product_and_options_and_keeps_choices(client):
+    variant = VariantFactory(
+        product__title="Pocket Tee",
+        option_values={"colour": "Navy", "size": "M"},
+        stock=1,
+    )
+    VariantFactory(product=variant.product, option_values={"size": "L"}, stock=5)
+
+    response = client.post("/cart/add/", {"sku": variant.sku, "quantity": 3})
+
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
+    assert "Only 1 of Pocket Tee — Navy, M available." in page
+    assert variant.sku not in page.split('class="messages"')[1].split("</ul>")[0]
+    chosen = page.split(f'value="{variant.sku}"')[1].split(">")[0]
+    assert "checked" in chosen
+    assert 'name="quantity"' in page
+    assert 'value="3"' in page.split('id="id_quantity"')[1].split(">")[0]
 
 
 def test_cart_line_update_and_remove_through_page(client):

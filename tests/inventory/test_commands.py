@@ -39,3 +39,19 @@ def test_seed_catalogue_has_low_backorder_and_out_of_stock_items():
 
     assert {"in_stock", "low_stock", "backorder", "out_of_stock"} <= statuses
     assert set(Variant.objects.values_list("currency", flat=True)) == {"USD"}
+
+
+def test_seed_catalogue_gives_each_product_pictures_with_renditions(settings):
+    from pathlib import Path
+
+    from apps.inventory.models import Product, ProductImage
+
+    call_command("seed_catalogue")
+    call_command("seed_catalogue")  # pictures are made once, not again
+
+    assert ProductImage.objects.count() == 2 * Product.objects.count()
+    image = ProductImage.objects.order_by("pk").first()
+    assert (image.width, image.height) == (1200, 900)
+    assert [r["width"] for r in image.renditions] == [240, 480, 800, 1200]
+    assert (Path(settings.MEDIA_ROOT) / image.renditions[0]["name"]).exists()
+    assert Product.objects.filter(is_featured=True).count() == 4

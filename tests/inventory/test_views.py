@@ -5,9 +5,9 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
+from apps.inventory.forms import DEFAULT_PAGE_SIZE as PAGE_SIZE
 from apps.inventory.models import BackInStockSubscription
 from apps.inventory.services import ReservationRequest, stock_reserve
-from apps.inventory.views import PAGE_SIZE
 from tests.inventory.factories import (
     CategoryFactory,
     ProductFactory,
@@ -17,8 +17,9 @@ from tests.inventory.factories import (
 
 pytestmark = pytest.mark.django_db
 
-LIST_QUERIES = 4  # count, page of products, their variants, categories
-DETAIL_QUERIES = 3  # product+category, variants with availability, images
+# option facets, count, page of products, their variants, their images, categories
+LIST_QUERIES = 6
+DETAIL_QUERIES = 4  # product+category, variants with availability, images, menu
 SHIP_DATE = datetime.date(2031, 3, 14)
 
 
@@ -86,7 +87,7 @@ def test_product_detail_page_query_count_constant(
 
     assert response.status_code == 200
     assert response.content.count(b"data-sku=") == variants
-    assert response.content.count(b'class="product-image"') == images
+    assert response.content.count(b"<picture>") == images
 
 
 def test_product_list_backorder_shows_expected_ship_date(client):

@@ -2,12 +2,15 @@
 and stock is only set when a variant is first created, so re-running never
 undoes sales or adjustments made since."""
 
+import hashlib
+import io
 from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from apps.inventory.models import Category, Product, Variant
+from apps.inventory.images import product_image_add
+from apps.inventory.models import Category, Product, ProductImage, Variant
 from apps.inventory.services import stock_set
 
 CATEGORIES: list[tuple[str, str, str | None]] = [
@@ -94,6 +97,28 @@ PRODUCTS: list[tuple[str, str, str, str, int, int, list[tuple[Any, ...]]]] = [
 ]  # fmt: skip
 
 
+# Featured on the home page.
+FEATURED = {"classic-crew-tee", "heavy-hoodie-oat", "canvas-tote", "enamel-mug"}
+
+
+def demo_picture(title: str, index: int) -> io.BytesIO:
+    """A 1200 x 900 JPEG drawn locally: a colour field with the product's name."""
+    from PIL import Image, ImageDraw
+
+    hue = int(hashlib.sha256(title.encode()).hexdigest()[:6], 16)
+    base = ((hue >> 16) & 0xFF, (hue >> 8) & 0xFF, hue & 0xFF)
+    colour = tuple(int(c * 0.55 + 90) for c in base)
+    image = Image.new("RGB", (1200, 900), colour)
+    draw = ImageDraw.Draw(image)
+    shade = tuple(max(0, c - 40) for c in colour)
+    draw.ellipse((350 - index * 60, 200, 850 + index * 60, 700), fill=shade)
+    draw.text((80, 80), f"{title} ({index + 1})", fill=(255, 255, 255), font_size=56)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=82)
+    buffer.seek(0)
+    return buffer
+
+
 class Command(BaseCommand):
     help = "Load the demo catalogue (categories, products, variants, stock)."
 
@@ -118,8 +143,19 @@ class Command(BaseCommand):
                     "category": categories[category],
                     "description": description,
                     "is_active": True,
+                    "is_featured": slug in FEATURED,
                 },
             )
+            # Pictures once per product: a re-run keeps whatever staff uploaded.
+            if not ProductImage.objects.filter(product=product).exists():
+                for index in range(2):
+                    product_image_add(
+                        product_id=product.pk,
+                        file=demo_picture(title, index),
+                        filename=f"{slug}-{index + 1}.jpg",
+                        alt_text=f"{title}, view {index + 1}",
+                        position=index,
+                    )
             for position, spec in enumerate(variants):
                 suffix, options, stock = spec[:3]
                 extra = spec[3] if len(spec) > 3 else {}

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "apps.carts",
     "apps.billing",
     "apps.checkout",
+    "apps.subscriptions",
 ]
 
 MIDDLEWARE = [

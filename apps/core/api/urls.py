@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("apps.coupons.api.urls")),
     path("", include("apps.billing.api.urls")),
     path("", include("apps.checkout.api.urls")),
+    path("", include("apps.subscriptions.api.urls")),
 ]

@@ -426,7 +426,9 @@ def _missing_as_none(call: Callable[[], T]) -> T | None:
 
 def _product_snapshot(product: Any) -> ProductSnapshot:
     return ProductSnapshot(
-        id=product["id"], name=product["name"], active=bool(product["active"])
+        id=product["id"],
+        name=product["name"],
+        active=product["active"] in (True, "true"),
     )
 
 
@@ -462,6 +464,12 @@ def product_upsert(
     return _product_snapshot(updated)
 
 
+def product_retrieve(*, product_id: str) -> ProductSnapshot:
+    return _product_snapshot(
+        _translate(lambda: _client().v1.products.retrieve(product_id))
+    )
+
+
 def _recurring_snapshot(obj: Any, kind: str) -> RecurringPriceSnapshot:
     if kind == "plan":
         amount, interval, count = obj["amount"], obj["interval"], obj["interval_count"]
@@ -478,7 +486,8 @@ def _recurring_snapshot(obj: Any, kind: str) -> RecurringPriceSnapshot:
         currency=str(obj["currency"]).upper(),
         interval=interval,
         interval_count=int(count),
-        active=bool(obj["active"]),
+        # localstripe stores an updated flag as the form string "false".
+        active=obj["active"] in (True, "true"),
     )
 
 

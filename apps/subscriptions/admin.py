@@ -2,6 +2,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from apps.billing import gateway
 from apps.core.forms import MoneyInputFormMixin
@@ -17,6 +18,14 @@ def push_state(row: Plan | PlanPrice) -> str:
     if row.push_status == PushStatus.ERROR:
         return f"error: {row.push_error}"
     return "pending"
+
+
+def _field_errors(validate: Any, name: str, value: Any) -> Any:
+    # The services name the field; a clean_<field> must raise bare messages.
+    try:
+        return validate(**{name: value})
+    except ValidationError as exc:
+        raise ValidationError(exc.message_dict[name]) from exc
 
 
 class PlanAdminForm(forms.ModelForm):
@@ -35,10 +44,12 @@ class PlanAdminForm(forms.ModelForm):
         )
 
     def clean_features(self) -> Any:
-        return services.plan_features_validate(features=self.cleaned_data["features"])
+        value = self.cleaned_data["features"]
+        return _field_errors(services.plan_features_validate, "features", value)
 
     def clean_limits(self) -> Any:
-        return services.plan_limits_validate(limits=self.cleaned_data["limits"])
+        value = self.cleaned_data["limits"]
+        return _field_errors(services.plan_limits_validate, "limits", value)
 
 
 class PlanPriceForm(MoneyInputFormMixin, forms.ModelForm):
@@ -71,12 +82,28 @@ class PlanPriceInline(admin.TabularInline):
         "currency",
         "active",
         "used_at",
+        "grandfathering",
         "stripe_price_id",
         "pushed_as",
         "push_state_display",
     )
-    readonly_fields = ("used_at", "stripe_price_id", "pushed_as", "push_state_display")
+    readonly_fields = (
+        "used_at",
+        "grandfathering",
+        "stripe_price_id",
+        "pushed_as",
+        "push_state_display",
+    )
     can_delete = False
+
+    @admin.display(description="Amount change")
+    def grandfathering(self, obj: PlanPrice) -> str:
+        if obj.pk and selectors.price_is_used(price=obj):
+            return (
+                "In use: a new amount creates a new price and archives this one; "
+                "existing subscribers keep this amount."
+            )
+        return "Not used yet: the amount changes in place."
 
     @admin.display(description="Stripe object")
     def pushed_as(self, obj: PlanPrice) -> str:

@@ -24,13 +24,18 @@ from apps.core.api.serializers import MoneySerializer
 from apps.subscriptions import selectors
 
 
+class PlanMoneySerializer(MoneySerializer):
+    """Core's money shape under its own component name: carts and checkout
+    still declare their own "Money" until issue 12 folds them into core's."""
+
+
 class PriceOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     interval = serializers.ChoiceField(choices=["day", "week", "month", "year"])
     interval_count = serializers.IntegerField()
     amount = serializers.SerializerMethodField()
 
-    @extend_schema_field(MoneySerializer)
+    @extend_schema_field(PlanMoneySerializer)
     def get_amount(self, obj: dict[str, Any]) -> dict[str, Any]:
         return {"amount": obj["amount_minor"], "currency": obj["currency"]}
 

@@ -101,7 +101,30 @@ def test_features_admin_lists_features(staff_client):
     )
 
 
-def test_plan_add_validates_like_change(staff_client):
-    response = staff_client.get("/admin/subscriptions/plan/add/")
-    assert response.status_code == 200
-    assert Plan.objects.count() == 0
+def test_plan_added_in_admin_with_a_price_in_currency_units(
+    staff_client, localstripe, django_capture_on_commit_callbacks
+):
+    FeatureFactory(key="seats")
+    data = admin_change_form_data(staff_client.get("/admin/subscriptions/plan/add/"))
+    data |= {
+        "slug": "team",
+        "name": "Team",
+        "features": '{"seats": 10}',
+        "limits": '{"api_calls": {"per_day": 50}}',
+        "prices-TOTAL_FORMS": "1",
+        "prices-0-interval": "month",
+        "prices-0-interval_count": "1",
+        "prices-0-amount_minor": "49.90",
+        "prices-0-currency": "USD",
+        "prices-0-active": "on",
+    }
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post("/admin/subscriptions/plan/add/", data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    plan = Plan.objects.get(slug="team")
+    assert plan.prices.get().amount_minor == 4990
+    plan.refresh_from_db()
+    # Saved in admin, pushed by the queued task (eager in tests) after commit.
+    assert plan.push_status == PushStatus.SYNCED

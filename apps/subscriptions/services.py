@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,20 +86,11 @@ def plan_price_change_amount(
     if price.amount_minor == amount_minor:
         return PriceAmountChange(price=price, replaced=None)
     if not price.is_used:
+        # The Stripe copy (amounts are immutable there) is replaced by the push.
         price.amount_minor = amount_minor
         price.push_status = PushStatus.PENDING
-        price.stripe_price_id = ""
-        price.stripe_object = ""
         price.full_clean()
-        price.save(
-            update_fields=[
-                "amount_minor",
-                "push_status",
-                "stripe_price_id",
-                "stripe_object",
-                "updated_at",
-            ]
-        )
+        price.save(update_fields=["amount_minor", "push_status", "updated_at"])
         plan_queue_push(plan_id=price.plan_id)
         return PriceAmountChange(price=price, replaced=None)
     new_price = PlanPrice(
@@ -192,12 +184,27 @@ def plan_push(*, plan_id: int) -> Plan:
 def _price_push(*, price: PlanPrice, product_id: str) -> None:
     if price.stripe_price_id:
         remote = gateway.recurring_price_retrieve(price_id=price.stripe_price_id)
-        if remote.active != price.active:
-            gateway.recurring_price_set_active(
-                price_id=price.stripe_price_id, active=price.active
+        if (remote.amount_minor, remote.currency, remote.interval) != (
+            price.amount_minor,
+            price.currency,
+            price.interval,
+        ) or remote.interval_count != price.interval_count:
+            # An unused price was edited: retire the Stripe copy, push a new one
+            # under a fresh reference (the old one names the old object).
+            if remote.active:
+                gateway.recurring_price_set_active(price_id=remote.id, active=False)
+            price.stripe_reference = uuid.uuid4()
+            PlanPrice.objects.filter(pk=price.pk).update(
+                stripe_reference=price.stripe_reference
             )
-        _record(price)
-        return
+            price.stripe_price_id = ""
+        else:
+            if remote.active != price.active:
+                gateway.recurring_price_set_active(
+                    price_id=price.stripe_price_id, active=price.active
+                )
+            _record(price)
+            return
     remote = gateway.recurring_price_create(
         product_id=product_id,
         amount_minor=price.amount_minor,

@@ -101,3 +101,23 @@ def test_gateway_picks_plan_on_localstripe_and_price_on_stripe(localstripe, sett
     assert gateway.recurring_price_object() == "plan"
     settings.STRIPE_API_HOST = "https://api.stripe.com"
     assert gateway.recurring_price_object() == "price"
+
+
+def test_unused_price_edit_retires_the_stripe_copy_and_pushes_the_new_amount(
+    localstripe,
+):
+    plan = PlanFactory()
+    price = PlanPriceFactory(plan=plan, amount_minor=1000)
+    services.plan_push(plan_id=plan.pk)
+    price.refresh_from_db()
+    old_id = price.stripe_price_id
+
+    services.plan_price_change_amount(price=price, amount_minor=1300)
+    services.plan_push(plan_id=plan.pk)
+
+    price.refresh_from_db()
+    assert price.stripe_price_id != old_id
+    assert gateway.recurring_price_retrieve(price_id=old_id).active is False
+    remote = gateway.recurring_price_retrieve(price_id=price.stripe_price_id)
+    assert (remote.amount_minor, remote.active) == (1300, True)
+    assert price.push_status == PushStatus.SYNCED

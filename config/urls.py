@@ -26,6 +26,7 @@ urlpatterns = [
     path("coupons/", include("apps.coupons.urls")),
     path("checkout/", include("apps.checkout.urls")),
     path("billing/", include("apps.billing.urls")),
+    path("", include("apps.subscriptions.urls")),
     path("api/v1/", include("apps.core.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script from this same URL

@@ -3,7 +3,8 @@
 Reads the processes from Procfile.dev and starts, in order:
 
 1. localstripe (unless STRIPE_API_HOST points at real Stripe), and waits for it;
-2. `manage.py stripe_dev_setup` (localstripe forgets webhooks on restart);
+2. `manage.py stripe_dev_setup` (localstripe forgets webhooks on restart), then
+   `manage.py push_plans` (the demo plans, to Stripe);
 3. the web server (gunicorn with threads and --reload; runserver with
    --runserver or RUNSERVER=1, or when gunicorn is not installed), and a
    Celery worker and beat when REDIS_URL is set.
@@ -169,6 +170,10 @@ def main(argv=None) -> int:
         if setup.returncode:
             print("[run_dev] stripe_dev_setup failed", flush=True)
             return setup.returncode
+        # The demo plans, seeded before localstripe was up, go to Stripe now.
+        subprocess.run(
+            [sys.executable, "manage.py", "push_plans"], cwd=ROOT, env=env, check=False
+        )
         supervisor.start("web", web_command(processes, runserver=args.runserver))
         if env.get("REDIS_URL"):
             supervisor.start("worker", processes["worker"])

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "apps.carts",
     "apps.billing",
     "apps.checkout",
+    "apps.subscriptions",
 ]
 
 MIDDLEWARE = [

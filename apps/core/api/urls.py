@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("apps.wallets.api.urls")),
     path("", include("apps.billing.api.urls")),
     path("", include("apps.checkout.api.urls")),
+    path("", include("apps.subscriptions.api.urls")),
 ]

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class SubscriptionsConfig(AppConfig):
+    name = "apps.subscriptions"
+    label = "subscriptions"
+
+    def ready(self) -> None:
+        from apps.subscriptions import handlers  # noqa: F401

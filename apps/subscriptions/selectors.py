@@ -1,0 +1,172 @@
+"""Reads for plans: one cached catalogue feeds the pricing page and the API.
+
+The catalogue (every active plan, public and private, with active prices and
+the feature definitions) is built in 3 queries and cached under a version key;
+handlers.py bumps the version whenever a Feature, Plan or PlanPrice changes, so
+a warm read costs no query.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import Prefetch
+
+from apps.subscriptions.exceptions import PlanNotFound, UnknownPlans
+from apps.subscriptions.models import Feature, Plan, PlanPrice
+
+VERSION_KEY = "subscriptions:catalogue:version"
+CATALOGUE_TTL = 60 * 60
+
+
+def catalogue_invalidate() -> None:
+    cache.set(VERSION_KEY, uuid.uuid4().hex, None)
+
+
+def price_is_used(*, price: PlanPrice) -> bool:
+    """Whether a subscription has used this price (then it is immutable).
+
+    The subscribe service (a later phase) stamps ``used_at``; this is the one
+    place that answers the question, so that phase can widen it.
+    """
+    return price.used_at is not None
+
+
+def yearly_saving_percent(*, monthly_minor: int, yearly_minor: int) -> int:
+    """Whole percent saved by paying yearly instead of 12 months (floor)."""
+    full = monthly_minor * 12
+    if full <= 0 or yearly_minor >= full:
+        return 0
+    return (full - yearly_minor) * 100 // full
+
+
+def _price_data(price: PlanPrice) -> dict[str, Any]:
+    return {
+        "id": price.pk,
+        "interval": price.interval,
+        "interval_count": price.interval_count,
+        "amount_minor": price.amount_minor,
+        "currency": price.currency,
+    }
+
+
+def _build_catalogue() -> dict[str, Any]:
+    features = [
+        {
+            "key": f.key,
+            "label": f.label,
+            "kind": f.kind,
+            "unit": f.unit,
+            "description": f.description,
+        }
+        for f in Feature.objects.all()
+    ]
+    plans = Plan.objects.filter(status=Plan.Status.ACTIVE).prefetch_related(
+        Prefetch(
+            "prices",
+            queryset=PlanPrice.objects.filter(active=True).order_by(
+                "interval", "interval_count", "amount_minor"
+            ),
+        )
+    )
+    out = []
+    for plan in plans:
+        prices = [_price_data(p) for p in plan.prices.all()]
+        monthly = next(
+            (
+                p
+                for p in prices
+                if p["interval"] == "month" and p["interval_count"] == 1
+            ),
+            None,
+        )
+        yearly = next(
+            (p for p in prices if p["interval"] == "year" and p["interval_count"] == 1),
+            None,
+        )
+        saving = 0
+        if monthly and yearly and monthly["currency"] == yearly["currency"]:
+            saving = yearly_saving_percent(
+                monthly_minor=monthly["amount_minor"],
+                yearly_minor=yearly["amount_minor"],
+            )
+        out.append(
+            {
+                "slug": plan.slug,
+                "name": plan.name,
+                "description": plan.description,
+                "public": plan.visibility == Plan.Visibility.PUBLIC,
+                "trial_days": plan.trial_days,
+                "features": plan.features,
+                "limits": plan.limits,
+                "prices": prices,
+                "yearly_saving_percent": saving,
+            }
+        )
+    return {"features": features, "plans": out}
+
+
+def catalogue() -> dict[str, Any]:
+    version = cache.get(VERSION_KEY)
+    if version is None:
+        version = uuid.uuid4().hex
+        cache.set(VERSION_KEY, version, None)
+    key = f"subscriptions:catalogue:{version}"
+    data = cache.get(key)
+    if data is None:
+        data = _build_catalogue()
+        cache.set(key, data, CATALOGUE_TTL)
+    return data
+
+
+def plans_public() -> list[dict[str, Any]]:
+    return [p for p in catalogue()["plans"] if p["public"]]
+
+
+def plan_get_by_slug(*, slug: str) -> dict[str, Any]:
+    """An active plan by slug; private plans are reachable this way."""
+    for plan in catalogue()["plans"]:
+        if plan["slug"] == slug:
+            return plan
+    raise PlanNotFound(slug)
+
+
+def plans_compare(*, slugs: list[str]) -> dict[str, Any]:
+    """A feature matrix: one row per feature, one value per requested plan."""
+    data = catalogue()
+    by_slug = {p["slug"]: p for p in data["plans"]}
+    unknown = [s for s in slugs if s not in by_slug]
+    if unknown or not slugs:
+        raise UnknownPlans(unknown or ["(none given)"])
+    plans = [by_slug[s] for s in slugs]
+    rows = [
+        {
+            "feature": feature,
+            "values": [p["features"].get(feature["key"]) for p in plans],
+        }
+        for feature in data["features"]
+    ]
+    return {"plans": plans, "rows": rows}
+
+
+def pricing_page(*, interval: str) -> dict[str, Any]:
+    """What /pricing/ shows for "month" or "year": each plan's price then."""
+    data = catalogue()
+    cards = []
+    for plan in plans_public():
+        price = next(
+            (
+                p
+                for p in plan["prices"]
+                if p["interval"] == interval and p["interval_count"] == 1
+            ),
+            None,
+        )
+        cards.append({**plan, "price": price})
+    rows = [
+        {"feature": f, "values": [c["features"].get(f["key"]) for c in cards]}
+        for f in data["features"]
+    ]
+    return {"plans": cards, "rows": rows}

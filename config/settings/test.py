@@ -24,7 +24,7 @@ STORAGES = {
 # Tests run tasks in-process by default; tests marked `worker` switch to the
 # real broker and a real worker process (see tests/conftest.py).
 CELERY_TASK_ALWAYS_EAGER = True
-CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_EAGER_PROPAGATES = True
 RATELIMIT_ENABLE = True
 
 if REDIS_URL:

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -166,18 +166,6 @@ def _reset_celery_join_guard():
 
 
 @pytest.fixture
-def eager_failures_returned():
-    """Eager tasks return their failure instead of raising it, for the tests
-    about exhausted retries: Celery re-runs an eager retry with the same
-    propagation setting, so throw=False on the first call is not enough."""
-    from config.celery import app
-
-    app.conf.task_eager_propagates = False
-    yield
-    app.conf.task_eager_propagates = True
-
-
-@pytest.fixture
 def api_client():
     from rest_framework.test import APIClient
 
@@ -251,6 +239,64 @@ def _database_url_for_subprocess() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
 
 
+def start_celery_worker(queue: str, env: dict[str, str]) -> subprocess.Popen:
+    """Start a `celery worker` consuming only `queue`; wait until it answers."""
+    from config.celery import app
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "-Q",
+            queue,
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+            "--hostname",
+            f"{queue}-{time.monotonic_ns()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    # For tests that start more processes alike (tests/core/test_beat.py).
+    proc.queue = queue  # type: ignore[attr-defined]
+    proc.env = env  # type: ignore[attr-defined]
+    # Only this worker counts: another worker on the same Redis database
+    # answering a ping would let the test run against nothing.
+    ping_deadline = time.monotonic() + 30
+    while True:
+        replies = app.control.ping(timeout=0.5)
+        if any(name.startswith(f"{queue}-") for r in replies for name in r):
+            return proc
+        if proc.poll() is not None:
+            raise RuntimeError("celery worker exited:\n" + (proc.stdout.read() or ""))
+        if time.monotonic() > ping_deadline:
+            stop_celery_worker(proc)
+            raise RuntimeError("celery worker did not answer a ping within 30s")
+
+
+def stop_celery_worker(proc: subprocess.Popen) -> str:
+    """Stop a worker (warm shutdown, then kill); return what it printed."""
+    with suppress(ProcessLookupError):  # a test may have killed it already
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        out, _ = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+    return out or ""
+
+
 @pytest.fixture
 def celery_worker(transactional_db, settings, request):
     """Run a real `celery worker` process against the test database and Redis.
@@ -272,65 +318,22 @@ def celery_worker(transactional_db, settings, request):
         "STRIPE_API_HOST": settings.STRIPE_API_HOST,
         "CELERY_TASK_DEFAULT_QUEUE": queue,
     }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=solo",
-            "--loglevel=INFO",
-            "-Q",
-            queue,
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-            "--hostname",
-            f"{queue}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
     settings.CELERY_TASK_ALWAYS_EAGER = False
     app.conf.task_always_eager = False
     app.conf.task_default_queue = queue
     app.conf.broker_url = settings.REDIS_URL
+    proc = None
     try:
-        # Only this test's worker counts: another worker on the same Redis
-        # database answering a ping would let the test run against nothing.
-        ping_deadline = time.monotonic() + 30
-        while True:
-            replies = app.control.ping(timeout=0.5)
-            if any(name.startswith(f"{queue}@") for r in replies for name in r):
-                break
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    "celery worker exited:\n" + (proc.stdout.read() or "")
-                )
-            if time.monotonic() > ping_deadline:
-                raise RuntimeError("celery worker did not answer a ping within 30s")
-        # For tests that start more processes alike (tests/core/test_beat.py).
-        proc.queue = queue
-        proc.env = env
+        proc = start_celery_worker(queue, env)
         yield proc
     finally:
         app.conf.task_always_eager = True
         app.conf.task_default_queue = "celery"
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            out, _ = proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            out, _ = proc.communicate()
-        request.node.worker_log = out
-        if request.config.getoption("verbose") > 0:
-            sys.stdout.write(out[-4000:])
+        if proc is not None:
+            out = stop_celery_worker(proc)
+            request.node.worker_log = out
+            if request.config.getoption("verbose") > 0:
+                sys.stdout.write(out[-4000:])
 
 
 # --- browser tests: Playwright driving Debian's Chromium ------------------------
@@ -381,3 +384,16 @@ def page(browser, live_server):
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture
+def eager_retries(monkeypatch):
+    """Let an eager task run Celery's whole retry chain.
+
+    Tests propagate eager exceptions (CELERY_TASK_EAGER_PROPAGATES), so an
+    eager task stops at its first Retry. A test of the retry chain itself
+    turns that off and reads the final failure from the AsyncResult.
+    """
+    from config.celery import app
+
+    monkeypatch.setitem(app.conf, "task_eager_propagates", False)

@@ -38,6 +38,7 @@ class RefundFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = PaymentRefund
+        skip_postgeneration_save = True
 
     payment = factory.SubFactory(PaymentFactory, succeeded=True)
     refund_id = factory.Sequence(lambda n: f"re_test{n:08d}")

@@ -37,7 +37,7 @@ def _active_holds(checkout_id) -> list[Reservation]:
 def test_cart_locked_after_payment_started_writes_answer_409_cart_locked(
     api_client, make_cart, shipping_method, localstripe, mug_and_hoodie
 ):
-    mug, hoodie = mug_and_hoodie
+    mug, _hoodie = mug_and_hoodie
     cart = make_cart(lines=((mug, 1),))
     api_checkout_to_payment(api_client, cart, method=shipping_method)
     line = cart.lines.get()
@@ -61,7 +61,7 @@ def test_cart_locked_after_payment_started_writes_answer_409_cart_locked(
 def test_cart_locked_page_add_refused_with_message_and_change_cart_offered(
     client, make_cart, shipping_method, localstripe, mug_and_hoodie
 ):
-    mug, hoodie = mug_and_hoodie
+    mug, _hoodie = mug_and_hoodie
     cart = make_cart(lines=((mug, 1),))
     session = client.session
     session["cart_id"] = str(cart.pk)
@@ -87,7 +87,7 @@ def test_cart_locked_page_add_refused_with_message_and_change_cart_offered(
 def test_change_cart_cancels_intent_releases_stock_then_added_lines_are_charged(
     api_client, make_cart, shipping_method, localstripe, mug_and_hoodie
 ):
-    mug, hoodie = mug_and_hoodie
+    mug, _hoodie = mug_and_hoodie
     cart = make_cart(lines=((mug, 1),))
     first = api_checkout_to_payment(api_client, cart, method=shipping_method)
     checkout_id = first["checkout_id"]

@@ -16,7 +16,7 @@ from tests.checkout.conftest import api_checkout_to_payment, confirm_card
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.localstripe,
-    pytest.mark.usefixtures("eager_failures_returned"),
+    pytest.mark.usefixtures("eager_retries"),
 ]
 
 
@@ -48,6 +48,12 @@ def paid_intent(api_client, make_cart, shipping_method, localstripe):
 
 
 def _finalize(session):
+    """Run the task eagerly through Celery's whole autoretry chain.
+
+    Tests propagate eager exceptions (CELERY_TASK_EAGER_PROPAGATES), which
+    stops eager apply() at the first Retry; these tests turn it off (see
+    eager_retries) so every retry runs, and read the outcome from the result.
+    """
     amount = session["amount"]
     return tasks.finalize_payment.apply(
         args=[
@@ -60,13 +66,14 @@ def _finalize(session):
 
 
 def test_finalize_payment_retries_exhausted_writes_failed_workflow(
-    paid_intent, inventory_down
+    paid_intent, inventory_down, eager_retries
 ):
     calls, _recover = inventory_down
 
     result = _finalize(paid_intent)
 
     assert result.failed()
+    assert isinstance(result.result, TransientError)
     assert len(calls) == tasks.finalize_payment.max_retries + 1 == 6
     workflow = FailedWorkflow.objects.get()
     assert workflow.step == "finalize_payment"
@@ -85,10 +92,14 @@ def test_finalize_payment_success_writes_no_failed_workflow(paid_intent):
 
 
 def test_admin_retry_of_exhausted_finalisation_pays_the_order(
-    paid_intent, inventory_down, admin_client, django_capture_on_commit_callbacks
+    paid_intent,
+    inventory_down,
+    admin_client,
+    django_capture_on_commit_callbacks,
+    eager_retries,
 ):
     _calls, recover = inventory_down
-    _finalize(paid_intent)
+    assert _finalize(paid_intent).failed()
     workflow = FailedWorkflow.objects.get()
     url = reverse("admin:checkout_failedworkflow_changelist")
     retry = {"action": "retry", "_selected_action": [workflow.pk]}

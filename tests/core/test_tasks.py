@@ -1,16 +1,25 @@
 """core.send_notification: retries, idempotency, and a real worker."""
 
+import json
+import os
+import signal
 import time
+from datetime import timedelta
 
 import pytest
 from celery.signals import task_retry
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
+from django.utils import timezone
 
 from apps.core.exceptions import TransientError
 from apps.core.models import Notification
-from apps.core.notifications import notification_enqueue
+from apps.core.notifications import SENDING_LEASE, notification_enqueue
 from apps.core.tasks import send_notification
+from tests.conftest import start_celery_worker, stop_celery_worker
 from tests.core.test_notifications import FAILING_BACKEND
+
+LOCMEM_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +56,7 @@ def test_send_notification_run_twice_sends_one_mail():
 
 
 def test_send_notification_failing_backend_retries_with_backoff(
-    settings, eager_failures_returned
+    settings, eager_retries
 ):
     settings.EMAIL_BACKEND = FAILING_BACKEND
     notification = _notification("task-smtp-down")
@@ -63,6 +72,7 @@ def test_send_notification_failing_backend_retries_with_backoff(
         task_retry.disconnect(record, sender=send_notification)
 
     assert result.failed()
+    assert isinstance(result.result, TransientError)
     assert countdowns == [2, 4, 8, 16, 32, 64]  # exponential backoff, no jitter
     notification.refresh_from_db()
     assert notification.attempts == 7  # the first try and six retries
@@ -140,3 +150,71 @@ def test_worker_failing_backend_retries_and_counts_attempts(failing_mail_worker)
         Notification.Status.SENDING,
     }
     assert "SMTP server unavailable" in notification.last_error
+
+
+# --- acks_late: a worker that dies mid-task loses nothing ------------------------
+
+HANGING_BACKEND = "tests.core.test_tasks.HangingEmailBackend"
+
+
+class HangingEmailBackend(BaseEmailBackend):
+    """An SMTP server that takes the connection and never answers."""
+
+    def send_messages(self, email_messages):
+        time.sleep(3600)
+
+
+def _unacked_tags(queue: str) -> list[str]:
+    """Delivery tags the broker holds for `queue` as taken but not acknowledged."""
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        return [
+            tag.decode()
+            for tag, raw in channel.client.hgetall(channel.unacked_key).items()
+            if json.loads(raw)[2] == queue
+        ]
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_send_task_is_redelivered_and_sent_once(monkeypatch, request):
+    from config.celery import app
+
+    monkeypatch.setenv("WORKER_TEST_EMAIL_BACKEND", HANGING_BACKEND)
+    first = request.getfixturevalue("celery_worker")
+    notification = _notification("worker-killed")
+
+    def sending():
+        notification.refresh_from_db()
+        return notification.status == Notification.Status.SENDING
+
+    assert _wait_for(sending), "the first worker never started the task"
+    os.killpg(first.pid, signal.SIGKILL)  # the OOM killer, a lost machine
+    first.wait(timeout=10)
+
+    # acks_late: the message is acknowledged when the task ends, so the dead
+    # worker's task is still owed by the broker, not lost.
+    tags = _unacked_tags(first.queue)
+    assert len(tags) == 1
+    # What Redis's visibility timeout (1 h) and the 15-minute sending lease
+    # would do in time, done now: requeue the message, let the lease lapse.
+    with app.connection_for_write() as conn:
+        conn.default_channel.qos.restore_by_tag(tags[0])
+    Notification.objects.filter(pk=notification.pk).update(
+        updated_at=timezone.now() - SENDING_LEASE - timedelta(seconds=1)
+    )
+    healthy = {**first.env, "WORKER_TEST_EMAIL_BACKEND": LOCMEM_BACKEND}
+    second = start_celery_worker(first.queue, healthy)
+    try:
+
+        def sent():
+            notification.refresh_from_db()
+            return notification.status == Notification.Status.SENT
+
+        assert _wait_for(sent), "the redelivered task was not run"
+    finally:
+        stop_celery_worker(second)
+    assert notification.sent_at is not None
+    assert _unacked_tags(first.queue) == []

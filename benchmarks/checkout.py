@@ -207,7 +207,9 @@ def main():
     if not sku:
         _, products = call("GET", f"{args.base_url}/api/v1/products/?page_size=50")
         for product in products["results"]:
-            variants = [v for v in product["variants"] if v.get("available", 0) > 5]
+            variants = [
+                v for v in product["variants"] if v.get("available", 0) >= args.orders
+            ]
             if variants and product.get("requires_shipping", True):
                 sku = variants[0]["sku"]
                 break

@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.carts import selectors, services
-from apps.carts.exceptions import CartNotFound
+from apps.carts.exceptions import CartLocked, CartNotFound
 from apps.carts.forms import AddToCartForm, CouponForm, LineQuantityForm
 from apps.core.exceptions import ApplicationError
 from apps.core.ratelimit import rate_limit
@@ -104,6 +104,10 @@ def cart_add(request):
             sku=form.cleaned_data["sku"],
             quantity=form.cleaned_data["quantity"],
         )
+    except CartLocked as exc:
+        # The cart page is where "Change cart" is offered.
+        messages.error(request, exc.message)
+        return redirect("carts:cart-detail")
     except ApplicationError as exc:
         return _add_failed(request, form, exc)
     messages.success(request, "Added to your cart.")

@@ -23,7 +23,7 @@ class PushStateMixin(models.Model):
     """Where this row stands with Stripe; written only by the push service."""
 
     push_status = models.CharField(
-        max_length=10, choices=PushStatus.choices, default=PushStatus.PENDING
+        max_length=10, choices=PushStatus, default=PushStatus.PENDING
     )
     pushed_at = models.DateTimeField(null=True, blank=True)
     push_error = models.TextField(blank=True)

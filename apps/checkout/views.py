@@ -145,13 +145,25 @@ def _guard(checkout: Checkout, step: str, totals):
     return None
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @limit
 def checkout_start(request):
+    """Start (POST) or resume (GET) the checkout of the session cart.
+
+    GET only reads: it goes on to an existing checkout's step, or offers a
+    "Start checkout" button, so a crawler or a prefetched link creates no
+    checkout.
+    """
     cart = _session_cart(request)
     if cart is None:
         messages.error(request, "Your cart is empty.")
         return redirect("carts:cart-detail")
+    if request.method == "GET":
+        existing = selectors.checkout_get_for_cart(cart_id=cart.pk)
+        if existing is None or existing.state == S.COMPLETED:
+            return render(request, "checkout/start.html", {"cart": cart})
+        totals = services.checkout_totals(checkout=existing)
+        return redirect(_step_url(existing, _reachable(existing, totals)))
     try:
         checkout, _ = services.checkout_start(
             cart=cart, user=request.user, request=request

@@ -34,7 +34,7 @@ def _to_payment(page, product, email="guest@example.com"):
     page.check("input[name=sku]")
     page.click("button:has-text('Add to cart')")
     page.wait_for_url("**/cart/")
-    page.click("a:has-text('Checkout')")
+    page.click("button:has-text('Checkout')")
     page.fill("input[name=email]", email)
     page.click("button:has-text('Continue')")
     assert page.locator(".checkout-progress").is_visible()

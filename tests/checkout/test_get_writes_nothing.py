@@ -140,3 +140,19 @@ def test_checkout_payment_get_after_step_changed_shows_review_not_stale_intent(
 
     assert 'id="start-payment-form"' in html
     assert 'id="payment-form"' not in html
+
+
+def test_checkout_start_get_creates_no_checkout_and_offers_a_button(client, make_cart):
+    cart = make_cart()
+    session = client.session
+    session["cart_id"] = str(cart.pk)
+    session.save()
+
+    r = client.get("/checkout/")
+
+    assert r.status_code == 200
+    assert "Start checkout" in r.content.decode()
+    assert not Checkout.objects.filter(cart=cart).exists()
+    started = client.post("/checkout/")
+    assert started.status_code == 302
+    assert Checkout.objects.filter(cart=cart).count() == 1

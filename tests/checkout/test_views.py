@@ -141,7 +141,7 @@ def test_checkout_start_guest_cart_redirects_to_email_step(client, make_cart):
     cart = make_cart()
     guest_session(client, cart)
 
-    r = client.get("/checkout/")
+    r = client.post("/checkout/")
 
     checkout = Checkout.objects.get(cart=cart)
     assert r.status_code == 302
@@ -149,7 +149,7 @@ def test_checkout_start_guest_cart_redirects_to_email_step(client, make_cart):
 
 
 def test_checkout_start_without_cart_redirects_to_cart_with_message(client):
-    r = client.get("/checkout/", follow=True)
+    r = client.post("/checkout/", follow=True)
 
     assert r.redirect_chain[-1][0] == "/cart/"
     assert "Your cart is empty." in r.content.decode()
@@ -522,7 +522,7 @@ def test_signed_in_checkout_start_never_reaches_other_users_cart(client, make_ca
     make_cart(user=owner)
     client.force_login(UserFactory())
 
-    r = client.get("/checkout/")
+    r = client.post("/checkout/")
 
     assert r.status_code == 302
     assert r["Location"] == "/cart/"
@@ -610,7 +610,7 @@ def _guest_to_email_step(client, make_cart):
     cart = make_cart(lines=((None, 2), (None, 1)))
     wanted = sorted((line.variant.sku, line.quantity) for line in cart.lines.all())
     guest_session(client, cart)
-    r = client.get("/checkout/")
+    r = client.post("/checkout/")
     email_page = client.get(r["Location"])
     assert email_page.status_code == 200
     assert "/accounts/login/?next=/checkout/" in email_page.content.decode()
@@ -621,7 +621,7 @@ def _guest_to_email_step(client, make_cart):
 def _back_in_checkout(client, response) -> tuple[str, str]:
     assert response.status_code == 302
     assert response["Location"] == "/checkout/"
-    r = client.get("/checkout/")
+    r = client.post("/checkout/")
     assert r.status_code == 302
     match = re.match(r"/checkout/([0-9a-f-]{36})/([a-z-]+)/$", r["Location"])
     assert match, r["Location"]
@@ -736,7 +736,7 @@ def test_guest_signs_in_from_the_email_step_and_checks_out_with_merged_cart(
     guest_cart = make_cart()
     guest_sku = guest_cart.lines.get().variant.sku
     guest_session(client, guest_cart)
-    email_step = client.get("/checkout/", follow=True)
+    email_step = client.post("/checkout/", follow=True)
     assert current_step(email_step.content.decode()) == "Email"
     login_href = re.search(
         r'href="(/accounts/login/\?next=[^"]+)"', email_step.content.decode()
@@ -748,8 +748,12 @@ def test_guest_signs_in_from_the_email_step_and_checks_out_with_merged_cart(
         follow=True,
     )
 
-    html = signed_in.content.decode()
     assert signed_in.status_code == 200
+    # Signing in merged the carts into the account's: GET /checkout/ creates
+    # nothing, it offers to start; one POST goes on.
+    assert "Start checkout" in signed_in.content.decode()
+    started = client.post("/checkout/", follow=True)
+    html = started.content.decode()
     # Identified by the account: straight on to the address, both carts' lines.
     assert current_step(html) == "Shipping address"
     checkout = Checkout.objects.get(user=user)

@@ -58,8 +58,16 @@ SHIMS: dict[str, str] = {
     "browser_confirm": "POST /v1/payment_intents/{id}/confirm accepts the "
     "publishable key + client_secret, payment_method and payment_method_data "
     "(what Stripe.js sends; published: 401 / 500)",
+    "subscription_default_incomplete": "subscriptions take payment_behavior="
+    "default_incomplete: the first invoice gets an unconfirmed PaymentIntent (a "
+    "trial a SetupIntent) for the client to confirm, and the paid card becomes "
+    "the customer's default (published: 400, or 404 without a saved card)",
     "stripe_js": "/js.stripe.com/v3/ confirmCardPayment confirms first and "
     "shows the fake 3-D Secure box only on requires_action (localstripe#253)",
+    "invoice_pay_failure": "POST /v1/invoices/{id}/pay on a renewal whose charge "
+    "fails or needs 3-D Secure moves the subscription to past_due and sends "
+    "invoice.payment_failed, and a declined charge answers 402 card_declined, "
+    "as Stripe does (published: 200, invoice quietly open, subscription active)",
 }
 
 logger = logging.getLogger("localstripe.runner")
@@ -261,6 +269,107 @@ def shim_intent_update(enabled: set[str]) -> None:
     PaymentIntent._update = _update
 
 
+_DEFAULT_INCOMPLETE: list[bool] = []
+
+
+def shim_subscription_default_incomplete() -> None:
+    Subscription = resources.Subscription
+    original_init = Subscription.__init__
+    original_create_invoice = Subscription._create_invoice
+    original_success = Subscription._on_initial_payment_success
+
+    def __init__(self, payment_behavior="allow_incomplete", **data):
+        # Stripe's own params for this flow that localstripe does not model.
+        data.pop("payment_settings", None)
+        if payment_behavior != "default_incomplete":
+            return original_init(self, payment_behavior=payment_behavior, **data)
+        _DEFAULT_INCOMPLETE.append(True)
+        try:
+            original_init(self, payment_behavior="allow_incomplete", **data)
+        finally:
+            _DEFAULT_INCOMPLETE.pop()
+        self.pending_setup_intent = None
+        if self.trial_end is not None or self.trial_period_days is not None:
+            # No invoice in a trial: collect the card with a SetupIntent.
+            now = int(time.time())
+            self.trial_start = now
+            if self.trial_end is None:
+                self.trial_end = now + self.trial_period_days * 86400
+            self.status = "trialing"
+            self.pending_setup_intent = resources.SetupIntent(
+                customer=self.customer, usage="off_session"
+            ).id
+
+    def _create_invoice(self):
+        if not _DEFAULT_INCOMPLETE:
+            return original_create_invoice(self)
+        invoice = resources.Invoice(
+            customer=self.customer,
+            subscription=self.id,
+            items=list(self.items._list),
+            date=self.current_period_start,
+        )
+        invoice._finalize()
+        if invoice.total <= 0:
+            invoice._on_payment_success()
+            return
+        intent = PaymentIntent(
+            amount=invoice.total, currency=invoice.currency, customer=self.customer
+        )
+        intent.invoice = invoice.id
+        invoice.payment_intent = intent.id
+
+    def _on_initial_payment_success(self, invoice):
+        original_success(self, invoice)
+        intent = invoice.payment_intent and PaymentIntent._api_retrieve(
+            invoice.payment_intent
+        )
+        if intent and intent.payment_method:
+            # save_default_payment_method=on_subscription: renewals charge it.
+            pm = PaymentMethod._api_retrieve(intent.payment_method)
+            if pm.customer is None:
+                pm.customer = self.customer
+            customer = resources.Customer._api_retrieve(self.customer)
+            customer.invoice_settings["default_payment_method"] = pm.id
+
+    Subscription.__init__ = __init__
+    Subscription._create_invoice = _create_invoice
+    Subscription._on_initial_payment_success = _on_initial_payment_success
+
+
+def invoice_pay_failure(invoice_id: str) -> UserError | None:
+    """After POST /v1/invoices/{id}/pay: what Stripe does when the charge failed.
+
+    localstripe's own path for a failed recurring payment sends
+    invoice.payment_failed and moves the subscription to past_due; its pay
+    route never takes it. A declined charge is answered 402, as Stripe does.
+    """
+    obj = resources.Invoice._api_retrieve(invoice_id)
+    if obj.status != "open" or not obj.payment_intent or not obj.subscription:
+        return None
+    intent = PaymentIntent._api_retrieve(obj.payment_intent)
+    if intent.status not in ("requires_action", "requires_payment_method"):
+        return None
+    sub = resources.Subscription._api_retrieve(obj.subscription)
+    if sub.status in ("incomplete", "incomplete_expired", "canceled"):
+        return None
+    obj._on_payment_failure_now()
+    if intent.status == "requires_payment_method" and intent.latest_charge:
+        charge = intent.latest_charge
+        error = UserError(
+            402,
+            charge.failure_message,
+            {
+                "code": charge.failure_code,
+                "decline_code": "generic_decline",
+                "charge": charge.id,
+            },
+        )
+        error.body["error"]["type"] = "card_error"
+        return error
+    return None
+
+
 # --- HTTP-level shims (one middleware, placed before localstripe's auth) ----
 
 # In memory only: replays survive as long as this process (Stripe keeps 24 h).
@@ -271,6 +380,19 @@ def build_middleware(enabled: set[str], js_text: str):
     confirm_path = re.compile(r"^/v1/payment_intents/(pi_\w+)/confirm$")
     features_path = re.compile(r"^/v1/products/([^/]+)/features$")
     account_path = re.compile(r"^/v1/accounts?(?:/([^/]+))?$")
+    pay_path = re.compile(r"^/v1/invoices/(in_\w+)/pay$")
+
+    def paying(handler, invoice_id: str):
+        async def pay_then_fail(request):
+            response = await handler(request)
+            if getattr(response, "status", 0) == 200:
+                error = invoice_pay_failure(invoice_id)
+                if error is not None:
+                    store.dump_to_disk()
+                    return error.to_response()
+            return response
+
+        return pay_then_fail
 
     def authorized_by_secret_key(request) -> bool:
         return server.get_api_key(request) is not None
@@ -305,6 +427,10 @@ def build_middleware(enabled: set[str], js_text: str):
     @web.middleware
     async def shim_middleware(request, handler):
         path, method = request.path, request.method
+        if method == "POST" and "invoice_pay_failure" in enabled:
+            m = pay_path.match(path)
+            if m:
+                handler = paying(handler, m.group(1))
         if method == "GET" and "account" in enabled:
             m = account_path.match(path)
             if m:
@@ -494,6 +620,8 @@ def main(argv=None) -> None:
         shim_payment_method_list_type()
     if "decline_card_0002" in enabled:
         shim_decline_card_0002()
+    if "subscription_default_incomplete" in enabled:
+        shim_subscription_default_incomplete()
 
     app = server.app
     persistence.install(app)

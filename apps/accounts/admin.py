@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from apps.accounts import services
 from apps.accounts.models import Address, User
+from apps.core.admin_site import customer_context
 from apps.core.exceptions import ValidationFailed
 
 
@@ -32,6 +33,14 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),
     )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The user form, followed by the customer's orders, spend and history."""
+        user = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if user is not None:
+            context.update(customer_context(request, user))
+        return super().change_view(request, object_id, form_url, context)
 
 
 class AddressAdminForm(forms.ModelForm):

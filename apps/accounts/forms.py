@@ -2,6 +2,7 @@ from django import forms
 
 from apps.accounts.selectors import country_choices
 from apps.accounts.services import AddressData
+from apps.core.forms import address_autocomplete
 
 
 class ProfileForm(forms.Form):
@@ -37,3 +38,6 @@ class AddressForm(forms.Form):
         for field, messages in fields.items():
             for message in messages:
                 self.add_error(field if field in self.fields else None, message)
+
+
+address_autocomplete(AddressForm)

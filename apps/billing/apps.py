@@ -6,6 +6,7 @@ class BillingConfig(AppConfig):
     label = "billing"
 
     def ready(self) -> None:
-        from apps.billing import handlers
+        from apps.billing import handlers, metrics
 
         handlers.connect()
+        metrics.connect()

@@ -10,8 +10,20 @@ class PaymentDeclined(PaymentRequired):
     default_code = "card_declined"
 
 
+class AuthenticationRequired(PaymentDeclined):
+    """The bank wants 3-D Secure and the call could not show it (off-session).
+
+    A PaymentDeclined, so callers that only know declines still stop; those
+    that can bring the shopper back (subscriptions, dunning) catch this first.
+    """
+
+    default_code = "authentication_required"
+
+
 class TransientError(CoreTransientError):
     """Stripe could not be reached or answered 5xx/429: retry later."""
+
+    code = "payment_provider_unavailable"
 
 
 class PaymentProviderError(ApplicationError):
@@ -19,7 +31,23 @@ class PaymentProviderError(ApplicationError):
 
     status_code = 502
     default_code = "payment_provider_error"
-    codes = ("payment_provider_error", "refund_exceeds_payment", "refund_in_progress")
+    codes: tuple[str, ...] = (
+        "payment_provider_error",
+        "refund_exceeds_payment",
+        "refund_in_progress",
+    )
+
+
+class PaymentRequestInvalid(PaymentProviderError):
+    """Stripe found the request itself wrong (unknown object, bad parameter).
+
+    A bug or stale id on the shop's side, never the shopper's card: retrying
+    the same request gives the same answer. ``details.stripe_code`` carries
+    Stripe's own code (``resource_missing``, ``parameter_invalid_integer``…).
+    """
+
+    default_code = "payment_request_invalid"
+    codes = ("payment_request_invalid",)
 
 
 class StripeFeatureUnavailable(ApplicationError):

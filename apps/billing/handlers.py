@@ -24,6 +24,7 @@ from djstripe.signals import WEBHOOK_SIGNALS
 
 from apps.billing import gateway, selectors, signals
 from apps.billing.exceptions import PaymentProviderError
+from apps.billing.gateway import IntentStatus, PaymentIntentSnapshot
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -38,30 +39,27 @@ logger = logging.getLogger(__name__)
 DEBUG_SECRET_HEADER = "x-djstripe-webhook-secret"  # noqa: S105 (a header name)
 
 
-def _intent_kwargs(intent: dict[str, Any], event: Event) -> dict[str, Any]:
+def _intent_kwargs(intent: PaymentIntentSnapshot, event: Event) -> dict[str, Any]:
     return {
-        "payment_intent_id": intent["id"],
-        "amount_minor": int(intent["amount"]),
-        "currency": str(intent["currency"]).upper(),
-        "metadata": dict(intent.get("metadata") or {}),
+        "payment_intent_id": intent.id,
+        "amount_minor": intent.amount_minor,
+        "currency": intent.currency,
+        "metadata": dict(intent.metadata),
         "event_id": event.id,
     }
 
 
-def _claims_match(claimed: dict[str, Any], actual: dict[str, Any]) -> bool:
-    def key(intent: dict[str, Any]) -> tuple:
-        return (
-            intent.get("amount"),
-            str(intent.get("currency") or "").lower(),
-            dict(intent.get("metadata") or {}),
-        )
-
-    return key(claimed) == key(actual)
+def _claims_match(claimed: dict[str, Any], actual: PaymentIntentSnapshot) -> bool:
+    return (
+        claimed.get("amount"),
+        str(claimed.get("currency") or "").upper(),
+        dict(claimed.get("metadata") or {}),
+    ) == (actual.amount_minor, actual.currency, dict(actual.metadata))
 
 
 def _stripe_intent(
-    event: Event, accept: Callable[[str], bool]
-) -> dict[str, Any] | None:
+    event: Event, accept: Callable[[IntentStatus], bool]
+) -> PaymentIntentSnapshot | None:
     """Return the event's intent as Stripe has it now, or None to ignore it.
 
     None when Stripe does not know the intent, when its status does not fit
@@ -73,7 +71,7 @@ def _stripe_intent(
     claimed = event.data.get("object") or {}
     intent_id = str(claimed.get("id") or "")
     try:
-        intent = gateway.payment_intent_retrieve(payment_intent_id=intent_id)
+        actual = gateway.payment_intent_retrieve(payment_intent_id=intent_id)
     except PaymentProviderError as exc:
         logger.warning(
             "%s for %r ignored: Stripe does not know it (%s)",
@@ -82,13 +80,12 @@ def _stripe_intent(
             exc,
         )
         return None
-    actual: dict[str, Any] = intent.to_dict(recursive=True)
-    if not accept(str(actual.get("status"))):
+    if not accept(actual.status):
         logger.warning(
             "%s for %s ignored: the intent is %s at Stripe",
             event.type,
             intent_id,
-            actual.get("status"),
+            actual.status,
         )
         return None
     if not _claims_match(claimed, actual):
@@ -99,7 +96,7 @@ def _stripe_intent(
         )
         return None
     payment = selectors.payment_get_by_intent(intent_id=intent_id)
-    reference = (actual.get("metadata") or {}).get("reference")
+    reference = actual.metadata.get("reference")
     if payment is not None and reference != payment.reference:
         logger.warning(
             "%s for %s ignored: the intent's reference %r is not payment %s's",
@@ -113,7 +110,7 @@ def _stripe_intent(
 
 
 def on_payment_intent_succeeded(sender: Any, event: Event, **kwargs: Any) -> None:
-    intent = _stripe_intent(event, lambda status: status == "succeeded")
+    intent = _stripe_intent(event, lambda status: status == IntentStatus.SUCCEEDED)
     if intent is None:
         return
     payload = _intent_kwargs(intent, event)
@@ -123,31 +120,67 @@ def on_payment_intent_succeeded(sender: Any, event: Event, **kwargs: Any) -> Non
 
 def on_payment_intent_payment_failed(sender: Any, event: Event, **kwargs: Any) -> None:
     # A failure about an intent that has since succeeded is stale (or forged).
-    intent = _stripe_intent(event, lambda status: status != "succeeded")
+    intent = _stripe_intent(event, lambda status: status != IntentStatus.SUCCEEDED)
     if intent is None:
         return
     payload = _intent_kwargs(intent, event)
     # Labels only (the status is Stripe's): the event's are a fallback.
-    error = intent.get("last_payment_error") or {}
+    error = intent.last_payment_error
     claimed = (event.data.get("object") or {}).get("last_payment_error") or {}
-    payload["error_message"] = error.get("message") or claimed.get("message") or ""
+    payload["error_message"] = (
+        error.message if error and error.message else claimed.get("message") or ""
+    )
     logger.info("payment failed %s", payload["payment_intent_id"])
     signals.payment_failed.send(sender="billing", **payload)
 
 
 def on_payment_intent_canceled(sender: Any, event: Event, **kwargs: Any) -> None:
-    intent = _stripe_intent(event, lambda status: status == "canceled")
+    intent = _stripe_intent(event, lambda status: status == IntentStatus.CANCELED)
     if intent is None:
         return
     payload = _intent_kwargs(intent, event)
     reason = (
-        intent.get("cancellation_reason")
+        intent.cancellation_reason
         or (event.data.get("object") or {}).get("cancellation_reason")
         or ""
     )
     payload["cancellation_reason"] = str(reason)
     logger.info("payment canceled %s", payload["payment_intent_id"])
     signals.payment_canceled.send(sender="billing", **payload)
+
+
+def _object_id(event: Event, prefix: str) -> str:
+    obj = event.data.get("object") or {}
+    value = str(obj.get("id") or "")
+    return value if value.startswith(prefix) else ""
+
+
+def on_subscription_event(sender: Any, event: Event, **kwargs: Any) -> None:
+    # Only the id travels: the receiver fetches the subscription from Stripe.
+    stripe_id = _object_id(event, "sub_")
+    if stripe_id:
+        signals.subscription_event.send(
+            sender="billing",
+            stripe_id=stripe_id,
+            event_type=event.type,
+            event_id=event.id,
+        )
+
+
+def on_invoice_event(sender: Any, event: Event, **kwargs: Any) -> None:
+    stripe_id = _object_id(event, "in_")
+    if not stripe_id:
+        return
+    obj = event.data.get("object") or {}
+    parent = (obj.get("parent") or {}).get("subscription_details") or {}
+    claimed = obj.get("subscription") or parent.get("subscription") or ""
+    signals.invoice_event.send(
+        sender="billing",
+        stripe_id=stripe_id,
+        subscription_id=claimed if isinstance(claimed, str) else "",
+        event_type=event.type,
+        event_id=event.id,
+    )
 
 
 def refuse_debug_secret_header(sender: Any, instance: Any, **kwargs: Any) -> None:
@@ -180,3 +213,10 @@ def connect() -> None:
     WEBHOOK_SIGNALS["payment_intent.canceled"].connect(
         on_payment_intent_canceled, dispatch_uid="billing.payment_intent.canceled"
     )
+    for event_type, receiver in WEBHOOK_SIGNALS.items():
+        if event_type.startswith("customer.subscription."):
+            receiver.connect(
+                on_subscription_event, dispatch_uid=f"billing.{event_type}"
+            )
+        elif event_type.startswith("invoice.") and event_type != "invoice.upcoming":
+            receiver.connect(on_invoice_event, dispatch_uid=f"billing.{event_type}")

@@ -8,23 +8,16 @@ billing never imports checkout.
 from django.db import models
 from django.db.models import F, Q
 
+from apps.billing.gateway.types import (
+    OPEN_INTENT_STATUSES,
+    IntentStatus,
+    RefundStatus,
+)
 from apps.core.models import TimeStampedModel
+from apps.core.state import StateMachine
 
 # Stripe's PaymentIntent statuses, stored unchanged.
-INTENT_STATUSES = (
-    "requires_payment_method",
-    "requires_confirmation",
-    "requires_action",
-    "processing",
-    "requires_capture",
-    "canceled",
-    "succeeded",
-)
-OPEN_INTENT_STATUSES = (
-    "requires_payment_method",
-    "requires_confirmation",
-    "requires_action",
-)
+INTENT_STATUSES = tuple(status.value for status in IntentStatus)
 
 
 class Payment(TimeStampedModel):
@@ -40,7 +33,7 @@ class Payment(TimeStampedModel):
     status = models.CharField(
         max_length=32,
         choices=[(s, s) for s in INTENT_STATUSES],
-        default="requires_payment_method",
+        default=IntentStatus.REQUIRES_PAYMENT_METHOD.value,
     )
     idempotency_key = models.CharField(max_length=255)
     amount_refunded_minor = models.PositiveBigIntegerField(default=0)
@@ -76,7 +69,7 @@ class PaymentRefund(models.Model):
     )
     refund_id = models.CharField(max_length=255, unique=True)
     amount_minor = models.PositiveBigIntegerField()
-    status = models.CharField(max_length=32, default="succeeded")
+    status = models.CharField(max_length=32, default=RefundStatus.SUCCEEDED.value)
     reason = models.CharField(max_length=255, blank=True)
     idempotency_key = models.CharField(max_length=255, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -86,3 +79,33 @@ class PaymentRefund(models.Model):
 
     def __str__(self) -> str:
         return f"{self.refund_id} {self.amount_minor}"
+
+
+_S = IntentStatus
+# What Stripe lets a PaymentIntent do, as far as the shop records it. A
+# succeeded or canceled intent never changes again, so a late webhook or a
+# stale read cannot undo either.
+_BEFORE_CAPTURE = {
+    _S.REQUIRES_PAYMENT_METHOD,
+    _S.REQUIRES_CONFIRMATION,
+    _S.REQUIRES_ACTION,
+    _S.PROCESSING,
+}
+PAYMENT_STATES: StateMachine[Payment] = StateMachine(
+    model=Payment,
+    field="status",
+    name="payment",
+    transitions={
+        **{
+            source: frozenset(
+                (_BEFORE_CAPTURE | {_S.REQUIRES_CAPTURE, _S.CANCELED, _S.SUCCEEDED})
+                - {source}
+            )
+            for source in _BEFORE_CAPTURE
+        },
+        _S.REQUIRES_CAPTURE: frozenset({_S.CANCELED, _S.SUCCEEDED}),
+        _S.CANCELED: frozenset(),
+        _S.SUCCEEDED: frozenset(),
+    },
+    stamps={_S.SUCCEEDED: "succeeded_at"},
+)

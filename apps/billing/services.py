@@ -8,97 +8,134 @@ held across a network call. Callers must not wrap these in ``atomic``.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import DateTimeField, F, Value
+from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.billing import gateway
 from apps.billing.exceptions import PaymentProviderError
-from apps.billing.models import Payment, PaymentRefund
+from apps.billing.gateway import IntentStatus, PaymentIntentSnapshot
+from apps.billing.models import PAYMENT_STATES, Payment, PaymentRefund
+from apps.core.inserts import insert_unless_taken
 from apps.core.models import IdempotencyRecord
 
 logger = logging.getLogger(__name__)
 
 
-def _get(intent: Any, name: str, default: Any = None) -> Any:
-    try:
-        return intent[name]
-    except (KeyError, TypeError):
-        return getattr(intent, name, default)
-
-
-def _error_message(intent: Any) -> str:
-    error = _get(intent, "last_payment_error") or {}
-    return str(_get(error, "message") or "")[:500]
-
-
 def _record(
-    intent: Any,
+    intent: PaymentIntentSnapshot,
     *,
     reference: str = "",
     idempotency_key: str = "",
     payment: Payment | None = None,
+    created: bool = False,
 ) -> Payment:
     """Create or refresh our Payment row from a Stripe PaymentIntent.
 
     An existing row is refreshed with one conditional UPDATE (no lock, no
-    savepoint); a stale read never undoes a success. Pass the caller's
-    ``payment`` instance to have it updated in place instead of re-read.
+    savepoint) whose filter is PAYMENT_STATES' table, so a stale read never
+    undoes a success or a cancellation. Pass the caller's ``payment``
+    instance to have it updated in place instead of re-read. ``created``
+    says Stripe just created the intent: the row is then most likely new,
+    so the INSERT is tried first (a concurrent twin's row makes it fall back
+    to the UPDATE) instead of an UPDATE and a SELECT that find nothing.
     """
-    status = str(_get(intent, "status"))
-    values = {
-        "amount_minor": int(_get(intent, "amount")),
-        "currency": str(_get(intent, "currency")).upper(),
-        "status": status,
-        "last_error": _error_message(intent),
+    status = intent.status
+    error = intent.last_payment_error
+    values: dict[str, Any] = {
+        "amount_minor": intent.amount_minor,
+        "currency": intent.currency,
+        "last_error": (error.message if error else "")[:500],
     }
-    secret = _get(intent, "client_secret")
-    if secret:
-        values["client_secret"] = secret
-    intent_id = str(_get(intent, "id"))
+    if intent.client_secret:
+        values["client_secret"] = intent.client_secret
+    intent_id = intent.id
+    insert_first = created
     for _attempt in range(2):
         now = timezone.now()
-        rows = Payment.objects.filter(intent_id=intent_id)
-        changes: dict[str, Any] = {**values, "updated_at": now}
-        if status == "succeeded":
+        if insert_first:
+            insert_first = False
+            inserted = _insert(
+                intent_id,
+                reference=reference,
+                idempotency_key=idempotency_key,
+                status=status,
+                values=values,
+                now=now,
+            )
+            if inserted is not None:
+                return inserted
+            payment = None
+            continue  # created concurrently: refresh it
+        # One UPDATE for both cases, so a sync costs one query: the row keeps
+        # its status, or takes a move PAYMENT_STATES allows from where it is.
+        rows = Payment.objects.filter(intent_id=intent_id).filter(
+            Q(status=status) | Q(status__in=PAYMENT_STATES.sources_of(status))
+        )
+        changes: dict[str, Any] = {**values, "status": status, "updated_at": now}
+        if status == IntentStatus.SUCCEEDED:
             changes["succeeded_at"] = Coalesce(
                 F("succeeded_at"), Value(now, output_field=DateTimeField())
             )
-        else:
-            rows = rows.exclude(status="succeeded")
         if rows.update(**changes):
             if payment is None or payment.intent_id != intent_id:
                 return Payment.objects.get(intent_id=intent_id)
-            for name, value in values.items():
+            # The UPDATE wrote exactly these values: mirror them, no re-read.
+            for name, value in {**values, "status": status, "updated_at": now}.items():
                 setattr(payment, name, value)
-            payment.updated_at = now
-            if status == "succeeded" and payment.succeeded_at is None:
+            if status == IntentStatus.SUCCEEDED and payment.succeeded_at is None:
                 payment.succeeded_at = now
             return payment
         existing = Payment.objects.filter(intent_id=intent_id).first()
         if existing is not None:
-            return existing  # succeeded already: keep it
-        payment = Payment(
-            intent_id=intent_id,
+            return existing  # succeeded or canceled already: keep it
+        inserted = _insert(
+            intent_id,
             reference=reference,
             idempotency_key=idempotency_key,
-            **values,
+            status=status,
+            values=values,
+            now=now,
         )
-        if status == "succeeded":
-            payment.succeeded_at = now
-        payment.full_clean(validate_unique=False)
-        try:
-            with transaction.atomic():
-                payment.save(force_insert=True)
-            return payment
-        except IntegrityError:
-            payment = None
-            continue  # created concurrently: refresh it
+        if inserted is not None:
+            return inserted
+        payment = None  # created concurrently: refresh it
     return Payment.objects.get(intent_id=intent_id)
+
+
+def _insert(
+    intent_id: str,
+    *,
+    reference: str,
+    idempotency_key: str,
+    status: str,
+    values: dict[str, Any],
+    now: datetime,
+) -> Payment | None:
+    """INSERT the intent's row; None when a concurrent call wrote it first."""
+    payment = Payment(
+        intent_id=intent_id,
+        reference=reference,
+        idempotency_key=idempotency_key,
+        status=status,
+        **values,
+    )
+    if status == IntentStatus.SUCCEEDED:
+        payment.succeeded_at = now
+    # The two check constraints are the status choices (checked by the
+    # field) and refunded <= amount (0 on a new row), and the database
+    # enforces both on the INSERT: validating them here would cost a
+    # SAVEPOINT, a SELECT and a RELEASE each.
+    payment.full_clean(validate_unique=False, validate_constraints=False)
+    # A concurrent twin's row is reported by the INSERT, not raised: no
+    # savepoint.
+    if not insert_unless_taken(payment, unique=("intent_id",)):
+        return None
+    return payment
 
 
 def payment_intent_ensure(
@@ -118,7 +155,10 @@ def payment_intent_ensure(
     returned unchanged. Raise PaymentProviderError or TransientError.
     """
     existing = Payment.objects.filter(reference=reference).order_by("-pk").first()
-    if existing is not None and existing.status in ("succeeded", "processing"):
+    if existing is not None and existing.status in (
+        IntentStatus.SUCCEEDED,
+        IntentStatus.PROCESSING,
+    ):
         return existing
     if existing is not None and existing.is_open:
         if existing.amount_minor == amount_minor and existing.currency == currency:
@@ -142,7 +182,9 @@ def payment_intent_ensure(
         metadata={"reference": reference, **(metadata or {})},
         idempotency_key=idempotency_key,
     )
-    return _record(intent, reference=reference, idempotency_key=idempotency_key)
+    return _record(
+        intent, reference=reference, idempotency_key=idempotency_key, created=True
+    )
 
 
 def payment_sync(*, intent_id: str, payment: Payment | None = None) -> Payment:
@@ -157,24 +199,32 @@ def payment_sync(*, intent_id: str, payment: Payment | None = None) -> Payment:
 
 
 def payment_status_record(
-    *, intent_id: str, status: str, error_message: str = ""
+    *, intent_id: str, status: IntentStatus | str, error_message: str = ""
 ) -> Payment | None:
-    """Store a status a webhook reported; None for an intent we never created."""
+    """Store a status a webhook reported; None for an intent we never created.
+
+    Webhooks arrive late and out of order: a move PAYMENT_STATES does not
+    allow (after a success or a cancellation) is stale and ignored.
+    """
+    status = IntentStatus(status)
     with transaction.atomic():
         payment = (
             Payment.objects.select_for_update().filter(intent_id=intent_id).first()
         )
         if payment is None:
             return None
-        if payment.status == "succeeded" or payment.status == status:
+        if payment.status == status:
             return payment
-        payment.status = status
+        if not PAYMENT_STATES.allowed(payment.status, status):
+            logger.info(
+                "stale status %s for %s ignored (it is %s)",
+                status,
+                intent_id,
+                payment.status,
+            )
+            return payment
         payment.last_error = error_message[:500]
-        fields = ["status", "last_error", "updated_at"]
-        if status == "succeeded":
-            payment.succeeded_at = timezone.now()
-            fields.append("succeeded_at")
-        payment.save(update_fields=fields)
+        PAYMENT_STATES.move(payment, status, also_update=["last_error"])
         return payment
 
 
@@ -228,11 +278,11 @@ def payment_refund(
     with transaction.atomic():
         locked = Payment.objects.select_for_update().get(pk=payment.pk)
         row, created = PaymentRefund.objects.get_or_create(
-            refund_id=str(_get(refund, "id")),
+            refund_id=refund.id,
             defaults={
                 "payment": locked,
-                "amount_minor": int(_get(refund, "amount")),
-                "status": str(_get(refund, "status") or "succeeded"),
+                "amount_minor": refund.amount_minor,
+                "status": refund.status.value,
                 "reason": reason[:255],
                 "idempotency_key": idempotency_key,
             },

@@ -12,6 +12,13 @@ with sender="billing" and these keyword arguments:
     error_message: str       payment_failed only: Stripe's last_payment_error
     cancellation_reason: str payment_canceled only: Stripe's reason, e.g.
                              "abandoned" or "" (empty when none was given)
+
+Two more carry only Stripe ids, never figures (subscriptions re-fetches the
+object from Stripe through the gateway before it changes anything):
+
+    subscription_event: stripe_id ("sub_..."), event_type, event_id
+    invoice_event:      stripe_id ("in_..."), subscription_id (the event's
+                        claim, a hint only; may be ""), event_type, event_id
 """
 
 from django.dispatch import Signal
@@ -19,3 +26,5 @@ from django.dispatch import Signal
 payment_succeeded = Signal()
 payment_failed = Signal()
 payment_canceled = Signal()
+subscription_event = Signal()
+invoice_event = Signal()

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from apps.core.models import TimeStampedModel
+from apps.core.state import StateMachine
 
 
 class Cart(TimeStampedModel):
@@ -62,11 +63,20 @@ class Cart(TimeStampedModel):
         return self.locked_at is not None
 
 
-# Allowed moves; checkout performs open → checked_out.
+# Allowed moves; checkout performs open → checked_out. Every move bumps the
+# version so an API client holding the old one gets a version conflict.
 CART_TRANSITIONS: dict[str, set[str]] = {
     Cart.Status.OPEN: {Cart.Status.CHECKED_OUT, Cart.Status.ABANDONED},
     Cart.Status.ABANDONED: {Cart.Status.OPEN},
 }
+
+CART_STATES = StateMachine(
+    model=Cart,
+    field="status",
+    transitions=CART_TRANSITIONS,
+    name="cart",
+    bump=("version",),
+)
 
 
 class CartLine(TimeStampedModel):

@@ -19,7 +19,13 @@ from apps.carts.exceptions import CartNotFound
 from apps.carts.models import Cart, CartCoupon, CartLine
 from apps.coupons import selectors as coupon_selectors
 from apps.coupons import services as coupon_services
-from apps.coupons.pricing import Breakdown, LineDiscount, PricingLine, TaxRate
+from apps.coupons.pricing import (
+    Breakdown,
+    LineDiscount,
+    PricingLine,
+    StackingPolicy,
+    TaxRate,
+)
 from apps.inventory import selectors as inventory_selectors
 
 if TYPE_CHECKING:
@@ -90,6 +96,49 @@ class CartView:
     @property
     def item_count(self) -> int:
         return sum(line.quantity for line in self.lines)
+
+
+@dataclass(frozen=True, slots=True)
+class CartPricingInput:
+    """The rows pricing a cart reads: loaded once, priced as often as needed.
+
+    Checkout prices the same cart twice per request (before shipping, to
+    quote it, then with shipping and tax); both passes share these rows.
+    """
+
+    cart: Cart
+    lines: tuple[CartLine, ...]
+    availability: dict[int, Availability]
+    cart_coupons: tuple[CartCoupon, ...]
+    # Without coupons the stacking rules change nothing: not read.
+    policy: StackingPolicy
+
+
+def cart_pricing_input(*, cart: Cart) -> CartPricingInput:
+    """Load the cart's lines (with variants), availability and coupons.
+
+    Three queries with no coupon, four with some, whatever the line count.
+    """
+    lines = tuple(
+        CartLine.objects.filter(cart=cart)
+        .select_related("variant__product__category")
+        .order_by("created_at", "pk")
+    )
+    availability = inventory_selectors.variant_availability_map(
+        variant_ids=[line.variant_id for line in lines]
+    )
+    cart_coupons = tuple(
+        CartCoupon.objects.filter(cart=cart)
+        .select_related("coupon")
+        .prefetch_related(
+            *(f"coupon__{name}" for name in coupon_selectors.COUPON_RULE_PREFETCH)
+        )
+        .order_by("created_at", "pk")
+    )
+    policy = (
+        coupon_selectors.stacking_policy_get() if cart_coupons else StackingPolicy()
+    )
+    return CartPricingInput(cart, lines, availability, cart_coupons, policy)
 
 
 def cart_max_line_quantity() -> int:
@@ -233,28 +282,18 @@ def cart_view(
     customer_order_count: int | None = None,
     email: str = "",
     notices: tuple[Notice, ...] = (),
+    loaded: CartPricingInput | None = None,
 ) -> CartView:
     """Re-price the cart against the catalogue and its coupons' current rules.
 
     ``email`` (known at checkout) lets per-customer and first-order coupon
-    rules count a guest's earlier orders too, as redemption will.
+    rules count a guest's earlier orders too, as redemption will. Pass
+    ``loaded`` (from ``cart_pricing_input``) to price rows already read.
     """
-    lines = list(
-        CartLine.objects.filter(cart=cart)
-        .select_related("variant__product__category")
-        .order_by("created_at", "pk")
-    )
-    availability = inventory_selectors.variant_availability_map(
-        variant_ids=[line.variant_id for line in lines]
-    )
-    cart_coupons = list(
-        CartCoupon.objects.filter(cart=cart)
-        .select_related("coupon")
-        .prefetch_related(
-            *(f"coupon__{name}" for name in coupon_selectors.COUPON_RULE_PREFETCH)
-        )
-        .order_by("created_at", "pk")
-    )
+    loaded = loaded or cart_pricing_input(cart=cart)
+    lines = loaded.lines
+    availability = loaded.availability
+    cart_coupons = loaded.cart_coupons
     global_cap = cart_max_line_quantity()
 
     pricing_lines: list[PricingLine] = []
@@ -288,6 +327,9 @@ def cart_view(
     customer_key = coupon_selectors.customer_key_for(
         user_id=getattr(user, "pk", None) if signed_in else None, email=email
     )
+    if customer_order_count is None and not cart_coupons:
+        # Only coupon rules (first order) read the count: none, no query.
+        customer_order_count = 0
     if customer_order_count is None:
         customer_order_count = coupon_selectors.customer_order_count(
             customer_key=customer_key
@@ -301,6 +343,7 @@ def cart_view(
         customer_key=customer_key,
         customer_email=email,
         customer_order_count=customer_order_count,
+        policy=loaded.policy,
     )
     breakdown = evaluation.breakdown
 

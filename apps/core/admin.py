@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from apps.core.models import AuditLog, Notification, OutboxEvent
+from apps.core import workflows
+from apps.core.models import AuditLog, Notification, OutboxEvent, Workflow
 
 
 @admin.register(Notification)
@@ -61,3 +62,33 @@ class OutboxEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(admin.ModelAdmin):
+    """Failed steps: beat retries open ones; needs_attention ones wait for staff."""
+
+    list_display = (
+        "name",
+        "reference",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "updated_at",
+    )
+    list_filter = ("status", "name")
+    search_fields = ("reference",)
+    readonly_fields = [f.name for f in Workflow._meta.fields]
+    actions = ["retry"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Retry now", permissions=["change"])
+    def retry(self, request, queryset):
+        for workflow in queryset.order_by("pk"):
+            workflow = workflows.workflow_retry_now(workflow_id=workflow.pk)
+            self.message_user(request, f"{workflow}: {workflow.status}")

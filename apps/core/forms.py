@@ -240,3 +240,23 @@ class MoneyInputInlineFormSet(BaseInlineFormSet):
         kwargs = super().get_form_kwargs(index)
         currency = getattr(self.instance, self.parent_currency_attr, None)
         return {**kwargs, "money_currency": currency or None}
+
+
+# The browser's address autofill keys (WHATWG autocomplete tokens), by the
+# field names every address form here uses.
+ADDRESS_AUTOCOMPLETE = {
+    "name": "name",
+    "line1": "address-line1",
+    "line2": "address-line2",
+    "city": "address-level2",
+    "region": "address-level1",
+    "postal_code": "postal-code",
+    "country": "country",
+    "phone": "tel",
+}
+
+
+def address_autocomplete(form_class: type[forms.Form]) -> None:
+    """Give an address form's inputs their autofill tokens, once, at import."""
+    for name, token in ADDRESS_AUTOCOMPLETE.items():
+        form_class.base_fields[name].widget.attrs["autocomplete"] = token

@@ -13,7 +13,6 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.response import Response
 
@@ -23,6 +22,7 @@ from apps.core.exceptions import (
     IdempotencyKeyReused,
     IdempotencyRequestInProgress,
 )
+from apps.core.inserts import insert_unless_taken
 from apps.core.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -108,28 +108,35 @@ def idempotent(
 
 
 def _claim(scope: str, key: str, request, digest: str) -> IdempotencyRecord:
-    IdempotencyRecord.objects.filter(
-        scope=scope, key=key, created_at__lt=timezone.now() - TTL
-    ).delete()
-    try:
-        with transaction.atomic():
-            return IdempotencyRecord.objects.create(
-                scope=scope,
-                key=key,
-                method=request.method,
-                path=request.path[:512],
-                request_hash=digest,
-            )
-    except IntegrityError:
-        existing = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
+    now = timezone.now()
+    record = IdempotencyRecord(
+        scope=scope,
+        key=key,
+        method=request.method,
+        path=request.path[:512],
+        request_hash=digest,
+        state=IdempotencyRecord.State.IN_PROGRESS,
+        created_at=now,
+    )
+    # One statement, no savepoint: a clash is reported, not raised, and an
+    # expired holder is freed only then (below), with no DELETE up front.
+    if insert_unless_taken(record, unique=("scope", "key")):
+        return record
+    existing = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
     if existing is None:  # the first attempt failed and let go meanwhile
+        return _claim(scope, key, request, digest)
+    if existing.created_at < now - TTL:
+        # Expired: the key is free again. Only the row read is deleted, so a
+        # concurrent claim of the freed key is not undone.
+        IdempotencyRecord.objects.filter(
+            pk=existing.pk, created_at=existing.created_at
+        ).delete()
         return _claim(scope, key, request, digest)
     if existing.request_hash != digest:
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used with a different request."
         )
     if existing.state != IdempotencyRecord.State.DONE:
-        now = timezone.now()
         taken_over = IdempotencyRecord.objects.filter(
             pk=existing.pk,
             state=IdempotencyRecord.State.IN_PROGRESS,

@@ -20,3 +20,8 @@ class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = _request_id.get() or "-"
         return True
+
+
+def clear_request_id(**_kwargs: object) -> None:
+    """Forget the request id once the response is sent (request_finished)."""
+    _request_id.set(None)

@@ -24,11 +24,11 @@ class RequestIdMiddleware:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
+        # Cleared on request_finished (apps.core.logging), not here: Django
+        # logs 4xx/5xx responses ("django.request") after the middlewares
+        # return, and that line belongs to the request too.
         set_request_id(request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            set_request_id(None)
+        response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
 

@@ -36,6 +36,10 @@ class Notification(TimeStampedModel):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The sender's lease (apps.core.claims): a worker that dies mid-send
+    # leaves it to expire, then another may take the row over.
+    claimed_by = models.CharField(max_length=128, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -134,3 +138,58 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} {self.aggregate_type}:{self.aggregate_id}"
+
+
+class Workflow(TimeStampedModel):
+    """A step that failed and is retried later by its registered handler.
+
+    ``name`` picks the handler (``apps.core.workflows.workflow_handler``);
+    ``reference`` is what the step is about (an order number, an intent id),
+    so a second failure of the same step adds to the open row. Beat retries
+    due rows with backoff; after the handler's attempt limit the row needs
+    staff attention (admin) and is no longer retried on its own.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        NEEDS_ATTENTION = "needs_attention"
+        RESOLVED = "resolved"
+
+    name = models.CharField(max_length=64, db_index=True)
+    reference = models.CharField(max_length=128, blank=True, db_index=True)
+    payload = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.OPEN
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=128, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["open", "needs_attention", "resolved"]),
+                name="core_workflow_status_valid",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="open"),
+                name="core_workflow_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.reference} ({self.status}, {self.attempts} attempts)"
+
+
+WORKFLOW_TRANSITIONS: dict[str, set[str]] = {
+    Workflow.Status.OPEN: {Workflow.Status.RESOLVED, Workflow.Status.NEEDS_ATTENTION},
+    # Staff retry a row that ran out of attempts; success resolves it.
+    Workflow.Status.NEEDS_ATTENTION: {Workflow.Status.RESOLVED},
+}

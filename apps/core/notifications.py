@@ -10,17 +10,35 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from apps.core.claims import claim, claimable, lease_release_fields, worker_id
 from apps.core.exceptions import TransientError
+from apps.core.inserts import insert_unless_taken
 from apps.core.models import Notification
 from apps.core.queue import enqueue_on_commit
+from apps.core.state import StateMachine
 
 logger = logging.getLogger(__name__)
+
+S = Notification.Status
+# A claim (apps.core.claims) moves pending or failed rows to sending in one
+# conditional UPDATE; a lapsed lease lets another worker claim a sending row.
+NOTIFICATION_STATES: StateMachine[Notification] = StateMachine(
+    model=Notification,
+    field="status",
+    name="notification",
+    transitions={
+        S.PENDING: {S.SENDING},
+        S.SENDING: {S.SENT, S.FAILED},
+        S.FAILED: {S.SENDING},
+        S.SENT: set(),
+    },
+    stamps={S.SENT: "sent_at"},
+)
 
 # Longer than any SMTP timeout, so a live send is never taken over.
 SENDING_LEASE = timedelta(minutes=15)
@@ -55,17 +73,16 @@ def notification_enqueue(
     """
     from apps.core.tasks import send_notification
 
-    try:
-        with transaction.atomic():
-            notification = Notification.objects.create(
-                kind=kind,
-                recipient=recipient,
-                idempotency_key=idempotency_key[:255],
-                subject=subject[:255],
-                body_text=body_text,
-                body_html=body_html,
-            )
-    except IntegrityError:
+    notification = Notification(
+        kind=kind,
+        recipient=recipient,
+        idempotency_key=idempotency_key[:255],
+        subject=subject[:255],
+        body_text=body_text,
+        body_html=body_html,
+    )
+    # One statement: a taken key is reported, not raised, so no savepoint.
+    if not insert_unless_taken(notification, unique=("idempotency_key",)):
         return Notification.objects.get(idempotency_key=idempotency_key[:255])
     # A broker outage is logged, not raised: notifications_requeue_stuck picks
     # the row up later.
@@ -94,7 +111,7 @@ def notification_enqueue_template(
 
 
 # A row untouched this long in pending/failed was never queued (broker down at
-# commit) or ran out of retries; SENDING rows follow SENDING_LEASE.
+# commit) or ran out of retries; SENDING rows wait for their lease to lapse.
 REQUEUE_AFTER = timedelta(minutes=10)
 REQUEUE_MAX_ATTEMPTS = 20
 
@@ -111,7 +128,7 @@ def notifications_requeue_stuck(*, now=None) -> int:
     stuck = Q(
         status__in=[Notification.Status.PENDING, Notification.Status.FAILED],
         updated_at__lt=now - REQUEUE_AFTER,
-    ) | Q(status=Notification.Status.SENDING, updated_at__lt=now - SENDING_LEASE)
+    ) | (Q(status=Notification.Status.SENDING) & claimable(now))
     ids = list(
         Notification.objects.filter(stuck, attempts__lt=REQUEUE_MAX_ATTEMPTS)
         .order_by("pk")
@@ -125,25 +142,26 @@ def notifications_requeue_stuck(*, now=None) -> int:
 def notification_deliver(*, notification_id: int) -> Notification:
     """Send one notification unless it was already sent.
 
-    The row is claimed with a conditional update so two workers running the
-    same task (broker redelivery) cannot both send it. Raise TransientError
-    when the mail backend fails, so the task retries with backoff.
+    The row is claimed with a lease (apps.core.claims) so two workers running
+    the same task (broker redelivery) cannot both send it, and a worker that
+    died mid-send leaves a lease that lapses after SENDING_LEASE. Raise
+    TransientError when the mail backend fails, so the task retries with
+    backoff.
     """
-    now = timezone.now()
-    claimable = Q(
-        status__in=[Notification.Status.PENDING, Notification.Status.FAILED]
-    ) | Q(
-        # A worker that died mid-send leaves the row in `sending`; once the
-        # lease is over, a redelivered task may take it over.
+    unsent = Notification.objects.filter(pk=notification_id).exclude(
+        status=Notification.Status.SENT
+    )
+    claimed = claim(
+        unsent,
+        worker=worker_id(),
+        lease=SENDING_LEASE,
+        limit=1,
         status=Notification.Status.SENDING,
-        updated_at__lt=now - SENDING_LEASE,
+        updated_at=timezone.now(),
     )
-    claimed = Notification.objects.filter(claimable, pk=notification_id).update(
-        status=Notification.Status.SENDING, updated_at=now
-    )
-    notification = Notification.objects.get(pk=notification_id)
     if not claimed:
-        return notification
+        return Notification.objects.get(pk=notification_id)
+    (notification,) = claimed
 
     message = EmailMultiAlternatives(
         subject=notification.subject,
@@ -155,22 +173,20 @@ def notification_deliver(*, notification_id: int) -> Notification:
     if notification.body_html:
         message.attach_alternative(notification.body_html, "text/html")
     notification.attempts += 1
+    released = lease_release_fields(notification)
     try:
         message.send()
     except Exception as exc:
-        notification.status = Notification.Status.FAILED
         notification.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        notification.save(
-            update_fields=["status", "attempts", "last_error", "updated_at"]
+        NOTIFICATION_STATES.move(
+            notification, S.FAILED, also_update=[*released, "attempts", "last_error"]
         )
         logger.warning(
             "notification %s failed: %s", notification.pk, notification.last_error
         )
         raise TransientError(notification.last_error) from exc
-    notification.status = Notification.Status.SENT
-    notification.sent_at = timezone.now()
     notification.last_error = ""
-    notification.save(
-        update_fields=["status", "attempts", "last_error", "sent_at", "updated_at"]
+    NOTIFICATION_STATES.move(
+        notification, S.SENT, also_update=[*released, "attempts", "last_error"]
     )
     return notification

@@ -71,6 +71,10 @@ LIMITS: dict[str, Limit] = {
     "gift-card": Limit("GIFT_CARD_CHECK_RATE", "10/5m"),
     # Wrong passwords per account (keyed by the address typed, not the client).
     "login-failed": Limit("ACCOUNT_LOGIN_FAILED_RATE", "5/5m"),
+    # Licence verifies, counted per service API key (not per address).
+    "licence-verify": Limit("LICENCE_VERIFY_RATE", "600/m"),
+    # Guest purchases: each starts a Stripe customer and subscription.
+    "subscribe-guest": Limit("SUBSCRIBE_GUEST_RATE", "10/10m"),
 }
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

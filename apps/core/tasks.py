@@ -45,3 +45,19 @@ def relay_outbox() -> int:
     from apps.core.outbox import outbox_relay
 
     return outbox_relay()
+
+
+@shared_task(name="core.retry_workflows", acks_late=True)
+def retry_workflows() -> int:
+    """Beat: run the handlers of failed steps whose next attempt is due."""
+    from apps.core.workflows import workflows_retry_due
+
+    return workflows_retry_due()
+
+
+@shared_task(name="core.beat_heartbeat", ignore_result=True)
+def beat_heartbeat() -> None:
+    """Stamp beat's last tick; /readyz answers 503 when it grows stale."""
+    from apps.core.heartbeat import beat_heartbeat_record
+
+    beat_heartbeat_record()

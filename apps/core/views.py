@@ -37,22 +37,44 @@ def _check_broker() -> None:
         conn.ensure_connection(max_retries=1, timeout=2)
 
 
+class BeatStale(Exception):
+    """Beat's heartbeat is missing or older than BEAT_HEARTBEAT_MAX_AGE."""
+
+
+def _check_beat() -> None:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return  # embedded mode runs no beat
+    from apps.core.heartbeat import beat_heartbeat_problem
+
+    problem = beat_heartbeat_problem()
+    if problem:
+        raise BeatStale(problem)
+
+
 @never_cache
 def readyz(request):
     checks = {
         "database": _check_database,
         "cache": _check_cache,
         "broker": _check_broker,
+        "beat": _check_beat,
     }
     failed = {}
+    reasons = {}
     for name, check in checks.items():
         try:
             check()
         except Exception as exc:
             logger.warning("readiness check %s failed: %s", name, exc)
             failed[name] = type(exc).__name__
+            if isinstance(exc, BeatStale):
+                # Says how stale; the other checks' messages may name hosts.
+                reasons[name] = str(exc)
     if failed:
-        return JsonResponse({"status": "unavailable", "failed": failed}, status=503)
+        body = {"status": "unavailable", "failed": failed}
+        if reasons:
+            body["reasons"] = reasons
+        return JsonResponse(body, status=503)
     return JsonResponse({"status": "ok", "checks": sorted(checks)})
 
 

@@ -17,6 +17,12 @@ from apps.core.exceptions import ApplicationError
 from apps.core.forms import MoneyInputFormMixin
 from apps.core.money import Money
 from apps.inventory import images
+from apps.inventory.admin_variants import (
+    VariantGeneratorAdminMixin,
+    option_field_names,
+    option_names_for,
+    with_option_fields,
+)
 from apps.inventory.forms import ProductImageAdminForm
 from apps.inventory.models import (
     BackInStockSubscription,
@@ -88,28 +94,29 @@ class VariantAdminForm(MoneyInputFormMixin, forms.ModelForm):
 
 
 class VariantInline(admin.TabularInline):
+    """Compact: SKU, one field per option, price and stock; the rest (weight,
+    backorder, limits) is on the variant's own page behind its change link."""
+
     model = Variant
     form = VariantAdminForm
     extra = 0
-    fields = (
-        "sku",
-        "title",
-        "option_values",
-        "price_minor",
-        "currency",
-        "compare_at_price_minor",
-        "weight_grams",
-        "track_stock",
-        "allow_backorder",
-        "backorder_lead_days",
-        "expected_ship_date",
-        "max_per_order",
-        "is_active",
-        "position",
-        "on_hand",
-    )
     readonly_fields = ("on_hand",)
     show_change_link = True
+
+    def get_fields(self, request, obj=None):
+        return (
+            "sku",
+            *option_field_names(option_names_for(obj)),
+            "price_minor",
+            "currency",
+            "is_active",
+            "position",
+            "on_hand",
+        )
+
+    def get_formset(self, request, obj=None, **kwargs):
+        kwargs["form"] = with_option_fields(self.form, option_names_for(obj))
+        return super().get_formset(request, obj, **kwargs)
 
     def get_queryset(self, request):
         return (
@@ -155,10 +162,17 @@ class ProductImageInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
-    list_display = ("title", "category", "is_active", "variant_count", "on_hand")
-    list_filter = ("is_active", "category", LowStockFilter)
-    list_select_related = ("category",)
+class ProductAdmin(VariantGeneratorAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "title",
+        "category",
+        "product_type",
+        "is_active",
+        "variant_count",
+        "on_hand",
+    )
+    list_filter = ("is_active", "category", "product_type", LowStockFilter)
+    list_select_related = ("category", "product_type")
     search_fields = ("title", "slug", "variants__sku")
     prepopulated_fields = {"slug": ("title",)}
     autocomplete_fields = ("category",)
@@ -233,6 +247,21 @@ class VariantAdmin(ImportExportMixin, admin.ModelAdmin):
     autocomplete_fields = ("product",)
     readonly_fields = ("on_hand",)
     actions = ["adjust_stock_action"]
+
+    def get_fields(self, request, obj=None):
+        names = option_field_names(option_names_for(obj.product if obj else None))
+        fields = [f for f in super().get_fields(request, obj) if f not in names]
+        if obj is None:
+            return fields
+        # The product's options as fields in place of the raw JSON.
+        at = fields.index("option_values")
+        return [*fields[:at], *names, *fields[at + 1 :]]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        names = option_names_for(obj.product if obj else None)
+        if obj is not None:
+            kwargs["form"] = with_option_fields(self.form, names)
+        return super().get_form(request, obj, change, **kwargs)
 
     def get_queryset(self, request):
         return (

@@ -1,6 +1,6 @@
 """Inventory error types; codes are part of the API contract."""
 
-from apps.core.exceptions import ApplicationError, Conflict, NotFound
+from apps.core.exceptions import ApplicationError, Conflict, NotFound, ValidationFailed
 
 
 class OutOfStock(Conflict):
@@ -54,3 +54,9 @@ class NegativeStock(Conflict):
 
 class ProductNotFound(NotFound):
     default_code = "product_not_found"
+
+
+class VariantGenerationRefused(ValidationFailed):
+    """The variant generator has nothing to combine (admin only)."""
+
+    codes = ("product_type_missing", "product_type_has_no_options")

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from apps.core.models import TimeStampedModel
+from apps.core.state import StateMachine
 
 CATEGORY_MAX_DEPTH = 3
 DEFAULT_LOCATION = "main"
@@ -56,12 +57,61 @@ class Category(TimeStampedModel):
             )
 
 
+class ProductType(TimeStampedModel):
+    """A kind of product (T-shirt, mug) and the options its variants vary by."""
+
+    name = models.CharField(max_length=120, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProductOption(models.Model):
+    """One option of a product type (size, colour) and its values, in order.
+
+    ``name`` is the key in each variant's ``option_values`` and in the
+    storefront's filters (``?size=M``), so it is stored lower-case.
+    """
+
+    product_type = models.ForeignKey(
+        ProductType, on_delete=models.CASCADE, related_name="options"
+    )
+    name = models.CharField(
+        max_length=40, help_text="Lower-case key, e.g. size or colour."
+    )
+    values = models.JSONField(default=list, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product_type", "name"],
+                name="inventory_productoption_unique_name_per_type",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {', '.join(str(v) for v in self.values or [])}"
+
+
 class Product(TimeStampedModel):
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=220, unique=True)
     description = models.TextField(blank=True)
     category = models.ForeignKey(
         Category, on_delete=models.PROTECT, related_name="products"
+    )
+    product_type = models.ForeignKey(
+        ProductType,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="products",
+        help_text="Decides the options its variants are made of.",
     )
     is_active = models.BooleanField(default=True, db_index=True)
     is_featured = models.BooleanField(
@@ -255,8 +305,8 @@ class Reservation(TimeStampedModel):
         return self.quantity - self.backordered_quantity
 
 
-# Allowed moves; a move to the current state is a no-op in the services, and
-# every status change goes through services.reservations_transition.
+# Allowed moves; a move to the current state is a no-op, and every status
+# change goes through RESERVATION_STATES (services.reservations_transition).
 # COMMITTED and RELEASED are terminal. EXPIRED is not: the hold no longer
 # protects its units, but it may still be committed if they are still there,
 # so releasing it (stock_release, or a re-reserve replacing it) closes it for
@@ -272,6 +322,13 @@ RESERVATION_TRANSITIONS: dict[str, set[str]] = {
         Reservation.Status.RELEASED,
     },
 }
+
+RESERVATION_STATES = StateMachine(
+    model=Reservation,
+    field="status",
+    transitions=RESERVATION_TRANSITIONS,
+    name="reservation",
+)
 
 
 class StockMovement(models.Model):

@@ -333,3 +333,21 @@ def variant_options_label(variant: Variant) -> str:
 
 
 OPTION_ORDER = {"colour": 0, "color": 0, "size": 1}
+
+
+def variants_low_stock(
+    *, threshold: int = LOW_STOCK_THRESHOLD, limit: int = 10
+) -> list[Variant]:
+    """Active stocked variants with at most ``threshold`` on hand, emptiest first.
+
+    Each carries ``on_hand_total`` (summed over locations) and its product.
+    """
+    return list(
+        Variant.objects.filter(
+            track_stock=True, is_active=True, product__is_active=True
+        )
+        .select_related("product")
+        .annotate(on_hand_total=Coalesce(_on_hand_subquery(), 0))
+        .filter(on_hand_total__lte=threshold)
+        .order_by("on_hand_total", "sku")[:limit]
+    )

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
     """Poll predicate until it returns something truthy; fail after timeout."""
     deadline = time.monotonic() + timeout
     while True:

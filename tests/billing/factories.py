@@ -7,6 +7,7 @@ are for tests that only need the rows: admin pages, selectors, reports.
 import factory
 from django.utils import timezone
 
+from apps.billing.gateway import IntentStatus
 from apps.billing.models import Payment, PaymentRefund
 
 
@@ -19,7 +20,7 @@ class PaymentFactory(factory.django.DjangoModelFactory):
     client_secret = factory.LazyAttribute(lambda o: f"{o.intent_id}_secret_test")
     amount_minor = 2500
     currency = "USD"
-    status = "requires_payment_method"
+    status = IntentStatus.REQUIRES_PAYMENT_METHOD.value
     idempotency_key = factory.LazyAttribute(lambda o: f"payment:{o.reference}")
 
     class Params:

@@ -118,7 +118,8 @@ def fake_stripe_webhook_api(monkeypatch):
     thread.start()
     stub = f"http://127.0.0.1:{server.server_port}"
     monkeypatch.setattr(
-        gateway, "_client", lambda: gateway._client_for(gateway.secret_key(), stub)
+        "apps.billing.gateway.webhooks._client",
+        lambda: gateway._client_for(gateway.secret_key(), stub),
     )
     yield created
     server.shutdown()

@@ -8,9 +8,11 @@ from apps.billing import gateway
 from apps.billing.exceptions import (
     PaymentDeclined,
     PaymentProviderError,
+    PaymentRequestInvalid,
     StripeFeatureUnavailable,
     TransientError,
 )
+from apps.billing.gateway import IntentStatus, RefundStatus, testing
 from tests.conftest import free_port
 
 pytestmark = [pytest.mark.localstripe, pytest.mark.django_db]
@@ -35,10 +37,10 @@ def test_payment_intent_create_returns_unconfirmed_intent_in_minor_units(
     intent = create_intent(1999, metadata={"order_id": "7"})
 
     assert intent.id.startswith("pi_")
-    assert intent.amount == 1999
-    assert intent.currency == "eur"
+    assert intent.amount_minor == 1999
+    assert intent.currency == "EUR"
     assert intent.metadata["order_id"] == "7"
-    assert intent.status == "requires_payment_method"
+    assert intent.status is IntentStatus.REQUIRES_PAYMENT_METHOD
     assert intent.client_secret.startswith(f"{intent.id}_secret_")
 
 
@@ -79,7 +81,7 @@ def test_payment_intent_update_changes_amount_and_metadata(localstripe):
     )
 
     fetched = gateway.payment_intent_retrieve(payment_intent_id=intent.id)
-    assert fetched.amount == 1500
+    assert fetched.amount_minor == 1500
     assert fetched.metadata["cart"] == "9"
 
 
@@ -95,7 +97,7 @@ def test_payment_intent_cancel_marks_intent_canceled(localstripe):
 def test_payment_intent_confirm_good_card_succeeds(localstripe):
     intent = create_intent(2500)
 
-    confirmed = gateway.payment_intent_confirm(
+    confirmed = testing.payment_intent_confirm_with_test_card(
         payment_intent_id=intent.id, card_number="4242424242424242"
     )
 
@@ -109,7 +111,7 @@ def test_payment_intent_confirm_declined_card_raises_payment_declined(
     intent = create_intent(2500)
 
     with pytest.raises(PaymentDeclined) as exc:
-        gateway.payment_intent_confirm(
+        testing.payment_intent_confirm_with_test_card(
             payment_intent_id=intent.id, card_number="4000000000000002"
         )
 
@@ -125,11 +127,11 @@ def test_payment_intent_confirm_after_decline_with_other_card_succeeds(
 ):
     intent = create_intent(2500)
     with pytest.raises(PaymentDeclined):
-        gateway.payment_intent_confirm(
+        testing.payment_intent_confirm_with_test_card(
             payment_intent_id=intent.id, card_number="4000000000000002"
         )
 
-    confirmed = gateway.payment_intent_confirm(
+    confirmed = testing.payment_intent_confirm_with_test_card(
         payment_intent_id=intent.id, card_number="4242424242424242"
     )
 
@@ -139,23 +141,25 @@ def test_payment_intent_confirm_after_decline_with_other_card_succeeds(
 def test_payment_intent_confirm_3ds_card_requires_action(localstripe):
     intent = create_intent(2500)
 
-    confirmed = gateway.payment_intent_confirm(
+    confirmed = testing.payment_intent_confirm_with_test_card(
         payment_intent_id=intent.id, card_number="4000002500003155"
     )
 
     assert confirmed.status == "requires_action"
 
 
-def test_payment_intent_retrieve_unknown_id_raises_provider_error(localstripe):
-    with pytest.raises(PaymentProviderError) as exc:
+def test_payment_intent_retrieve_unknown_id_raises_request_invalid(localstripe):
+    with pytest.raises(PaymentRequestInvalid) as exc:
         gateway.payment_intent_retrieve(payment_intent_id="pi_doesnotexist")
 
+    assert exc.value.code == "payment_request_invalid"
+    assert exc.value.status_code == 502
     assert exc.value.details["http_status"] == 404
 
 
 def paid_intent(amount_minor):
     intent = create_intent(amount_minor)
-    gateway.payment_intent_confirm(
+    testing.payment_intent_confirm_with_test_card(
         payment_intent_id=intent.id, card_number="4242424242424242"
     )
     return intent
@@ -168,9 +172,9 @@ def test_refund_create_partial_amount_refunds_that_amount(localstripe):
         payment_intent_id=intent.id, amount_minor=1000, idempotency_key=new_key()
     )
 
-    assert refund.status == "succeeded"
-    assert refund.amount == 1000
-    assert refund.currency == "eur"
+    assert refund.status is RefundStatus.SUCCEEDED
+    assert refund.amount_minor == 1000
+    assert refund.currency == "EUR"
     assert refund.payment_intent == intent.id
 
 
@@ -181,7 +185,7 @@ def test_refund_create_without_amount_refunds_everything(localstripe):
         payment_intent_id=intent.id, idempotency_key=new_key()
     )
 
-    assert refund.amount == 3000
+    assert refund.amount_minor == 3000
 
 
 def test_refund_create_same_idempotency_key_refunds_once(localstripe):
@@ -201,7 +205,7 @@ def test_refund_create_same_idempotency_key_refunds_once(localstripe):
 def test_refund_create_unpaid_intent_raises_provider_error(localstripe):
     intent = create_intent(3000)
     with pytest.raises(PaymentDeclined):
-        gateway.payment_intent_confirm(
+        testing.payment_intent_confirm_with_test_card(
             payment_intent_id=intent.id, card_number="4000000000000002"
         )
 

@@ -5,6 +5,7 @@ import uuid
 import pytest
 
 from apps.billing import gateway, signals
+from apps.billing.gateway import testing
 from tests.billing.stripe_events import deliver, event_body, webhook_endpoint
 
 pytestmark = [pytest.mark.localstripe, pytest.mark.django_db]
@@ -20,9 +21,8 @@ def test_payment_intent_canceled_webhook_emits_payment_canceled_once(
         metadata={"order_number": "ABCD-EFGH"},
         idempotency_key=str(uuid.uuid4()),
     )
-    intent = gateway.payment_intent_cancel(payment_intent_id=created.id).to_dict(
-        recursive=True
-    )
+    gateway.payment_intent_cancel(payment_intent_id=created.id)
+    intent = testing.payment_intent_payload(payment_intent_id=created.id)
     endpoint = webhook_endpoint()
     body = event_body(
         "payment_intent.canceled", {**intent, "cancellation_reason": "abandoned"}

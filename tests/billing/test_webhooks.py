@@ -9,6 +9,7 @@ from djstripe.models import Customer, Event, WebhookEventTrigger
 from djstripe.signals import WEBHOOK_SIGNALS
 
 from apps.billing import gateway, signals
+from apps.billing.gateway import testing
 from tests.billing.conftest import wait_for
 
 pytestmark = [pytest.mark.localstripe, pytest.mark.django_db(transaction=True)]
@@ -120,7 +121,7 @@ def test_payment_intent_succeeded_webhook_emits_payment_succeeded_once(
         idempotency_key=str(uuid.uuid4()),
     )
 
-    gateway.payment_intent_confirm(
+    testing.payment_intent_confirm_with_test_card(
         payment_intent_id=intent.id, card_number="4242424242424242"
     )
 
@@ -163,7 +164,7 @@ def test_payment_intent_declined_webhook_emits_payment_failed(
     )
 
     with pytest.raises(Exception, match="declined"):
-        gateway.payment_intent_confirm(
+        testing.payment_intent_confirm_with_test_card(
             payment_intent_id=intent.id, card_number="4000000000000002"
         )
 

@@ -525,3 +525,51 @@ def test_cart_merge_api_coupon_no_longer_valid_dropped_with_notice(api_client):
     assert body["coupons"] == []
     assert body["totals"]["discount"]["amount"] == 0
     assert not mine.coupons.exists()
+
+
+def _queries_to_add(api_client, cart, sku) -> tuple[int, object]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = api_client.post(
+            f"/api/v1/carts/{cart.pk}/lines/",
+            {"sku": sku, "quantity": 1},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=f"add-{cart.pk}",
+        )
+    assert response.status_code == 200, response.json()
+    return len(ctx.captured_queries), response
+
+
+def _cart_for_add(api_client, lines: int, *, signed_in: bool) -> Cart:
+    cart = _cart_with(lines, coupons=0)
+    if signed_in:
+        user = UserFactory()
+        Cart.objects.filter(pk=cart.pk).update(user=user)
+        api_client.force_authenticate(user)
+    return cart
+
+
+@pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "signed-in"])
+@pytest.mark.parametrize("existing_sku", [False, True], ids=["new-line", "merge"])
+def test_cart_line_add_api_at_most_20_queries_same_for_1_and_5_lines(
+    api_client, django_assert_max_num_queries, signed_in, existing_sku
+):
+    counts = []
+    for lines in (1, 5):
+        cart = _cart_for_add(api_client, lines, signed_in=signed_in)
+        variant = (
+            cart.lines.first().variant if existing_sku else VariantFactory(stock=10)
+        )
+        count, response = _queries_to_add(api_client, cart, variant.sku)
+        counts.append(count)
+        body = response.json()
+        assert len(body["lines"]) == lines + (0 if existing_sku else 1)
+        assert body["version"] == 2
+    assert counts[0] == counts[1]
+
+    cart = _cart_for_add(api_client, 5, signed_in=signed_in)
+    variant = cart.lines.first().variant if existing_sku else VariantFactory(stock=10)
+    with django_assert_max_num_queries(20):
+        _queries_to_add(api_client, cart, variant.sku)

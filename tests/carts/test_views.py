@@ -106,7 +106,7 @@ def test_cart_page_totals_breakdown_lists_each_discount_with_code(client):
     assert 'data-discount="TEN">−$10.00' in html
     assert 'data-total="subtotal">$100.00' in html
     assert 'data-total="total">$90.00' in html
-    assert 'data-total="tax">$0.00' in html
+    assert 'data-total="tax">Calculated at checkout' in html
 
 
 @pytest.mark.parametrize("error_code", COUPON_ERRORS)
@@ -264,3 +264,38 @@ def test_cart_page_changed_price_and_reduced_stock_show_notice_on_line(client):
     other = _line_row(response, steady.sku)
     assert "line-notices" not in other
     assert "since you added" not in other
+
+
+def _page_add_queries(client, sku) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.post("/cart/add/", {"sku": sku, "quantity": 1})
+    assert response.status_code == 302
+    assert response["Location"] == "/cart/"
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "signed-in"])
+def test_cart_add_page_at_most_20_queries_same_for_1_and_5_lines(
+    client, django_assert_max_num_queries, signed_in
+):
+    counts = []
+    for lines in (1, 5):
+        client.logout()
+        cart = CartFactory()
+        for _ in range(lines):
+            CartLineFactory(cart=cart)
+        if signed_in:
+            user = UserFactory()
+            Cart.objects.filter(pk=cart.pk).update(user=user)
+            client.force_login(user)
+        else:
+            session = client.session
+            session["cart_id"] = str(cart.pk)
+            session.save()
+        counts.append(_page_add_queries(client, VariantFactory(stock=10).sku))
+        assert cart.lines.count() == lines + 1
+    assert counts[0] == counts[1]
+    merged = CartLineFactory(cart=cart).variant
+    with django_assert_max_num_queries(20):
+        _page_add_queries(client, merged.sku)
+    assert cart.lines.get(variant=merged).quantity == 2

@@ -32,8 +32,11 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
+# Derandomized, so every run draws the same examples: more of them buy a
+# longer suite (both CI passes run this), not new finds. Twelve per operation
+# still reach each parameter's boundaries and the empty/garbage bodies.
 FUZZ = settings(
-    max_examples=30,
+    max_examples=12,
     deadline=None,
     derandomize=True,
     suppress_health_check=[

@@ -145,12 +145,17 @@ def test_notification_deliver_after_failure_succeeds_and_clears_error(settings):
 def test_notification_deliver_while_another_worker_sends_does_nothing():
     notification = _enqueue(key="in-flight")
     Notification.objects.filter(pk=notification.pk).update(
-        status=Notification.Status.SENDING, updated_at=timezone.now()
+        status=Notification.Status.SENDING,
+        claimed_by="other-worker",
+        lease_expires_at=timezone.now() + timedelta(minutes=1),
     )
 
     result = notification_deliver(notification_id=notification.pk)
 
-    assert result.status == Notification.Status.SENDING
+    assert (result.status, result.claimed_by) == (
+        Notification.Status.SENDING,
+        "other-worker",
+    )
     assert mail.outbox == []
 
 
@@ -158,10 +163,24 @@ def test_notification_deliver_stale_sending_row_is_taken_over():
     notification = _enqueue(key="crashed-worker")
     Notification.objects.filter(pk=notification.pk).update(
         status=Notification.Status.SENDING,
-        updated_at=timezone.now() - timedelta(hours=1),
+        claimed_by="dead-worker",
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
     )
 
     result = notification_deliver(notification_id=notification.pk)
 
     assert result.status == Notification.Status.SENT
+    assert (result.claimed_by, result.lease_expires_at) == ("", None)
     assert len(mail.outbox) == 1
+
+
+def test_notification_deliver_failure_releases_the_lease_for_the_retry(settings):
+    settings.EMAIL_BACKEND = FAILING_BACKEND
+    notification = _enqueue(key="retry-soon")
+
+    with pytest.raises(TransientError):
+        notification_deliver(notification_id=notification.pk)
+
+    notification.refresh_from_db()
+    assert notification.status == Notification.Status.FAILED
+    assert (notification.claimed_by, notification.lease_expires_at) == ("", None)

@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 
@@ -31,14 +33,27 @@ def _run_python(code: str, env: dict[str, str]) -> str:
     return result.stdout.strip()
 
 
-def test_production_gateway_talks_to_stripe_itself_when_no_host_is_set():
+@pytest.fixture(scope="module")
+def production_settings() -> dict:
+    """What a process started with production settings sees (one start, read
+    by several tests: each start imports Django and every app)."""
     out = _run_python(
-        "import django; django.setup()\n"
+        "import django, json; django.setup()\n"
+        "from django.conf import settings\n"
         "from apps.billing import gateway\n"
-        "print(gateway.api_host(), gateway.is_localstripe())",
+        "print(json.dumps({'api_host': gateway.api_host(),\n"
+        "    'is_localstripe': gateway.is_localstripe(),\n"
+        "    'csp': settings.CONTENT_SECURITY_POLICY['DIRECTIVES']}))",
         _production_environ(),
     )
-    assert out == "https://api.stripe.com False"
+    return json.loads(out)
+
+
+def test_production_gateway_talks_to_stripe_itself_when_no_host_is_set(
+    production_settings,
+):
+    assert production_settings["api_host"] == "https://api.stripe.com"
+    assert production_settings["is_localstripe"] is False
 
 
 def test_wsgi_without_a_settings_module_loads_production_settings():
@@ -84,14 +99,8 @@ def test_every_procfile_process_defaults_to_production_settings():
         assert out == "config.settings.production", line
 
 
-def test_production_csp_allows_scripts_from_js_stripe_com_only():
-    out = _run_python(
-        "import django, json; django.setup()\n"
-        "from django.conf import settings\n"
-        "print(json.dumps(settings.CONTENT_SECURITY_POLICY['DIRECTIVES']))",
-        _production_environ(),
-    )
-    directives = json.loads(out)
+def test_production_csp_allows_scripts_from_js_stripe_com_only(production_settings):
+    directives = production_settings["csp"]
     assert directives["script-src"] == ["'self'", "https://js.stripe.com"]
     assert directives["connect-src"] == [
         "'self'",

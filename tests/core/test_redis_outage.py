@@ -107,7 +107,8 @@ def test_redis_down_sign_in_sign_up_coupon_and_checkout_answer_without_500(
     assert coupon.json()["error"]["code"] != "server_error"
     # The outage stays visible to the load balancer and to operators.
     assert ready.status_code == 503
-    assert set(ready.json()["failed"]) == {"cache", "broker"}
+    # Beat's heartbeat lives in the cache: with Redis down it cannot be read.
+    assert set(ready.json()["failed"]) == {"cache", "broker", "beat"}
     # The verification mails were not queued (broker down) but are recorded
     # for the sweeper, and nothing was sent in the request.
     from apps.core.models import Notification

@@ -78,3 +78,34 @@ def test_move_many_moves_only_rows_the_table_allows():
 def test_move_many_unknown_state_raises():
     with pytest.raises(InvalidTransition):
         CARTS.move_many(Cart.objects.all(), "exploded")
+
+
+CARTS_PLAIN = StateMachine(
+    model=Cart,
+    field="status",
+    transitions={OPEN: {CHECKED_OUT, ABANDONED}, ABANDONED: {OPEN}},
+    name="cart",
+)
+
+
+def test_move_many_through_ends_where_the_two_moves_would_in_one_update(
+    django_assert_num_queries,
+):
+    abandoned = CartFactory(status=ABANDONED)
+    open_cart = CartFactory()
+    done = CartFactory(status=CHECKED_OUT)
+    with django_assert_num_queries(1):
+        moved = CARTS_PLAIN.move_many_through(Cart.objects.all(), OPEN, CHECKED_OUT)
+    assert moved == 2
+    assert {
+        c.pk: c.status
+        for c in Cart.objects.filter(pk__in=[abandoned.pk, open_cart.pk, done.pk])
+    } == {abandoned.pk: CHECKED_OUT, open_cart.pk: CHECKED_OUT, done.pk: CHECKED_OUT}
+    assert Cart.objects.get(pk=done.pk).updated_at == done.updated_at
+
+
+def test_move_many_through_refuses_a_path_the_table_lacks_and_bumping_machines():
+    with pytest.raises(InvalidTransition):
+        CARTS_PLAIN.move_many_through(Cart.objects.all(), CHECKED_OUT, OPEN)
+    with pytest.raises(ValueError, match="move twice"):
+        CARTS.move_many_through(Cart.objects.all(), OPEN, CHECKED_OUT)

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from apps.core.exceptions import TransientError
 from apps.core.models import Notification
-from apps.core.notifications import SENDING_LEASE, notification_enqueue
+from apps.core.notifications import notification_enqueue
 from apps.core.tasks import send_notification
 from tests.conftest import start_celery_worker, stop_celery_worker
 from tests.core.test_notifications import FAILING_BACKEND
@@ -203,7 +203,7 @@ def test_worker_killed_mid_send_task_is_redelivered_and_sent_once(monkeypatch, r
     with app.connection_for_write() as conn:
         conn.default_channel.qos.restore_by_tag(tags[0])
     Notification.objects.filter(pk=notification.pk).update(
-        updated_at=timezone.now() - SENDING_LEASE - timedelta(seconds=1)
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
     healthy = {**first.env, "WORKER_TEST_EMAIL_BACKEND": LOCMEM_BACKEND}
     second = start_celery_worker(first.queue, healthy)

@@ -12,7 +12,7 @@ def test_healthz_returns_ok(client):
 def test_readyz_reports_each_check(client):
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json()["checks"] == ["broker", "cache", "database"]
+    assert response.json()["checks"] == ["beat", "broker", "cache", "database"]
 
 
 def test_readyz_names_the_failed_dependency(client, monkeypatch):
@@ -28,9 +28,11 @@ def test_readyz_names_the_failed_dependency(client, monkeypatch):
 
 
 def test_readyz_unreachable_broker_is_503_naming_it(client, settings, monkeypatch):
+    from apps.core.heartbeat import beat_heartbeat_record
     from config.celery import app
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
+    beat_heartbeat_record()  # beat is fine: only the broker is down
     connect = app.connection_for_write
     # Port 1 on loopback: nothing listens there, so the connection is refused.
     monkeypatch.setattr(
@@ -47,15 +49,17 @@ def test_readyz_unreachable_broker_is_503_naming_it(client, settings, monkeypatc
 # real broker, which eager test settings otherwise never touch.
 @pytest.mark.worker
 def test_readyz_with_the_real_broker_is_200(client, settings):
+    from apps.core.heartbeat import beat_heartbeat_record
     from config.celery import app
 
     assert app.conf.broker_url == settings.REDIS_URL
     settings.CELERY_TASK_ALWAYS_EAGER = False
+    beat_heartbeat_record()
 
     response = client.get("/readyz")
 
     assert response.status_code == 200, response.content
-    assert response.json()["checks"] == ["broker", "cache", "database"]
+    assert response.json()["checks"] == ["beat", "broker", "cache", "database"]
 
 
 def test_unknown_page_renders_friendly_404(client):

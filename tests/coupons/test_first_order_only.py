@@ -25,7 +25,7 @@ def _order(*, status, user=None, email="shopper@example.com", number="FO-1"):
 
 
 def test_checkout_order_counter_is_registered_at_startup():
-    from apps.checkout.services.orders import customer_order_count
+    from apps.checkout.services.coupon_redemption import customer_order_count
 
     assert selectors.customer_order_count_provider_get() is customer_order_count
 

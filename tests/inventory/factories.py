@@ -6,6 +6,8 @@ from apps.inventory.models import (
     Category,
     Product,
     ProductImage,
+    ProductOption,
+    ProductType,
     Reservation,
     StockItem,
     Variant,
@@ -97,3 +99,30 @@ class BackInStockSubscriptionFactory(factory.django.DjangoModelFactory):
 
     variant = factory.SubFactory(VariantFactory)
     email = factory.Sequence(lambda n: f"shopper{n}@example.com")
+
+
+class ProductTypeFactory(factory.django.DjangoModelFactory):
+    """A product type; ``ProductTypeFactory(options={"size": ["S", "M"]})``."""
+
+    class Meta:
+        model = ProductType
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Type {n}")
+
+    @factory.post_generation
+    def options(obj, create, extracted, **kwargs):
+        if create and extracted:
+            for position, (name, values) in enumerate(extracted.items()):
+                ProductOptionFactory(
+                    product_type=obj, name=name, values=values, position=position
+                )
+
+
+class ProductOptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProductOption
+
+    product_type = factory.SubFactory(ProductTypeFactory)
+    name = factory.Sequence(lambda n: f"option{n}")
+    values = factory.LazyFunction(list)

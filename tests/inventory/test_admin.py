@@ -5,11 +5,13 @@ from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse_lazy
 
 from apps.inventory.models import (
     BackInStockSubscription,
     Category,
     Product,
+    ProductType,
     StockItem,
     StockMovement,
     Variant,
@@ -25,6 +27,7 @@ from tests.inventory.factories import (
     BackInStockSubscriptionFactory,
     CategoryFactory,
     ProductFactory,
+    ProductTypeFactory,
     VariantFactory,
 )
 
@@ -476,3 +479,125 @@ def test_admin_export_csv_lists_variants_with_stock(staff_client):
     assert body.splitlines()[0].startswith("sku,product_slug,product_title,category")
     assert "EXP-1,exported," in body
     assert body.splitlines()[1].endswith(",9")
+
+
+# --- product types and the variant generator -----------------------------------
+
+
+def test_admin_product_type_options_typed_as_comma_separated_values(staff_client):
+    url = reverse_lazy("admin:inventory_producttype_add")
+    data = admin_change_form_data(staff_client.get(url))
+
+    response = staff_client.post(
+        url,
+        {
+            **data,
+            "name": "T-shirt",
+            "options-0-name": " Size ",
+            "options-0-values": "S, M, L, m,",
+            "options-0-position": "0",
+        },
+    )
+
+    assert response.status_code == 302
+    option = ProductType.objects.get(name="T-shirt").options.get()
+    assert (option.name, option.values) == ("size", ["S", "M", "L"])
+
+
+@pytest.fixture
+def typed_product():
+    tees = ProductTypeFactory(
+        options={"size": ["S", "M", "L"], "colour": ["Black", "White"]}
+    )
+    product = ProductFactory(title="Pocket Tee", slug="pocket-tee", product_type=tees)
+    VariantFactory(
+        product=product,
+        sku="TEE-M-BLACK",
+        option_values={"size": "M", "colour": "Black"},
+        price_minor=2500,
+        currency="EUR",
+    )
+    return product
+
+
+def _generator_url(product):
+    return reverse_lazy("admin:inventory_product_generate_variants", args=[product.pk])
+
+
+def test_admin_variant_generator_preview_writes_nothing(staff_client, typed_product):
+    response = staff_client.get(_generator_url(typed_product))
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "5 new variants of 6" in content
+    assert 'name="price_minor" value="25.00"' in content
+    assert typed_product.variants.count() == 1
+
+
+def test_admin_variant_generator_post_creates_the_rest_once(
+    staff_client, typed_product
+):
+    url = _generator_url(typed_product)
+
+    response = staff_client.post(url, {"price_minor": "19.99", "currency": "eur"})
+
+    assert response.status_code == 302
+    assert typed_product.variants.count() == 6
+    new = typed_product.variants.exclude(sku="TEE-M-BLACK")
+    assert set(new.values_list("price_minor", "currency")) == {(1999, "EUR")}
+    staff_client.post(url, {"price_minor": "19.99", "currency": "EUR"})
+    assert typed_product.variants.count() == 6
+
+
+def test_admin_variant_generator_bad_price_is_a_form_error(staff_client, typed_product):
+    response = staff_client.post(
+        _generator_url(typed_product), {"price_minor": "19.999", "currency": "EUR"}
+    )
+
+    assert response.status_code == 200
+    assert "EUR has 2 decimal places" in response.content.decode()
+    assert typed_product.variants.count() == 1
+
+
+def test_admin_variant_generator_without_type_sends_back_with_message(staff_client):
+    product = ProductFactory()
+
+    response = staff_client.get(_generator_url(product), follow=True)
+
+    assert "Choose a product type before generating variants." in (
+        response.content.decode()
+    )
+
+
+def test_admin_product_page_edits_variant_options_as_fields(
+    staff_client, typed_product
+):
+    url = f"/admin/inventory/product/{typed_product.pk}/change/"
+    page = staff_client.get(url)
+    content = page.content.decode()
+    assert 'name="variants-0-option_size" value="M"' in content
+    assert "option_values" not in content
+    assert "Generate variants" in content
+
+    response = staff_client.post(
+        url, {**admin_change_form_data(page), "variants-0-option_size": "L"}
+    )
+
+    assert response.status_code == 302
+    variant = typed_product.variants.get()
+    assert variant.option_values == {"size": "L", "colour": "Black"}
+
+
+def test_admin_variant_page_edits_options_as_fields(staff_client, typed_product):
+    variant = typed_product.variants.get()
+    url = f"/admin/inventory/variant/{variant.pk}/change/"
+    page = staff_client.get(url)
+    assert 'name="option_colour" value="Black"' in page.content.decode()
+
+    response = staff_client.post(
+        url, {**admin_change_form_data(page), "option_colour": "White"}
+    )
+
+    assert response.status_code == 302
+    variant.refresh_from_db()
+    assert variant.option_values == {"size": "M", "colour": "White"}

@@ -355,28 +355,6 @@ ALLOWED_MOVES = {
 }
 
 
-@pytest.mark.parametrize(
-    ("from_status", "to_status"),
-    [(f, t) for f in STATUSES for t in STATUSES],
-    ids=lambda status: str(status),
-)
-def test_reservations_transition_every_pair_moves_only_as_table_allows(
-    from_status, to_status
-):
-    reservation = ReservationFactory(status=from_status)
-    allowed = (from_status, to_status) in ALLOWED_MOVES
-    assert (to_status in RESERVATION_TRANSITIONS.get(from_status, set())) == allowed
-
-    moved = reservations_transition(
-        reservations=Reservation.objects.filter(pk=reservation.pk), to=to_status
-    )
-
-    reservation.refresh_from_db()
-    # A move to the current state, or one the table forbids, changes nothing.
-    assert moved == (1 if allowed else 0)
-    assert reservation.status == (to_status if allowed else from_status)
-
-
 def test_reservations_transition_unknown_status_raises():
     reservation = ReservationFactory()
 

@@ -4,6 +4,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 
 from apps.carts import services as cart_services
 from apps.inventory.models import StockItem, StockMovement
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.localstripe
-def test_checkout_complete_five_line_cart_at_most_37_queries(
+def test_checkout_complete_five_line_cart_at_most_26_queries(
     api_client,
     localstripe,
     django_capture_on_commit_callbacks,
@@ -33,10 +34,15 @@ def test_checkout_complete_five_line_cart_at_most_37_queries(
 
     with (
         django_capture_on_commit_callbacks(execute=False),
-        # 35 before the per-customer advisory lock that makes first-order and
-        # per-customer coupon limits exact (one statement on PostgreSQL), and
-        # the cart unlock once payment completes.
-        django_assert_max_num_queries(37),
+        # Issue 12's target for completion is 25, and that is what it costs
+        # now (38 before: the Idempotency-Key claim, the cart's close, the
+        # stock lock's extra read, the audit rows, the checkout's two moves
+        # and the mail's savepoint were cut). +1 since the order.paid outbox
+        # event (outgoing webhooks, issue 15): 26, one over the target.
+        # Pinned so it only goes down.
+        # PostgreSQL adds the customer's advisory lock (one SELECT), which
+        # SQLite, serialising writers anyway, does without.
+        django_assert_max_num_queries(26 + (connection.vendor == "postgresql")),
     ):
         r = api_client.post(
             f"/api/v1/checkouts/{session['checkout_id']}/complete/",

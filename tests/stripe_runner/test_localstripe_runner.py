@@ -213,6 +213,48 @@ def check_browser_confirm(base):
     )
 
 
+def check_subscription_default_incomplete(base):
+    customer = post(base, "/v1/customers", {"email": "d@example.com"}).json()
+    product = post(base, "/v1/products", {"name": "Club"}).json()
+    plan = post(
+        base,
+        "/v1/plans",
+        {
+            "amount": 900,
+            "currency": "eur",
+            "interval": "month",
+            "product": product["id"],
+        },
+    ).json()
+    created = post(
+        base,
+        "/v1/subscriptions",
+        {
+            "customer": customer["id"],
+            "items[0][plan]": plan["id"],
+            "payment_behavior": "default_incomplete",
+            "payment_settings[save_default_payment_method]": "on_subscription",
+            "expand[]": "latest_invoice.payment_intent",
+        },
+    )
+    if created.status_code != 200:
+        return False
+    sub = created.json()
+    pi = sub["latest_invoice"]["payment_intent"]
+    if sub["status"] != "incomplete" or pi["status"] != "requires_payment_method":
+        return False
+    confirmed = confirm_with_card(base, pi["id"], CARD_OK)
+    after = get(base, f"/v1/subscriptions/{sub['id']}").json()
+    customer = get(base, f"/v1/customers/{customer['id']}").json()
+    return (
+        confirmed.status_code == 200
+        and pi["amount"] == 900
+        and after["status"] == "active"
+        and customer["invoice_settings"]["default_payment_method"]
+        == confirmed.json()["payment_method"]
+    )
+
+
 def check_stripe_js(base):
     # Behaviour in a real browser is covered by test_stripe_js_* below; here:
     # the served script confirms the intent before any 3-D Secure step.
@@ -220,6 +262,27 @@ def check_stripe_js(base):
     return (
         response.status_code == 200
         and "/v1/payment_intents/${pi}/confirm" in response.text
+    )
+
+
+def check_invoice_pay_failure(base):
+    sub = subscription(base)
+    pm = card_payment_method(base, "4000000000000341")  # declined when charged
+    post(base, f"/v1/payment_methods/{pm}/attach", {"customer": sub["customer"]})
+    post(
+        base,
+        f"/v1/customers/{sub['customer']}",
+        {"invoice_settings[default_payment_method]": pm},
+    )
+    invoice = post(
+        base, "/v1/invoices", {"customer": sub["customer"], "subscription": sub["id"]}
+    ).json()
+    paid = post(base, f"/v1/invoices/{invoice['id']}/pay")
+    after = get(base, f"/v1/subscriptions/{sub['id']}").json()
+    return (
+        paid.status_code == 402
+        and paid.json()["error"]["code"] == "card_declined"
+        and after["status"] == "past_due"
     )
 
 

@@ -194,3 +194,16 @@ class CsrfSessionAuthenticationScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+
+
+class ServiceKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "apps.core.api.service_keys.ServiceKeyAuthentication"
+    name = "serviceApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "A service key from admin: `Api-Key <prefix>.<secret>`.",
+        }

@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("apps.billing.api.urls")),
     path("", include("apps.checkout.api.urls")),
     path("", include("apps.subscriptions.api.urls")),
+    path("", include("apps.analytics.api.urls")),
 ]

@@ -112,15 +112,15 @@ class Command(BaseCommand):
         # Stored directly rather than through sync_from_stripe_data, which
         # would make more API calls; Stripe shows the secret only here.
         endpoint = WebhookEndpoint.objects.create(
-            id=data["id"],
+            id=data.id,
             djstripe_uuid=endpoint_uuid,
-            livemode=bool(data["livemode"]),
-            enabled_events=list(data["enabled_events"]),
-            status=data["status"],
-            url=data["url"],
-            secret=data["secret"],
-            api_version=data.get("api_version") or "",
-            metadata=dict(data.get("metadata") or {}),
+            livemode=data.livemode,
+            enabled_events=list(data.enabled_events),
+            status=data.status,
+            url=data.url,
+            secret=data.secret,
+            api_version=data.api_version,
+            metadata=dict(data.metadata),
         )
         self.stdout.write("Created the webhook endpoint on Stripe")
         return endpoint

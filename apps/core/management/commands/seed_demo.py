@@ -13,13 +13,28 @@ from django.core.management.base import BaseCommand
 
 # stripe_dev_setup is not here: it needs localstripe running, so run_dev.py
 # calls it after starting localstripe, on every start.
-SEED_COMMANDS = ["seed_catalogue", "seed_shipping", "seed_plans"]
+SEED_COMMANDS = [
+    "seed_catalogue",
+    "seed_shipping",
+    "seed_plans",
+    "seed_coupons",
+    "seed_pages",
+    # Last: it reads the plans seeded above.
+    "seed_analytics_history",
+]
 
 
 class Command(BaseCommand):
     help = (
         "Create the demo staff user and load the demo catalogue and plans (idempotent)."
     )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--staff-only",
+            action="store_true",
+            help="Create the staff login only, without the apps' demo data.",
+        )
 
     def handle(self, *args, **options):
         email = os.environ.get("DJANGO_SUPERUSER_EMAIL", "admin@example.com")
@@ -43,6 +58,8 @@ class Command(BaseCommand):
                 f"Staff login: {email} / (its password was changed; reset it with "
                 f"`manage.py changepassword {email}`)"
             )
+        if options["staff_only"]:
+            return
         available = get_commands()
         for name in SEED_COMMANDS:
             if name in available:

@@ -1,36 +1,23 @@
-"""Stock writes: reserve, commit, release, adjust, expire, back-in-stock alerts.
+"""Stock holds: reserve, commit, release and expire reservations.
 
-Locking: every write that reads availability first locks the StockItem rows of
-the variants involved with ``select_for_update()`` ordered by primary key, so
-two multi-line reservations touching the same variants in opposite orders
-queue instead of deadlocking; reservations are re-read after the lock. On
-SQLite ``select_for_update`` is a no-op, but IMMEDIATE transactions serialize
-writers. No lock is held across a network call: callers reserve, then talk to
-Stripe outside the transaction, then commit.
+Locking: see the package docstring; holds are re-read after the stock lock.
 """
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
-from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, Value, When
-from django.urls import reverse
 from django.utils import timezone
 
 from apps.core.exceptions import InvalidTransition
-from apps.core.notifications import notification_enqueue_template
-from apps.core.queue import enqueue_on_commit
 from apps.inventory import page_cache
 from apps.inventory.exceptions import (
     InvalidQuantity,
-    NegativeStock,
     OutOfStock,
     QuantityLimitExceeded,
     ReservationExpired,
@@ -40,28 +27,18 @@ from apps.inventory.exceptions import (
 )
 from apps.inventory.models import (
     DEFAULT_LOCATION,
-    RESERVATION_TRANSITIONS,
-    BackInStockSubscription,
+    RESERVATION_STATES,
     Reservation,
     StockItem,
     StockMovement,
     Variant,
 )
-from apps.inventory.selectors import variant_availability_map
-
-if TYPE_CHECKING:
-    # Inventory sits below accounts, so it names the user model the way Django
-    # does: django-stubs' _AnyUser is AUTH_USER_MODEL | AnonymousUser (stub-only).
-    from django.contrib.auth.models import _AnyUser
-
-logger = logging.getLogger(__name__)
+from apps.inventory.services.stock import _lock_stock_items
 
 
 def reservation_states_to(to: str) -> frozenset[str]:
     """The states RESERVATION_TRANSITIONS lets a reservation leave for ``to``."""
-    return frozenset(
-        state for state, targets in RESERVATION_TRANSITIONS.items() if to in targets
-    )
+    return frozenset(RESERVATION_STATES.sources_of(to))
 
 
 # Holds that can still be committed (active, or lapsed but not yet closed).
@@ -73,31 +50,6 @@ _RELEASABLE = sorted(reservation_states_to(Reservation.Status.RELEASED))
 class ReservationRequest:
     variant_id: int
     quantity: int
-
-
-# --- helpers -----------------------------------------------------------------
-
-
-def _lock_stock_items(variant_ids: Iterable[int]) -> dict[int, StockItem]:
-    """Create missing default-location rows, then lock them in primary-key order."""
-    ids = sorted(set(variant_ids))
-    if not ids:
-        return {}
-    existing = set(
-        StockItem.objects.filter(
-            variant_id__in=ids, location=DEFAULT_LOCATION
-        ).values_list("variant_id", flat=True)
-    )
-    missing = [vid for vid in ids if vid not in existing]
-    if missing:
-        StockItem.objects.bulk_create(
-            [StockItem(variant_id=vid, location=DEFAULT_LOCATION) for vid in missing],
-            ignore_conflicts=True,
-        )
-    items = StockItem.objects.select_for_update().filter(
-        variant_id__in=ids, location=DEFAULT_LOCATION
-    )
-    return {item.variant_id: item for item in items.order_by("pk")}
 
 
 def _held_from_stock(
@@ -190,9 +142,6 @@ def _out_of_stock(lines: list[dict], *, expired: bool = False) -> OutOfStock:
     )
 
 
-# --- reservations ------------------------------------------------------------
-
-
 def reservations_transition(
     *,
     reservations: QuerySet[Reservation],
@@ -210,21 +159,20 @@ def reservations_transition(
 
     Raise InvalidTransition for a status that is not a Reservation.Status.
     """
-    if to not in Reservation.Status.values:
-        raise InvalidTransition(
-            f"A reservation has no status {to!r}.", details={"to": to}
-        )
-    moved = reservations.filter(status__in=sorted(reservation_states_to(to))).update(
-        status=to, updated_at=now or timezone.now()
+    moved = RESERVATION_STATES.move_many(
+        reservations, to, updated_at=now or timezone.now()
     )
     if moved:
         page_cache.catalogue_changed()  # held units shown on pages changed
     return moved
 
 
-@transaction.atomic
 def stock_reserve(
-    *, items: Sequence[ReservationRequest], ref: str, ttl: timedelta
+    *,
+    items: Sequence[ReservationRequest],
+    ref: str,
+    ttl: timedelta,
+    savepoint: bool = True,
 ) -> list[Reservation]:
     """Hold units for ``ref`` until now + ttl, all lines or none.
 
@@ -235,7 +183,19 @@ def stock_reserve(
     Raise OutOfStock (with every short line) when any line cannot be held,
     VariantUnavailable for unknown or inactive variants, QuantityLimitExceeded
     above a variant's max_per_order, InvalidQuantity for quantities below 1.
+
+    Pass ``savepoint=False`` from inside a transaction that lets these errors
+    propagate (rolling back as a whole): a savepoint of its own buys nothing
+    there and costs two statements. A caller that catches them and goes on
+    keeps the default.
     """
+    with transaction.atomic(savepoint=savepoint):
+        return _reserve(items=items, ref=ref, ttl=ttl)
+
+
+def _reserve(
+    *, items: Sequence[ReservationRequest], ref: str, ttl: timedelta
+) -> list[Reservation]:
     wanted = _merge_lines(items)
     variants = Variant.objects.select_related("product").in_bulk(list(wanted))
     for variant_id in wanted:
@@ -416,11 +376,12 @@ def stock_commit(*, ref: str) -> list[Reservation]:
             "Some of these reservations cannot be committed.",
             details={"ref": ref},
         )
-    return list(
-        Reservation.objects.filter(
-            ref=ref, status=Reservation.Status.COMMITTED
-        ).order_by("pk")
-    )
+    # The rows are locked and were just moved: mirror the UPDATE in memory
+    # rather than read them back (one query less on every completed checkout).
+    for r in reservations:
+        r.status = Reservation.Status.COMMITTED
+        r.updated_at = now
+    return reservations
 
 
 @transaction.atomic
@@ -447,169 +408,3 @@ def reservations_expire() -> int:
         to=Reservation.Status.EXPIRED,
         now=now,
     )
-
-
-# --- stock adjustments -------------------------------------------------------
-
-
-@transaction.atomic
-def stock_adjust(
-    *,
-    variant_id: int,
-    quantity_delta: int,
-    reason: str,
-    actor: _AnyUser | None = None,
-    reference: str = "",
-) -> StockMovement:
-    """Change on-hand stock by ``quantity_delta`` and record it in the ledger.
-
-    When stock rises and someone waits for this variant, back-in-stock alerts
-    are queued after commit.
-
-    Raise NegativeStock when the result would be below zero, InvalidQuantity
-    for a zero delta or an unknown reason, VariantUnavailable for an unknown
-    variant.
-    """
-    quantity_delta = int(quantity_delta)
-    if quantity_delta == 0:
-        raise InvalidQuantity("The change must not be zero.")
-    if reason not in StockMovement.Reason.values:
-        raise InvalidQuantity(f"Unknown reason {reason!r}.", code="invalid_reason")
-    if not Variant.objects.filter(pk=variant_id).exists():
-        raise VariantUnavailable("No such variant.", details={"variant_id": variant_id})
-    item = _lock_stock_items([variant_id])[variant_id]
-    if item.on_hand + quantity_delta < 0:
-        raise NegativeStock(
-            f"Only {item.on_hand} on hand; cannot remove {-quantity_delta}.",
-            details={"on_hand": item.on_hand, "quantity_delta": quantity_delta},
-        )
-    item.on_hand += quantity_delta
-    item.save(update_fields=["on_hand", "updated_at"])
-    movement = StockMovement.objects.create(
-        variant_id=variant_id,
-        location=item.location,
-        quantity=quantity_delta,
-        on_hand_after=item.on_hand,
-        reason=reason,
-        actor=(
-            actor if actor is not None and actor.is_authenticated and actor.pk else None
-        ),
-        reference=reference[:255],
-    )
-    if (
-        quantity_delta > 0
-        and BackInStockSubscription.objects.filter(
-            variant_id=variant_id, sent_at__isnull=True
-        ).exists()
-    ):
-        from apps.inventory.tasks import send_back_in_stock_alerts
-
-        enqueue_on_commit(send_back_in_stock_alerts, variant_id)
-    return movement
-
-
-@transaction.atomic
-def stock_set(
-    *,
-    variant_id: int,
-    on_hand: int,
-    reason: str,
-    actor: _AnyUser | None = None,
-    reference: str = "",
-) -> StockMovement | None:
-    """Set on-hand stock to an absolute count through stock_adjust (no-op if equal)."""
-    if on_hand < 0:
-        raise NegativeStock("Stock cannot be negative.", details={"on_hand": on_hand})
-    item = _lock_stock_items([variant_id])[variant_id]
-    delta = on_hand - item.on_hand
-    if delta == 0:
-        return None
-    return stock_adjust(
-        variant_id=variant_id,
-        quantity_delta=delta,
-        reason=reason,
-        actor=actor,
-        reference=reference,
-    )
-
-
-# --- back in stock -----------------------------------------------------------
-
-
-def back_in_stock_subscribe(
-    *,
-    variant_id: int,
-    email: str,
-    user: _AnyUser | None = None,
-) -> BackInStockSubscription:
-    """Ask for one email when the variant is back; subscribing twice is a no-op.
-
-    Raise VariantUnavailable for unknown or inactive variants.
-    """
-    email = email.strip().lower()
-    variant = Variant.objects.select_related("product").filter(pk=variant_id).first()
-    if variant is None or not (variant.is_active and variant.product.is_active):
-        raise VariantUnavailable(
-            "This item is not available.", details={"variant_id": variant_id}
-        )
-    existing = BackInStockSubscription.objects.filter(
-        variant=variant, email=email, sent_at__isnull=True
-    ).first()
-    if existing:
-        return existing
-    subscription = BackInStockSubscription(
-        variant=variant,
-        email=email,
-        user=user if user is not None and user.is_authenticated else None,
-    )
-    subscription.full_clean(validate_constraints=False)
-    try:
-        with transaction.atomic():
-            subscription.save()
-    except IntegrityError:
-        return BackInStockSubscription.objects.get(
-            variant=variant, email=email, sent_at__isnull=True
-        )
-    return subscription
-
-
-@transaction.atomic
-def back_in_stock_alerts_send(*, variant_id: int) -> int:
-    """Email every waiting subscriber once if the variant can be bought from stock.
-
-    Each subscription is claimed with a conditional update and its email keyed
-    on the subscription id, so a repeated receive or task run sends nothing new.
-    Return the number of alerts queued.
-    """
-    availability = variant_availability_map(variant_ids=[variant_id]).get(variant_id)
-    if availability is None or not availability.in_stock:
-        return 0
-    variant = Variant.objects.select_related("product").get(pk=variant_id)
-    url = settings.SITE_URL.rstrip("/") + reverse(
-        "inventory:product-detail", kwargs={"slug": variant.product.slug}
-    )
-    sent = 0
-    now = timezone.now()
-    pending = BackInStockSubscription.objects.filter(
-        variant_id=variant_id, sent_at__isnull=True
-    ).order_by("pk")
-    for subscription in pending:
-        claimed = BackInStockSubscription.objects.filter(
-            pk=subscription.pk, sent_at__isnull=True
-        ).update(sent_at=now)
-        if not claimed:
-            continue
-        notification_enqueue_template(
-            kind="inventory.back_in_stock",
-            recipient=subscription.email,
-            idempotency_key=f"inventory.back_in_stock:{subscription.pk}",
-            template_prefix="inventory/email/back_in_stock",
-            context={
-                "product": variant.product,
-                "variant": variant,
-                "url": url,
-                "available": availability.available,
-            },
-        )
-        sent += 1
-    return sent

@@ -6,8 +6,13 @@ class CheckoutConfig(AppConfig):
     label = "checkout"
 
     def ready(self) -> None:
-        from apps.checkout import handlers  # noqa: F401
+        from apps.checkout import (
+            handlers,  # noqa: F401
+            metrics,
+            workflows,  # noqa: F401  registers retry handlers
+        )
         from apps.checkout.services import customer_order_count
         from apps.coupons.selectors import customer_order_count_provider_register
 
         customer_order_count_provider_register(customer_order_count)
+        metrics.connect()

@@ -3,8 +3,12 @@
 from typing import TYPE_CHECKING, cast
 
 from django import forms
+from django.contrib.auth import password_validation
 
+from apps.accounts.models import User
 from apps.accounts.selectors import country_choices
+from apps.checkout.countries import served_country_choices
+from apps.core.forms import address_autocomplete
 
 if TYPE_CHECKING:
     _FormBase = forms.Form  # what the mixin is mixed into
@@ -20,7 +24,10 @@ class ServiceErrorsMixin(_FormBase):
 
 
 class EmailForm(ServiceErrorsMixin, forms.Form):
-    email = forms.EmailField(label="Email address")
+    email = forms.EmailField(
+        label="Email address",
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
     marketing_consent = forms.BooleanField(
         required=False, label="Send me news and offers"
     )
@@ -51,6 +58,18 @@ class AddressForm(ServiceErrorsMixin, forms.Form):
         return data
 
 
+address_autocomplete(AddressForm)
+
+
+class ShippingAddressForm(AddressForm):
+    """Only countries a shipping method serves (the billing form has all)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        country = cast(forms.ChoiceField, self.fields["country"])
+        country.choices = served_country_choices()
+
+
 class BillingForm(AddressForm):
     same_as_shipping = forms.BooleanField(
         required=False, label="Same as shipping address"
@@ -78,3 +97,34 @@ class ShippingMethodForm(forms.Form):
 class FulfilForm(forms.Form):
     carrier = forms.CharField(max_length=64)
     tracking_number = forms.CharField(max_length=128)
+
+
+class GuestAccountForm(forms.Form):
+    """A password for an account under the email a guest order was placed with."""
+
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label="Password (again)",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args, email: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def clean(self):
+        cleaned = super().clean() or {}
+        first, second = cleaned.get("password1"), cleaned.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", "The two passwords differ.")
+        elif first:
+            try:
+                password_validation.validate_password(first, User(email=self.email))
+            except forms.ValidationError as exc:
+                self.add_error("password1", exc)
+        return cleaned

@@ -1,4 +1,4 @@
-"""Receivers of billing's payment signals.
+"""Receivers of billing's payment signals, and of shipping zone changes.
 
 The webhook sends them inside dj-stripe's transaction; finalisation may call
 Stripe (an automatic refund), so it runs in a task after that commit.
@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from apps.billing.signals import payment_canceled, payment_failed, payment_succeeded
+from apps.checkout.countries import served_countries_invalidate
+from apps.checkout.models import ShippingMethod, ShippingZone
 from apps.core.queue import enqueue_on_commit
 
 
@@ -47,3 +51,13 @@ def on_payment_canceled(
     order_payment_canceled(
         intent_id=payment_intent_id, source="webhook", reason=cancellation_reason
     )
+
+
+@receiver(post_save, sender=ShippingZone, dispatch_uid="checkout.zone_saved")
+@receiver(post_delete, sender=ShippingZone, dispatch_uid="checkout.zone_deleted")
+@receiver(post_save, sender=ShippingMethod, dispatch_uid="checkout.method_saved")
+@receiver(post_delete, sender=ShippingMethod, dispatch_uid="checkout.method_deleted")
+def shipping_zones_changed(**kwargs: Any) -> None:
+    # Now and after commit: a reader between the two could cache the old list.
+    served_countries_invalidate()
+    transaction.on_commit(served_countries_invalidate)

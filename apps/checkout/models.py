@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from apps.core.models import TimeStampedModel
+from apps.core.state import StateMachine
 
 
 class ShippingZone(models.Model):
@@ -125,23 +126,26 @@ class TaxSettings(models.Model):
         return "Tax settings"
 
 
+class CheckoutState(models.TextChoices):
+    CART_REVIEW = "cart_review"
+    IDENTIFICATION = "identification"
+    SHIPPING_ADDRESS = "shipping_address"
+    BILLING_ADDRESS = "billing_address"
+    SHIPPING_METHOD = "shipping_method"
+    PAYMENT = "payment"
+    REVIEW = "review"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    PAYMENT_FAILED = "payment_failed"
+
+
 class Checkout(TimeStampedModel):
     """The persisted path from one cart to one paid order.
 
     Anonymous checkouts are reached by their unguessable id only.
     """
 
-    class State(models.TextChoices):
-        CART_REVIEW = "cart_review"
-        IDENTIFICATION = "identification"
-        SHIPPING_ADDRESS = "shipping_address"
-        BILLING_ADDRESS = "billing_address"
-        SHIPPING_METHOD = "shipping_method"
-        PAYMENT = "payment"
-        REVIEW = "review"
-        PROCESSING = "processing"
-        COMPLETED = "completed"
-        PAYMENT_FAILED = "payment_failed"
+    State = CheckoutState
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     cart = models.OneToOneField(
@@ -176,20 +180,7 @@ class Checkout(TimeStampedModel):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=Q(
-                    state__in=[
-                        "cart_review",
-                        "identification",
-                        "shipping_address",
-                        "billing_address",
-                        "shipping_method",
-                        "payment",
-                        "review",
-                        "processing",
-                        "completed",
-                        "payment_failed",
-                    ]
-                ),
+                condition=Q(state__in=CheckoutState.values),
                 name="checkout_checkout_state_valid",
             )
         ]
@@ -227,19 +218,25 @@ CHECKOUT_TRANSITIONS: dict[str, set[str]] = {
     _S.PAYMENT_FAILED: _STEPS | {_S.PAYMENT, _S.REVIEW, _S.PROCESSING},
     _S.COMPLETED: set(),
 }
+CHECKOUT_STATES = StateMachine(
+    model=Checkout, field="state", transitions=CHECKOUT_TRANSITIONS, name="checkout"
+)
+
+
+class OrderStatus(models.TextChoices):
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
 
 
 class Order(TimeStampedModel):
     """A placed order: prices, discounts, shipping, tax and addresses are
     snapshots taken when payment was initiated, never recomputed."""
 
-    class Status(models.TextChoices):
-        PENDING_PAYMENT = "pending_payment"
-        PAID = "paid"
-        FULFILLED = "fulfilled"
-        CANCELLED = "cancelled"
-        REFUNDED = "refunded"
-        PARTIALLY_REFUNDED = "partially_refunded"
+    Status = OrderStatus
 
     number = models.CharField(max_length=16, unique=True)
     checkout = models.OneToOneField(
@@ -290,16 +287,7 @@ class Order(TimeStampedModel):
         indexes = [models.Index(fields=["email", "status"])]
         constraints = [
             models.CheckConstraint(
-                condition=Q(
-                    status__in=[
-                        "pending_payment",
-                        "paid",
-                        "fulfilled",
-                        "cancelled",
-                        "refunded",
-                        "partially_refunded",
-                    ]
-                ),
+                condition=Q(status__in=OrderStatus.values),
                 name="checkout_order_status_valid",
             ),
             models.CheckConstraint(
@@ -321,6 +309,17 @@ ORDER_TRANSITIONS: dict[str, set[str]] = {
     _O.CANCELLED: set(),
     _O.REFUNDED: set(),
 }
+ORDER_STATES = StateMachine(
+    model=Order,
+    field="status",
+    transitions=ORDER_TRANSITIONS,
+    name="order",
+    stamps={
+        _O.PAID: "paid_at",
+        _O.FULFILLED: "fulfilled_at",
+        _O.CANCELLED: "cancelled_at",
+    },
+)
 
 
 class OrderLine(models.Model):
@@ -391,42 +390,6 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.kind} {self.from_status}→{self.to_status}"
-
-
-class FailedWorkflow(TimeStampedModel):
-    """A step that failed after its retries (e.g. an automatic refund)."""
-
-    class Status(models.TextChoices):
-        OPEN = "open"
-        RESOLVED = "resolved"
-
-    order = models.ForeignKey(
-        Order,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="failed_workflows",
-    )
-    step = models.CharField(max_length=64)
-    error = models.TextField(blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    status = models.CharField(
-        max_length=16, choices=Status.choices, default=Status.OPEN
-    )
-    payload = models.JSONField(default=dict, blank=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=["open", "resolved"]),
-                name="checkout_failedworkflow_status_valid",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.step} ({self.status}, {self.attempts} attempts)"
 
 
 class OrderNote(models.Model):

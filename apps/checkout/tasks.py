@@ -8,7 +8,7 @@ from apps.core.exceptions import TransientError
 
 
 class FinalizePaymentTask(Task):
-    """Leaves a FailedWorkflow for staff when finalising fails for good."""
+    """Leaves a workflow for beat to retry when the task's own retries run out."""
 
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         from apps.checkout.services import finalize_payment_failed
@@ -63,8 +63,8 @@ def finalize_payment(
     )
 
 
-# A FailedWorkflow is retried from the admin only (its step has exhausted its
-# automatic retries already): there is deliberately no retry task or schedule.
+# A finalisation whose task retries ran out is retried by core.retry_workflows
+# (apps.checkout.workflows), with a longer backoff, until staff must look.
 
 
 @shared_task(

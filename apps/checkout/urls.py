@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.checkout import views
+from apps.checkout import order_views, views
 
 app_name = "checkout"
 urlpatterns = [
@@ -24,7 +24,22 @@ urlpatterns = [
     path("<uuid:checkout_id>/payment/", views.checkout_payment, name="payment"),
     path("change-cart/", views.checkout_change_cart, name="change-cart"),
     path("<uuid:checkout_id>/complete/", views.checkout_complete, name="complete"),
-    path("orders/", views.order_list, name="order-list"),
-    path("orders/<str:number>/", views.order_detail, name="order-detail"),
-    path("order/<str:token>/", views.order_guest, name="order-guest"),
+    path("orders/", order_views.order_list, name="order-list"),
+    path("orders/<str:number>/", order_views.order_detail, name="order-detail"),
+    path(
+        "orders/<str:number>/reorder/",
+        order_views.order_reorder_view,
+        name="order-reorder",
+    ),
+    path(
+        "orders/<str:number>/invoice.pdf",
+        order_views.order_invoice,
+        name="order-invoice",
+    ),
+    path("order/<str:token>/", order_views.order_guest, name="order-guest"),
+    path(
+        "order/<str:token>/account/",
+        order_views.order_guest_account,
+        name="order-guest-account",
+    ),
 ]

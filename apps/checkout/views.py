@@ -3,7 +3,6 @@ JavaScript except the card form (Stripe's card Element needs Stripe.js)."""
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,12 +18,16 @@ from apps.carts.exceptions import CartNotFound
 from apps.checkout import selectors, services
 from apps.checkout.exceptions import (
     CheckoutNotFound,
-    OrderNotFound,
     ShippingMethodLapsed,
 )
-from apps.checkout.forms import AddressForm, BillingForm, EmailForm, ShippingMethodForm
+from apps.checkout.forms import (
+    BillingForm,
+    EmailForm,
+    ShippingAddressForm,
+    ShippingMethodForm,
+)
 from apps.checkout.models import Checkout
-from apps.checkout.services.orders import order_number_from_token, order_public_path
+from apps.checkout.services.orders import order_public_path
 from apps.core.exceptions import ApplicationError, ValidationFailed
 from apps.core.ratelimit import rate_limit, rate_limited_page
 from apps.core.ratelimit import usage as ratelimit_usage
@@ -243,9 +246,9 @@ def checkout_shipping_address(request, checkout_id):
         data = _initial_from(
             None, [a for a in saved if str(a.pk) == request.POST["saved_address"]] or []
         )
-        form = AddressForm(data)
+        form = ShippingAddressForm(data)
     else:
-        form = AddressForm(
+        form = ShippingAddressForm(
             _posted(request),
             initial=_initial_from(checkout.shipping_address, saved),
         )
@@ -456,41 +459,3 @@ def checkout_complete(request, checkout_id):
     if order.status == order.Status.PENDING_PAYMENT:
         messages.info(request, "Your payment is being processed.")
     return redirect(order_public_path(order))
-
-
-@require_GET
-def order_guest(request, token):
-    """The confirmation page and the signed link in the confirmation email."""
-    number = order_number_from_token(token)
-    if number is None:
-        raise Http404("No such order")
-    try:
-        order = selectors.order_get_by_number(number=number)
-    except OrderNotFound:
-        raise Http404("No such order") from None
-    return render(
-        request,
-        "checkout/order_detail.html",
-        {"order": order, "lines": list(order.lines.all()), "confirmation": True},
-    )
-
-
-@login_required
-@require_GET
-def order_list(request):
-    orders = selectors.order_list_for_user(user=request.user)
-    return render(request, "checkout/order_list.html", {"orders": orders})
-
-
-@require_GET
-def order_detail(request, number):
-    """A signed-in shopper's order; 404 for anyone else, signed in or not."""
-    try:
-        order = selectors.order_get_for_user(user=request.user, number=number)
-    except OrderNotFound:
-        raise Http404("No such order") from None
-    return render(
-        request,
-        "checkout/order_detail.html",
-        {"order": order, "lines": list(order.lines.all())},
-    )

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from apps.billing import gateway
+from apps.billing.gateway import testing
 from apps.carts import services as cart_services
 from tests.billing.conftest import webhooks_to_live_server  # noqa: F401 (fixture)
 from tests.checkout.factories import ShippingMethodFactory, TaxRateFactory
@@ -52,7 +52,9 @@ def make_cart(db):
 
 def confirm_card(intent_id: str, card: str = "4242424242424242"):
     """Confirm an intent server-side, as the mobile Stripe SDK would."""
-    return gateway.payment_intent_confirm(payment_intent_id=intent_id, card_number=card)
+    return testing.payment_intent_confirm_with_test_card(
+        payment_intent_id=intent_id, card_number=card
+    )
 
 
 def idem() -> dict:

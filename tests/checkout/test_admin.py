@@ -12,12 +12,12 @@ from django.urls import reverse
 from apps.billing import gateway
 from apps.billing.models import Payment, PaymentRefund
 from apps.checkout.models import (
-    FailedWorkflow,
     Order,
     OrderEvent,
     ShippingMethod,
     WeightBand,
 )
+from apps.core.workflows import workflow_fail
 from apps.inventory.models import StockItem, StockMovement
 from tests.accounts.factories import UserFactory
 from tests.billing.factories import PaymentFactory
@@ -52,8 +52,6 @@ def _rows_for(model: str, n: int) -> None:
     for _ in range(n):
         if model == "order":
             OrderFactory(paid=True, lines=2)
-        elif model == "failedworkflow":
-            FailedWorkflow.objects.create(order=make_order(), step="auto_refund")
         elif model == "checkout":
             CheckoutFactory(at_payment=True)
         elif model == "shippingmethod":
@@ -68,7 +66,6 @@ def _rows_for(model: str, n: int) -> None:
 
 CHANGELISTS = [
     ("checkout", "order"),
-    ("checkout", "failedworkflow"),
     ("checkout", "checkout"),
     ("checkout", "shippingmethod"),
     ("checkout", "shippingzone"),
@@ -475,9 +472,9 @@ def test_admin_failed_workflow_retry_refunds_and_resolves(
     # The state an automatic refund leaves when Stripe was down: the order is
     # cancelled, the payment still captured, the workflow open.
     Order.objects.filter(pk=paid_order.pk).update(status="cancelled")
-    workflow = FailedWorkflow.objects.create(
-        order=paid_order,
-        step="auto_refund",
+    workflow = workflow_fail(
+        name="order.compensate",
+        reference=paid_order.number,
         error="Stripe unavailable",
         attempts=3,
         payload={"reason": "stock sold out"},
@@ -485,7 +482,7 @@ def test_admin_failed_workflow_retry_refunds_and_resolves(
 
     with django_capture_on_commit_callbacks(execute=True):
         r = staff_client.post(
-            reverse("admin:checkout_failedworkflow_changelist"),
+            reverse("admin:core_workflow_changelist"),
             {"action": "retry", "_selected_action": [workflow.pk]},
         )
 
@@ -561,11 +558,19 @@ def test_admin_order_fulfil_view_with_change_permission_marks_fulfilled(client):
 
 
 def test_admin_refund_and_retry_actions_need_change_permission(client):
-    client.force_login(_staff_with("view_order", "view_failedworkflow"))
+    from django.contrib.auth.models import Permission
+
+    # Rows to act on: an empty changelist shows no actions at all.
+    workflow_fail(name="order.compensate", reference=make_order().number, error="x")
+    user = _staff_with("view_order")
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="core", codename="view_workflow")
+    )
+    client.force_login(user)
     orders = client.get(reverse("admin:checkout_order_changelist")).content.decode()
-    workflows = client.get(
-        reverse("admin:checkout_failedworkflow_changelist")
-    ).content.decode()
+    r = client.get(reverse("admin:core_workflow_changelist"))
+    assert r.status_code == 200
+    workflows = r.content.decode()
     assert 'value="refund_in_full"' not in orders
     assert 'value="retry"' not in workflows
 

@@ -147,7 +147,7 @@ def test_checkout_unknown_id_404(api_client):
     assert r.json()["error"]["code"] == "checkout_not_found"
 
 
-def test_complete_five_line_cart_at_most_40_queries(
+def test_complete_five_line_cart_at_most_26_queries(
     api_client,
     make_cart,
     shipping_method,
@@ -164,9 +164,13 @@ def test_complete_five_line_cart_at_most_40_queries(
     # Every statement counts, SAVEPOINT/RELEASE included, and the mobile
     # client's Idempotency-Key too. The confirmation mail is sent by a task
     # after commit (a worker, not this request), so callbacks are not run.
+    # 25 is issue 12's target; 26 is the measured cost since the order.paid
+    # outbox event for outgoing webhooks (40 was the old guard).
     with (
         django_capture_on_commit_callbacks(execute=False) as callbacks,
-        django_assert_max_num_queries(40),
+        # PostgreSQL adds the customer's advisory lock (one SELECT), which
+        # SQLite, serialising writers anyway, does without.
+        django_assert_max_num_queries(26 + (connection.vendor == "postgresql")),
     ):
         r = api_client.post(
             f"/api/v1/checkouts/{session['checkout_id']}/complete/",
@@ -328,3 +332,69 @@ def test_checkout_paid_then_step_hit_leaves_no_new_hold(
     api_client.get(f"/api/v1/checkouts/{checkout_id}/")
 
     assert [h.status for h in _holds(checkout_id)] == ["committed"]
+
+
+# --- the totals a write hands to its response are the ones a read computes ---
+
+
+def test_checkout_patch_response_matches_fresh_read_after_payment_started(
+    api_client, make_cart, shipping_method, localstripe
+):
+    from tests.checkout.factories import ShippingMethodFactory
+
+    express = ShippingMethodFactory(zone=shipping_method.zone, price_minor=1500)
+    cart = make_cart(lines=((None, 2), (None, 1)))
+    session = api_checkout_to_payment(api_client, cart, method=shipping_method)
+    url = f"/api/v1/checkouts/{session['checkout_id']}/"
+
+    patched = api_client.patch(url, {"shipping_method": express.pk}, format="json")
+    read = api_client.get(url)
+
+    assert patched.status_code == 200, patched.content
+    assert patched.json() == read.json()
+    body = patched.json()
+    assert body["order_number"] == session["order_number"]
+    assert body["totals"]["shipping"]["amount"] == 1500
+    assert body["totals"]["total"]["amount"] == 3 * 2000 + 1500
+    assert body["next_step"] == "payment"
+
+
+def test_checkout_create_response_matches_fresh_read(api_client, make_cart):
+    cart = make_cart(lines=((None, 3),))
+
+    created = api_client.post(
+        "/api/v1/checkouts/",
+        {"cart": str(cart.pk), "email": "A@Example.com"},
+        format="json",
+    )
+    read = api_client.get(f"/api/v1/checkouts/{created.json()['id']}/")
+
+    assert created.status_code == 201
+    assert created.json() == read.json()
+    assert created.json()["email"] == "a@example.com"
+    assert created.json()["state"] == "shipping_address"
+    assert created.json()["totals"]["subtotal"]["amount"] == 3 * 2000
+
+
+def test_checkout_empty_patch_of_completed_checkout_changes_nothing(
+    api_client,
+    make_cart,
+    shipping_method,
+    localstripe,
+    django_capture_on_commit_callbacks,
+):
+    cart = make_cart()
+    session = api_checkout_to_payment(api_client, cart, method=shipping_method)
+    confirm_card(session["payment_intent_id"])
+    url = f"/api/v1/checkouts/{session['checkout_id']}/"
+    with django_capture_on_commit_callbacks(execute=True):
+        api_client.post(f"{url}complete/", format="json")
+
+    r = api_client.patch(url, {}, format="json")
+    refused = api_client.patch(url, {"email": "late@example.com"}, format="json")
+
+    assert r.status_code == 200, r.content
+    assert r.json()["state"] == "completed"
+    assert r.json()["order_number"] == session["order_number"]
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "invalid_state_transition"

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.billing import gateway
+from apps.billing.gateway import testing
 from apps.billing.models import Payment
 from apps.checkout import services, tasks
 from apps.checkout.models import Checkout, Order, OrderEvent
@@ -37,9 +38,9 @@ def test_canceled_webhook_cancels_pending_order_once_and_releases_stock(
     api_client, make_cart, shipping_method, localstripe
 ):
     session = api_checkout_to_payment(api_client, make_cart(), method=shipping_method)
-    intent = gateway.payment_intent_cancel(
+    intent = testing.payment_intent_cancel_payload(
         payment_intent_id=session["payment_intent_id"]
-    ).to_dict(recursive=True)
+    )
     assert intent["status"] == "canceled"
     endpoint = webhook_endpoint()
     body = event_body("payment_intent.canceled", intent)
@@ -66,9 +67,9 @@ def test_canceled_webhook_then_payment_again_gets_new_order_and_new_intent(
     api_client, make_cart, shipping_method, localstripe
 ):
     session = api_checkout_to_payment(api_client, make_cart(), method=shipping_method)
-    intent = gateway.payment_intent_cancel(
+    intent = testing.payment_intent_cancel_payload(
         payment_intent_id=session["payment_intent_id"]
-    ).to_dict(recursive=True)
+    )
     deliver(webhook_endpoint(), event_body("payment_intent.canceled", intent))
 
     r = api_client.post(
@@ -112,9 +113,7 @@ def test_canceled_webhook_of_replaced_intent_leaves_order_pending(
         status="requires_payment_method",
         idempotency_key="replacement",
     )
-    intent = gateway.payment_intent_cancel(payment_intent_id=old.intent_id).to_dict(
-        recursive=True
-    )
+    intent = testing.payment_intent_cancel_payload(payment_intent_id=old.intent_id)
 
     deliver(webhook_endpoint(), event_body("payment_intent.canceled", intent))
 

@@ -130,7 +130,7 @@ def test_change_cart_cancels_intent_releases_stock_then_added_lines_are_charged(
     charged = gateway.payment_intent_retrieve(
         payment_intent_id=second["payment_intent_id"]
     )
-    assert charged.amount == order.total_minor == 2 * 1200 + 3 * 4000 + 500
+    assert charged.amount_minor == order.total_minor == 2 * 1200 + 3 * 4000 + 500
 
 
 def test_change_cart_after_payment_succeeded_answers_409_and_order_is_paid(

@@ -18,6 +18,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from apps.billing import gateway
+from apps.billing.gateway import testing
 from apps.billing.models import Payment
 from apps.carts import services as cart_services
 from apps.checkout.models import Order, OrderEvent
@@ -184,9 +185,9 @@ def test_payment_succeeded_webhook_storm_finalises_once(
     order = Order.objects.get(number=session["order_number"])
     assert order.discount_minor == 400  # 10 % of 2 × 20.00
     confirm_card(session["payment_intent_id"])
-    succeeded = gateway.payment_intent_retrieve(
+    succeeded = testing.payment_intent_payload(
         payment_intent_id=session["payment_intent_id"]
-    ).to_dict(recursive=True)
+    )
     assert succeeded["status"] == "succeeded"
     stale_failed = {
         **succeeded,

@@ -1,13 +1,18 @@
-"""finalize_payment exhausting its retries leaves a FailedWorkflow that the
-admin's retry action really runs again (created through the real failure
-path: Celery's autoretry, not a hand-made row)."""
+"""finalize_payment exhausting its retries leaves a core workflow that beat
+and the admin's retry action really run again (created through the real
+failure path: Celery's autoretry, not a hand-made row)."""
+
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.checkout import tasks
-from apps.checkout.models import FailedWorkflow, Order
+from apps.checkout.models import Order
 from apps.core.exceptions import TransientError
+from apps.core.models import Workflow
+from apps.core.workflows import workflows_retry_due
 from apps.inventory import services as inventory_services
 from apps.inventory.models import StockItem
 from tests.checkout.conftest import api_checkout_to_payment, confirm_card
@@ -75,19 +80,20 @@ def test_finalize_payment_retries_exhausted_writes_failed_workflow(
     assert result.failed()
     assert isinstance(result.result, TransientError)
     assert len(calls) == tasks.finalize_payment.max_retries + 1 == 6
-    workflow = FailedWorkflow.objects.get()
-    assert workflow.step == "finalize_payment"
-    assert workflow.status == FailedWorkflow.Status.OPEN
+    workflow = Workflow.objects.get()
+    assert workflow.name == "order.finalize_payment"
+    assert workflow.reference == paid_intent["payment_intent_id"]
+    assert workflow.status == Workflow.Status.OPEN
     assert workflow.attempts == 6
-    assert "inventory database unavailable" in workflow.error
-    assert workflow.order.number == paid_intent["order_number"]
-    assert workflow.payload["intent_id"] == paid_intent["payment_intent_id"]
+    assert workflow.next_attempt_at > timezone.now()
+    assert "inventory database unavailable" in workflow.last_error
+    assert workflow.payload["order_number"] == paid_intent["order_number"]
     assert Order.objects.get().status == Order.Status.PENDING_PAYMENT
 
 
 def test_finalize_payment_success_writes_no_failed_workflow(paid_intent):
     assert _finalize(paid_intent).successful()
-    assert not FailedWorkflow.objects.exists()
+    assert not Workflow.objects.exists()
     assert Order.objects.get().status == Order.Status.PAID
 
 
@@ -100,8 +106,8 @@ def test_admin_retry_of_exhausted_finalisation_pays_the_order(
 ):
     _calls, recover = inventory_down
     assert _finalize(paid_intent).failed()
-    workflow = FailedWorkflow.objects.get()
-    url = reverse("admin:checkout_failedworkflow_changelist")
+    workflow = Workflow.objects.get()
+    url = reverse("admin:core_workflow_changelist")
     retry = {"action": "retry", "_selected_action": [workflow.pk]}
 
     # Still down: the retry fails again and says so; the workflow stays open.
@@ -129,7 +135,31 @@ def test_admin_retry_of_exhausted_finalisation_pays_the_order(
     assert workflow.attempts == 8
 
 
-def test_failed_workflow_retry_is_admin_only_not_scheduled(settings):
+def test_beat_retry_of_exhausted_finalisation_waits_for_backoff_then_pays(
+    paid_intent,
+    inventory_down,
+    django_capture_on_commit_callbacks,
+    eager_retries,
+    settings,
+):
+    _calls, recover = inventory_down
+    assert _finalize(paid_intent).failed()
+    workflow = Workflow.objects.get()
+    recover()
+
+    # Not due yet: beat leaves it alone.
+    assert workflows_retry_due() == 0
+    assert Order.objects.get().status == Order.Status.PENDING_PAYMENT
+
+    with django_capture_on_commit_callbacks(execute=True):
+        ran = workflows_retry_due(now=workflow.next_attempt_at + timedelta(seconds=1))
+
+    assert ran == 1
+    workflow.refresh_from_db()
+    assert (workflow.status, workflow.attempts) == ("resolved", 7)
+    assert (workflow.claimed_by, workflow.lease_expires_at) == ("", None)
+    order = Order.objects.get()
+    assert order.status == Order.Status.PAID
+    assert order.events.get(to_status="paid").source == "retry"
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert not any("failed_workflow" in name for name in scheduled)
-    assert not hasattr(tasks, "retry_failed_workflow")
+    assert "core.retry_workflows" in scheduled

@@ -12,7 +12,8 @@ from django.utils import timezone
 from apps.billing import signals
 from apps.billing.models import Payment
 from apps.checkout import services
-from apps.checkout.models import FailedWorkflow, Order, ShippingMethod
+from apps.checkout.models import Order, ShippingMethod
+from apps.core.models import Workflow
 from apps.inventory import services as inventory_services
 from apps.inventory.models import Reservation, StockItem
 from apps.inventory.services import ReservationRequest
@@ -87,7 +88,7 @@ def test_payment_succeeded_hold_lapsed_variant_changed_refunds_and_apologises(
         f"Sorry: we could not fulfil order {order.number}"
     ]
     assert StockItem.objects.get(variant=variant).on_hand == 1
-    assert not FailedWorkflow.objects.filter(status="open").exists()
+    assert not Workflow.objects.exclude(status="resolved").exists()
 
 
 # --- a lost webhook task is caught up by the sweep ---------------------------

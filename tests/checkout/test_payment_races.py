@@ -109,7 +109,7 @@ def test_quantity_past_top_band_racing_payment_start_never_pays_shipping_zero(
             assert order.shipping_minor == BAND_PRICE
             assert [li.quantity for li in order.lines.all()] == [3]
             intent = gateway.payment_intent_retrieve(payment_intent_id=paid["intent"])
-            assert intent.amount == order.total_minor == 3000 + BAND_PRICE
+            assert intent.amount_minor == order.total_minor == 3000 + BAND_PRICE
         else:
             # The change won: the method no longer quotes, payment refused.
             assert quantity_status == 200, quantity_body
@@ -157,7 +157,7 @@ def test_line_add_racing_payment_start_and_complete_refused_or_charged(localstri
             assert add_body["error"]["code"] == "cart_locked"
             assert skus == {mug.sku: 1}
         intent = gateway.payment_intent_retrieve(payment_intent_id=paid["intent"])
-        assert intent.amount == order.total_minor
+        assert intent.amount_minor == order.total_minor
         assert order.total_minor == sum(li.total_minor for li in order.lines.all()) + (
             order.shipping_minor - order.shipping_discount_minor
         )

@@ -19,7 +19,7 @@ from django.core import mail
 from django.test import Client, override_settings
 from djstripe.models import Event
 
-from apps.billing import gateway
+from apps.billing.gateway import testing
 from apps.checkout.models import Order
 from tests.billing import stripe_events
 from tests.checkout.conftest import api_checkout_to_payment, confirm_card
@@ -41,9 +41,7 @@ def _pending_order(api_client, make_cart, shipping_method) -> tuple[Order, dict]
 
 def _succeeded_event_for(intent_id: str) -> tuple[str, dict]:
     """The event a forger writes: Stripe's own intent, claimed as paid."""
-    intent = gateway.payment_intent_retrieve(payment_intent_id=intent_id).to_dict(
-        recursive=True
-    )
+    intent = testing.payment_intent_payload(payment_intent_id=intent_id)
     claimed = {**intent, "status": "succeeded", "amount_received": intent["amount"]}
     return stripe_events.event_body("payment_intent.succeeded", claimed), claimed
 

@@ -1,6 +1,5 @@
-"""Checkout and order state machines, finalisation exactly once, compensation."""
+"""Checkout and order services: finalisation exactly once, compensation."""
 
-import itertools
 from datetime import timedelta
 
 import pytest
@@ -12,76 +11,23 @@ from apps.billing import signals
 from apps.billing.models import Payment, PaymentRefund
 from apps.checkout import services
 from apps.checkout.models import (
-    CHECKOUT_TRANSITIONS,
-    ORDER_TRANSITIONS,
     Checkout,
-    FailedWorkflow,
     Order,
     OrderEvent,
     OrderLine,
 )
-from apps.core.exceptions import InvalidTransition
-from apps.core.models import Notification
+from apps.core.models import Notification, Workflow
+from apps.core.workflows import workflow_retry_now
 from apps.coupons.models import CouponRedemption
 from apps.inventory import services as inventory_services
 from apps.inventory.models import Reservation, StockItem
 from apps.inventory.services import ReservationRequest
-from tests.carts.factories import CartFactory, CartLineFactory
+from tests.carts.factories import CartLineFactory
 from tests.checkout.conftest import api_checkout_to_payment, confirm_card
 from tests.coupons.factories import CouponFactory
 from tests.inventory.factories import VariantFactory
 
 pytestmark = pytest.mark.django_db
-
-CHECKOUT_STATES = list(Checkout.State.values)
-ORDER_STATES = list(Order.Status.values)
-
-
-@pytest.mark.parametrize(
-    ("source", "target"), list(itertools.product(CHECKOUT_STATES, CHECKOUT_STATES))
-)
-def test_checkout_transition_every_pair_follows_table(source, target):
-    checkout = Checkout.objects.create(cart=CartFactory(), state=source)
-    allowed = target == source or target in CHECKOUT_TRANSITIONS[source]
-
-    if allowed:
-        services.checkout_transition(checkout_id=checkout.pk, to=target)
-        checkout.refresh_from_db()
-        assert checkout.state == target
-    else:
-        with pytest.raises(InvalidTransition) as exc:
-            services.checkout_transition(checkout_id=checkout.pk, to=target)
-        assert exc.value.code == "invalid_state_transition"
-        checkout.refresh_from_db()
-        assert checkout.state == source
-
-
-@pytest.mark.parametrize(
-    ("source", "target"), list(itertools.product(ORDER_STATES, ORDER_STATES))
-)
-def test_order_transition_every_pair_follows_table_and_logs_event(source, target):
-    order = Order.objects.create(
-        number=f"T-{source[:4]}-{target[:4]}",
-        email="a@example.com",
-        currency="USD",
-        status=source,
-    )
-    allowed = target in ORDER_TRANSITIONS[source]
-
-    if source == target:
-        services.order_transition(order_id=order.pk, to=target)
-        assert OrderEvent.objects.filter(order=order).count() == 0
-    elif allowed:
-        services.order_transition(order_id=order.pk, to=target, source="test")
-        order.refresh_from_db()
-        assert order.status == target
-        event = OrderEvent.objects.get(order=order)
-        assert (event.from_status, event.to_status) == (source, target)
-    else:
-        with pytest.raises(InvalidTransition):
-            services.order_transition(order_id=order.pk, to=target)
-        order.refresh_from_db()
-        assert order.status == source
 
 
 def test_order_numbers_are_short_and_unique():
@@ -260,7 +206,7 @@ def test_payment_succeeded_after_hold_expired_and_stock_sold_refunds_and_apologi
         _send_succeeded(paid_intent["payment_intent_id"], "evt_1")
 
     _assert_cancelled_refunded_apologised(localstripe)
-    assert not FailedWorkflow.objects.filter(status="open").exists()
+    assert not Workflow.objects.exclude(status="resolved").exists()
     assert StockItem.objects.get(variant=variant).on_hand == 0
     assert not CouponRedemption.objects.exists()
 
@@ -427,14 +373,15 @@ def test_automatic_refund_that_fails_leaves_a_workflow_staff_can_retry(
     order = Order.objects.get()
     assert order.status == "cancelled"
     assert order.refunded_minor == 0
-    workflow = FailedWorkflow.objects.get(status="open")
-    assert workflow.step == "auto_refund"
-    assert "Stripe did not answer" in workflow.error
+    workflow = Workflow.objects.get(status="open")
+    assert (workflow.name, workflow.reference) == ("order.compensate", order.number)
+    assert "Stripe did not answer" in workflow.last_error
+    assert workflow.next_attempt_at > timezone.now()
     assert mail.outbox == []  # no apology before the money is back
 
     monkeypatch.setattr(gateway, "refund_create", real_refund)
     with django_capture_on_commit_callbacks(execute=True):
-        services.failed_workflow_retry(workflow_id=workflow.pk)
+        workflow_retry_now(workflow_id=workflow.pk)
 
     workflow.refresh_from_db()
     order.refresh_from_db()

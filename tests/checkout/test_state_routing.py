@@ -10,7 +10,7 @@ import pytest
 from apps.checkout import services
 from apps.checkout.models import CHECKOUT_TRANSITIONS, Checkout, Order
 from apps.checkout.services import checkout as checkout_module
-from apps.checkout.services import orders as orders_module
+from apps.checkout.services import payment_outcome
 from apps.core.exceptions import InvalidTransition
 from tests.checkout.conftest import api_checkout_to_payment, confirm_card
 
@@ -31,7 +31,7 @@ def moves(monkeypatch):
             seen.append((before, to))
         return moved
 
-    for module in ("checkout", "orders", "payments"):
+    for module in ("checkout", "payment_outcome", "payments"):
         monkeypatch.setattr(
             f"apps.checkout.services.{module}.checkout_move_locked", spy
         )
@@ -122,7 +122,7 @@ def test_payment_failed_webhook_moves_through_table(
     session = api_checkout_to_payment(api_client, make_cart(), method=shipping_method)
     moves.clear()
 
-    orders_module.order_payment_failed(
+    payment_outcome.order_payment_failed(
         intent_id=session["payment_intent_id"], error_message="Card expired."
     )
 

@@ -6,7 +6,7 @@ from django.db import transaction
 
 from apps.checkout import services
 from apps.checkout.models import TaxSettings
-from apps.checkout.services.orders import order_place_pending
+from apps.checkout.services.order_placement import order_place_pending
 from tests.checkout.conftest import ADDRESS
 from tests.checkout.factories import ShippingMethodFactory, TaxRateFactory
 

@@ -416,7 +416,8 @@ def test_order_detail_page_shows_lines_totals_and_tracking(client):
     assert r.status_code == 200
     html = r.content.decode()
     assert html.count("<tr data-sku=") == 3
-    assert "Shipped with UPS, tracking number 1Z999." in html
+    assert "Shipped with UPS, tracking number" in html
+    assert 'href="https://www.ups.com/track?tracknum=1Z999"' in html
     assert "$30.00" in html
 
 

@@ -1,12 +1,10 @@
-"""Shipping, tax, checkouts and failed workflows."""
+"""Shipping, tax and checkouts."""
 
 from django import forms
 from django.contrib import admin
 
-from apps.checkout import services
 from apps.checkout.models import (
     Checkout,
-    FailedWorkflow,
     ShippingMethod,
     ShippingZone,
     TaxRate,
@@ -78,32 +76,6 @@ class TaxRateAdmin(admin.ModelAdmin):
 @admin.register(TaxSettings)
 class TaxSettingsAdmin(admin.ModelAdmin):
     list_display = ("__str__", "prices_include_tax")
-
-
-@admin.register(FailedWorkflow)
-class FailedWorkflowAdmin(admin.ModelAdmin):
-    list_display = ("step", "order", "status", "attempts", "updated_at")
-    list_filter = ("status", "step")
-    list_select_related = ("order",)
-    readonly_fields = (
-        "order",
-        "step",
-        "error",
-        "attempts",
-        "status",
-        "payload",
-        "resolved_at",
-    )
-    actions = ["retry"]
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.action(description="Retry now", permissions=["change"])
-    def retry(self, request, queryset):
-        for workflow in queryset:
-            workflow = services.failed_workflow_retry(workflow_id=workflow.pk)
-            self.message_user(request, f"{workflow}: {workflow.status}")
 
 
 @admin.register(Checkout)

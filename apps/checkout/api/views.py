@@ -33,6 +33,11 @@ from apps.checkout.exceptions import (
     ShippingMethodLapsed,
     ShippingMethodUnavailable,
 )
+from apps.checkout.services.checkout import (
+    checkout_start_priced,
+    checkout_update,
+)
+from apps.checkout.services.pricing import Totals
 from apps.core.api.schema import raises
 from apps.core.exceptions import InvalidTransition, ValidationFailed
 from apps.core.idempotency import idempotent
@@ -58,9 +63,14 @@ class CheckoutApiBase(APIView):
     def checkout_for(self, checkout_id):
         return selectors.checkout_get(checkout_id=checkout_id, user=self.request.user)
 
-    def respond(self, checkout, *, status=200) -> Response:
-        totals = services.checkout_totals(checkout=checkout)
-        order = getattr(checkout, "order", None) if hasattr(checkout, "order") else None
+    def respond(self, checkout, totals: Totals | None = None, *, status=200):
+        """Render the checkout with the totals the service priced, if it did."""
+        if totals is None:
+            totals = services.checkout_totals(checkout=checkout)
+        order = None
+        # No payment started (no fingerprint): no order to look up.
+        if checkout.totals_fingerprint and hasattr(checkout, "order"):
+            order = checkout.order
         return Response(
             checkout_body(
                 checkout, totals, order_number=order.number if order else None
@@ -89,13 +99,13 @@ class CheckoutCreateApi(CheckoutApiBase):
         cart = cart_selectors.cart_get(
             cart_id=data.validated_data["cart"], user=request.user
         )
-        checkout, created = services.checkout_start(
+        checkout, created, totals = checkout_start_priced(
             cart=cart,
             user=request.user,
             email=data.validated_data.get("email", ""),
             request=request,
         )
-        return self.respond(checkout, status=201 if created else 200)
+        return self.respond(checkout, totals, status=201 if created else 200)
 
 
 class CheckoutDetailApi(CheckoutApiBase):
@@ -134,7 +144,7 @@ class CheckoutDetailApi(CheckoutApiBase):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        checkout = services.checkout_update(
+        checkout, totals = checkout_update(
             checkout=checkout,
             email=values.get("email"),
             marketing_consent=values.get("marketing_consent", False),
@@ -143,7 +153,7 @@ class CheckoutDetailApi(CheckoutApiBase):
             billing_same_as_shipping=values.get("billing_same_as_shipping"),
             shipping_method_id=values.get("shipping_method"),
         )
-        return self.respond(self.checkout_for(checkout.pk))
+        return self.respond(checkout, totals)
 
 
 class CheckoutShippingMethodsApi(CheckoutApiBase):

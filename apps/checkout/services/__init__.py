@@ -12,22 +12,19 @@ from apps.checkout.services.checkout import (
     checkout_transition,
     checkout_update,
 )
-from apps.checkout.services.orders import (
-    customer_order_count,
-    failed_workflow_retry,
-    finalize_payment_failed,
-    order_compensate,
-    order_confirmation_send,
-    order_fulfil,
+from apps.checkout.services.compensation import order_compensate
+from apps.checkout.services.coupon_redemption import customer_order_count
+from apps.checkout.services.customer_messages import order_confirmation_send
+from apps.checkout.services.fulfilment import order_fulfil
+from apps.checkout.services.order_sweeps import (
+    orders_cancel_abandoned,
+    orders_finalize_stuck,
+)
+from apps.checkout.services.orders import order_public_url, order_transition
+from apps.checkout.services.payment_outcome import (
     order_payment_canceled,
     order_payment_failed,
     order_payment_succeeded,
-    order_public_url,
-    order_refund,
-    order_refund_apply,
-    order_transition,
-    orders_cancel_abandoned,
-    orders_finalize_stuck,
 )
 from apps.checkout.services.payments import (
     PaymentSession,
@@ -38,6 +35,8 @@ from apps.checkout.services.payments import (
     checkout_payment_start,
 )
 from apps.checkout.services.pricing import checkout_totals, shipping_quotes
+from apps.checkout.services.refunds import order_refund, order_refund_apply
+from apps.checkout.services.workflow_retry import finalize_payment_failed
 
 __all__ = [
     "PaymentSession",
@@ -58,7 +57,6 @@ __all__ = [
     "checkout_transition",
     "checkout_update",
     "customer_order_count",
-    "failed_workflow_retry",
     "finalize_payment_failed",
     "order_compensate",
     "order_confirmation_send",

@@ -11,16 +11,25 @@ from django.db import IntegrityError, transaction
 
 from apps.accounts import services as account_services
 from apps.accounts.services import AddressData
+from apps.carts import selectors as cart_selectors
 from apps.carts.models import Cart
 from apps.checkout.exceptions import (
     CartEmpty,
     CheckoutIncomplete,
-    ShippingMethodUnavailable,
 )
-from apps.checkout.models import CHECKOUT_TRANSITIONS, Checkout
+from apps.checkout.models import CHECKOUT_STATES, Checkout
 from apps.checkout.services.pricing import (
+    PricingReads,
+    Totals,
+    checkout_offered_quotes,
     checkout_totals,
-    shipping_quotes,
+)
+from apps.checkout.services.steps import (
+    apply_billing_address,
+    apply_email,
+    apply_shipping_address,
+    apply_shipping_method,
+    email_clean,
 )
 from apps.core.audit import audit_log
 from apps.core.exceptions import InvalidTransition, ValidationFailed
@@ -75,16 +84,7 @@ def checkout_move_locked(
     current state saves nothing and returns False. Raise InvalidTransition
     for a move the table does not allow.
     """
-    if checkout.state == to:
-        return False
-    if to not in CHECKOUT_TRANSITIONS.get(checkout.state, set()):
-        raise InvalidTransition(
-            f"A checkout cannot go from {checkout.state} to {to}.",
-            details={"from": checkout.state, "to": to},
-        )
-    checkout.state = to
-    checkout.save(update_fields=["state", *also_update, "updated_at"])
-    return True
+    return CHECKOUT_STATES.move(checkout, to, also_update=also_update)
 
 
 def checkout_next_step(
@@ -110,8 +110,12 @@ def checkout_next_step(
 
 
 def _lock_editable(checkout_id: uuid.UUID) -> Checkout:
+    # The shopper comes joined (pricing reads it); PostgreSQL cannot lock the
+    # nullable side of an outer join, so only the checkout and cart are locked.
     checkout = (
-        Checkout.objects.select_for_update().select_related("cart").get(pk=checkout_id)
+        Checkout.objects.select_for_update(of=("self", "cart"))
+        .select_related("cart", "user")
+        .get(pk=checkout_id)
     )
     if checkout.state not in EDITABLE or checkout.cart.status != Cart.Status.OPEN:
         raise InvalidTransition(
@@ -121,21 +125,39 @@ def _lock_editable(checkout_id: uuid.UUID) -> Checkout:
     return checkout
 
 
-def _advance(checkout: Checkout) -> Checkout:
-    """Put the checkout on its first unfinished step."""
-    totals = checkout_totals(checkout=checkout)
+def _advance(
+    checkout: Checkout,
+    *,
+    reads: PricingReads | None = None,
+    changed: Iterable[str] = (),
+) -> Totals:
+    """Put the checkout on its first unfinished step; return its totals.
+
+    ``changed`` names fields the caller set but did not save yet: they go
+    in the first move's UPDATE, or are saved alone when the state stays.
+    The totals are priced after the fields changed and before the state
+    moves; the state does not enter pricing, so they stay true.
+    """
+    pending = list(dict.fromkeys(changed))
+    totals = checkout_totals(checkout=checkout, reads=reads)
     target = checkout_next_step(
         checkout,
         requires_shipping=totals.requires_shipping,
         shipping_quoted=not totals.shipping_method_lapsed,
     )
+    moves: list[str] = []
     if checkout.state == S.CART_REVIEW:
-        checkout_move_locked(checkout, S.IDENTIFICATION)
+        moves.append(S.IDENTIFICATION)
     if checkout.state in (S.REVIEW, S.PAYMENT_FAILED) and target == S.PAYMENT:
-        checkout_move_locked(checkout, S.PAYMENT)
-        return checkout
-    checkout_move_locked(checkout, target)
-    return checkout
+        moves.append(S.PAYMENT)
+    else:
+        moves.append(target)
+    for to in moves:
+        if checkout_move_locked(checkout, to, also_update=pending):
+            pending = []
+    if pending:
+        _save(checkout, pending)
+    return totals
 
 
 def checkout_start(
@@ -150,31 +172,58 @@ def checkout_start(
     Raise CartEmpty for a cart without lines, InvalidTransition when the cart
     is no longer open.
     """
+    checkout, created, _ = checkout_start_priced(
+        cart=cart, user=user, email=email, request=request
+    )
+    return checkout, created
+
+
+def checkout_start_priced(
+    *,
+    cart: Cart,
+    user: User | AnonymousUser | None = None,
+    email: str = "",
+    request: HttpRequest | None = None,
+) -> tuple[Checkout, bool, Totals]:
+    """``checkout_start``, plus the totals it priced (for the response).
+
+    Raise as ``checkout_start``.
+    """
     if cart.status != Cart.Status.OPEN:
         raise InvalidTransition(
             f"This cart is {cart.status}; start from a new cart.",
             details={"cart": cart.status},
         )
-    if not cart.lines.exists():
-        raise CartEmpty("Your cart is empty.")
     shopper = user if user is not None and user.is_authenticated else None
     created = False
-    checkout = Checkout.objects.filter(cart=cart).first()
-    if checkout is None:
-        try:
-            with transaction.atomic():
-                checkout = Checkout.objects.create(
-                    cart=cart, user=cart.user if cart.user_id else None
-                )
-                created = True
-        except IntegrityError:
-            checkout = Checkout.objects.get(cart=cart)
+    fresh: Checkout | None = None
+    exists = Checkout.objects.filter(cart=cart).exists()
+    reads = PricingReads()
     with transaction.atomic():
-        checkout = (
-            Checkout.objects.select_for_update()
-            .select_related("cart")
-            .get(pk=checkout.pk)
-        )
+        if not exists:
+            try:
+                # A savepoint: a concurrent start may have created it first.
+                with transaction.atomic():
+                    fresh = Checkout.objects.create(
+                        cart=cart, user=cart.user if cart.user_id else None
+                    )
+                    created = True
+            except IntegrityError:
+                pass
+        if fresh is not None:
+            # A row just inserted is this transaction's until commit.
+            checkout = fresh
+        else:
+            # Locked like every edit of a checkout.
+            checkout = (
+                Checkout.objects.select_for_update(of=("self", "cart"))
+                .select_related("cart", "user")
+                .get(cart=cart)
+            )
+        # Read once, after the lock: the emptiness check and the pricing below.
+        reads.loaded = cart_selectors.cart_pricing_input(cart=checkout.cart)
+        if not reads.loaded.lines:
+            raise CartEmpty("Your cart is empty.")
         changed = []
         if shopper is not None and checkout.user_id is None:
             checkout.user = shopper
@@ -185,12 +234,13 @@ def checkout_start(
         if email and checkout.state in EDITABLE:
             checkout.email = email.strip().lower()
             changed.append("email")
-        if changed:
-            checkout.save(update_fields=[*set(changed), "updated_at"])
+        totals = None
         if checkout.state in EDITABLE and (
             checkout.state in (S.CART_REVIEW, S.IDENTIFICATION) or changed
         ):
-            _advance(checkout)
+            totals = _advance(checkout, reads=reads, changed=changed)
+        elif changed:
+            _save(checkout, changed)
         if created:
             audit_log(
                 action="checkout_started",
@@ -198,30 +248,24 @@ def checkout_start(
                 obj=checkout,
                 data={"cart": str(cart.pk)},
             )
-    return checkout, created
+    if totals is None:
+        totals = checkout_totals(checkout=checkout, reads=reads)
+    return checkout, created, totals
+
+
+def _save(checkout: Checkout, fields: list[str]) -> None:
+    checkout.save(update_fields=[*dict.fromkeys(fields), "updated_at"])
 
 
 def checkout_set_email(
     *, checkout: Checkout, email: str, marketing_consent: bool = False
 ) -> Checkout:
     """Continue as guest with an email (marketing consent defaults to off)."""
-    email = (email or "").strip().lower()
-    from django.core.exceptions import ValidationError
-    from django.core.validators import validate_email
-
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise ValidationFailed(
-            "Enter a valid email address.",
-            details={"fields": {"email": ["Enter a valid email address."]}},
-        ) from None
+    email = email_clean(email)
     with transaction.atomic():
         checkout = _lock_editable(checkout.pk)
-        checkout.email = email
-        checkout.marketing_consent = bool(marketing_consent)
-        checkout.save(update_fields=["email", "marketing_consent", "updated_at"])
-        return _advance(checkout)
+        _advance(checkout, changed=apply_email(checkout, email, marketing_consent))
+        return checkout
 
 
 def address_clean(data: dict) -> dict:
@@ -264,18 +308,14 @@ def checkout_set_shipping_address(
     cleaned = address_clean(address)
     with transaction.atomic():
         checkout = _lock_editable(checkout.pk)
-        fields = ["shipping_address", "updated_at"]
-        if checkout.shipping_address != cleaned:
-            checkout.shipping_method = None
-            fields.append("shipping_method")
-        checkout.shipping_address = cleaned
-        if billing_same_as_shipping is not None:
-            checkout.billing_same_as_shipping = billing_same_as_shipping
-            fields.append("billing_same_as_shipping")
-        checkout.save(update_fields=fields)
+        _save(
+            checkout,
+            apply_shipping_address(checkout, cleaned, billing_same_as_shipping),
+        )
         if save_to_address_book:
             _save_to_book(checkout.user, cleaned, shipping=True)
-        return _advance(checkout)
+        _advance(checkout)
+        return checkout
 
 
 def checkout_set_billing_address(
@@ -291,25 +331,11 @@ def checkout_set_billing_address(
         cleaned = address_clean(address or {})
     with transaction.atomic():
         checkout = _lock_editable(checkout.pk)
-        if same_as_shipping and not checkout.shipping_address:
-            raise ValidationFailed(
-                "There is no shipping address to copy.",
-                details={
-                    "fields": {
-                        "billing_same_as_shipping": [
-                            "Enter a billing address: nothing is shipped."
-                        ]
-                    }
-                },
-            )
-        checkout.billing_same_as_shipping = same_as_shipping
-        checkout.billing_address = cleaned
-        checkout.save(
-            update_fields=["billing_same_as_shipping", "billing_address", "updated_at"]
-        )
+        _save(checkout, apply_billing_address(checkout, same_as_shipping, cleaned))
         if cleaned and save_to_address_book:
             _save_to_book(checkout.user, cleaned, shipping=False)
-        return _advance(checkout)
+        _advance(checkout)
+        return checkout
 
 
 def checkout_update(
@@ -321,70 +347,76 @@ def checkout_update(
     billing_address: dict | None = None,
     billing_same_as_shipping: bool | None = None,
     shipping_method_id: int | None = None,
-) -> Checkout:
+) -> tuple[Checkout, Totals]:
     """Fill in several steps at once (the API's PATCH), all or nothing.
 
     Both addresses are validated first, so their field errors come back
-    together; then the steps apply in order in one transaction, so a later
-    refusal (a shipping method not offered) leaves nothing written. Arguments
-    left as None are not changed. Raise ValidationFailed (per field),
-    ShippingMethodUnavailable, CheckoutIncomplete or InvalidTransition.
+    together; then the steps apply in order to the checkout locked once, so
+    a later refusal (a shipping method not offered) leaves nothing written.
+    The checkout is saved once and priced once for its next step, and those
+    totals are returned for the response. Arguments left as None are not
+    changed. Raise ValidationFailed (per field), ShippingMethodUnavailable,
+    CheckoutIncomplete or InvalidTransition.
     """
     errors = {}
+    cleaned: dict[str, dict] = {}
     for name, address in (
         ("shipping_address", shipping_address),
         ("billing_address", billing_address),
     ):
         if address:
             try:
-                address_clean(address)
+                cleaned[name] = address_clean(address)
             except ValidationFailed as exc:
                 errors[name] = exc.details.get("fields", {})
     if errors:
         raise ValidationFailed("The checkout is not valid.", details={"fields": errors})
+    if email is not None:
+        email = email_clean(email)
+    reads = PricingReads()
+    if not (
+        shipping_address
+        or billing_address
+        or any(
+            v is not None for v in (email, billing_same_as_shipping, shipping_method_id)
+        )
+    ):
+        # Nothing to fill in: nothing locked or moved (also when not editable).
+        return checkout, checkout_totals(checkout=checkout, reads=reads)
     with transaction.atomic():
+        checkout = _lock_editable(checkout.pk)
+        fields: list[str] = []
         if email is not None:
-            checkout = checkout_set_email(
-                checkout=checkout, email=email, marketing_consent=marketing_consent
-            )
+            fields += apply_email(checkout, email, marketing_consent)
         if shipping_address:
-            checkout = checkout_set_shipping_address(
-                checkout=checkout,
-                address=shipping_address,
-                billing_same_as_shipping=billing_same_as_shipping,
+            fields += apply_shipping_address(
+                checkout, cleaned["shipping_address"], billing_same_as_shipping
             )
         if billing_address or (
             billing_same_as_shipping is not None and not shipping_address
         ):
-            checkout = checkout_set_billing_address(
-                checkout=checkout,
-                same_as_shipping=(
-                    billing_same_as_shipping
-                    if billing_same_as_shipping is not None
-                    else not billing_address
-                ),
-                address=billing_address,
+            same = (
+                billing_same_as_shipping
+                if billing_same_as_shipping is not None
+                else not billing_address
             )
+            billing = None
+            if not same:
+                billing = cleaned.get("billing_address") or address_clean(
+                    billing_address or {}
+                )
+            fields += apply_billing_address(checkout, same, billing)
         if shipping_method_id is not None:
-            checkout = checkout_set_shipping_method(
-                checkout=checkout, method_id=shipping_method_id
-            )
-    return checkout
+            fields += apply_shipping_method(checkout, shipping_method_id, reads)
+        totals = _advance(checkout, reads=reads, changed=fields)
+    return checkout, totals
 
 
-def checkout_shipping_quotes(*, checkout: Checkout) -> list[ShippingQuote]:
+def checkout_shipping_quotes(
+    *, checkout: Checkout, reads: PricingReads | None = None
+) -> list[ShippingQuote]:
     """Return the shipping methods offered for the checkout's address and cart."""
-    if not checkout.shipping_address:
-        return []
-    totals = checkout_totals(checkout=checkout)
-    if not totals.requires_shipping:
-        return []
-    return shipping_quotes(
-        country=checkout.shipping_address.get("country", ""),
-        currency=checkout.cart.currency,
-        subtotal_minor=totals.subtotal_minor - totals.discount_minor,
-        weight_grams=totals.weight_grams,
-    )
+    return checkout_offered_quotes(checkout=checkout, reads=reads)
 
 
 def checkout_set_shipping_method(*, checkout: Checkout, method_id: int) -> Checkout:
@@ -395,20 +427,9 @@ def checkout_set_shipping_method(*, checkout: Checkout, method_id: int) -> Check
     """
     if not checkout.shipping_address:
         raise CheckoutIncomplete("Enter a shipping address first.")
-    offered = {q.id for q in checkout_shipping_quotes(checkout=checkout)}
-    if int(method_id) not in offered:
-        raise ShippingMethodUnavailable(
-            "That shipping method is not available for this address.",
-            details={
-                "fields": {
-                    "shipping_method": [
-                        "Choose one of the methods offered for your address."
-                    ]
-                }
-            },
-        )
     with transaction.atomic():
         checkout = _lock_editable(checkout.pk)
-        checkout.shipping_method_id = int(method_id)
-        checkout.save(update_fields=["shipping_method", "updated_at"])
-        return _advance(checkout)
+        reads = PricingReads()
+        fields = apply_shipping_method(checkout, method_id, reads)
+        _advance(checkout, reads=reads, changed=fields)
+        return checkout

@@ -12,11 +12,21 @@ from django.db import transaction
 from django.db.models import Sum
 
 from apps.checkout.exceptions import FulfilmentNotPossible
-from apps.checkout.models import Fulfilment, FulfilmentLine, Order, OrderNote
-from apps.checkout.services.orders import _event, order_public_url, order_transition
+from apps.checkout.models import (
+    ORDER_STATES,
+    Fulfilment,
+    FulfilmentLine,
+    Order,
+    OrderNote,
+)
+from apps.checkout.services.customer_messages import order_shipped_send
+from apps.checkout.services.orders import (
+    _event,
+    _status_event,
+    order_transition,
+)
 from apps.core.audit import audit_log
 from apps.core.exceptions import ValidationFailed
-from apps.core.notifications import notification_enqueue_template
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -105,17 +115,7 @@ def fulfilment_create(
             obj=order,
             data={"fulfilment": fulfilment.pk, "units": units},
         )
-        notification_enqueue_template(
-            kind="checkout.order_shipped",
-            recipient=order.email,
-            idempotency_key=f"checkout.order_shipped:{order.number}:{fulfilment.pk}",
-            template_prefix="checkout/email/order_shipped",
-            context={
-                "order": order,
-                "fulfilment": fulfilment,
-                "url": order_public_url(order),
-            },
-        )
+        order_shipped_send(order, fulfilment=fulfilment)
     return fulfilment
 
 
@@ -161,3 +161,29 @@ def order_note_add(
     note.full_clean()
     note.save()
     return note
+
+
+def order_fulfil(
+    *,
+    order: Order,
+    carrier: str,
+    tracking_number: str,
+    actor: User | AnonymousUser | None = None,
+) -> Order:
+    """Mark a paid order shipped and email the tracking number."""
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked.carrier = carrier.strip()[:64]
+        locked.tracking_number = tracking_number.strip()[:128]
+        locked.save(update_fields=["carrier", "tracking_number", "updated_at"])
+        ORDER_STATES.move(
+            locked,
+            ST.FULFILLED,
+            event=_status_event(
+                source="admin",
+                actor=actor,
+                message=f"Shipped with {carrier} ({tracking_number}).",
+            ),
+        )
+        order_shipped_send(locked)
+    return locked

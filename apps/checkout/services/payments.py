@@ -19,6 +19,7 @@ from apps.billing import gateway
 from apps.billing import selectors as billing_selectors
 from apps.billing import services as billing_services
 from apps.billing.exceptions import PaymentDeclined
+from apps.billing.gateway.types import IntentStatus
 from apps.carts import services as cart_services
 from apps.checkout.exceptions import (
     CheckoutIncomplete,
@@ -31,10 +32,10 @@ from apps.checkout.services.checkout import (
     checkout_move_locked,
     checkout_next_step,
 )
-from apps.checkout.services.orders import (
+from apps.checkout.services.order_placement import order_place_pending
+from apps.checkout.services.payment_outcome import (
     order_payment_canceled,
     order_payment_succeeded,
-    order_place_pending,
 )
 from apps.checkout.services.pricing import Totals, checkout_totals
 from apps.core.audit import audit_log
@@ -46,7 +47,6 @@ from apps.inventory.models import Reservation
 from apps.inventory.services import ReservationRequest
 
 if TYPE_CHECKING:
-    import stripe
     from django.http import HttpRequest
 
 RESERVATION_TTL = timedelta(minutes=15)
@@ -120,19 +120,25 @@ def checkout_payment_start(
             ],
             ref=checkout.reservation_ref,
             ttl=RESERVATION_TTL,
+            # Its errors leave this transaction (nothing here catches them),
+            # which rolls back as a whole: a savepoint would buy nothing.
+            savepoint=False,
         )
         fingerprint = totals.fingerprint()
+        changed = []
         if fingerprint != checkout.totals_fingerprint:
             if checkout.totals_fingerprint:
                 checkout.totals_version += 1
             checkout.totals_fingerprint = fingerprint
-            checkout.save(
-                update_fields=["totals_version", "totals_fingerprint", "updated_at"]
-            )
+            changed = ["totals_version", "totals_fingerprint"]
         order = order_place_pending(checkout=checkout, totals=totals)
         cart_services.cart_payment_lock(cart_id=checkout.cart_id)
-        if checkout.state == S.PAYMENT:
-            checkout_move_locked(checkout, S.REVIEW)
+        # One UPDATE of the checkout: the new fingerprint rides on the move.
+        moved = checkout.state == S.PAYMENT and checkout_move_locked(
+            checkout, S.REVIEW, also_update=changed
+        )
+        if changed and not moved:
+            checkout.save(update_fields=[*changed, "updated_at"])
         # Per order too: after a cancelled order the checkout gets a new
         # order, whose intent must not be Stripe's replay of the cancelled one.
         key = f"checkout:{checkout.pk}:{order.number}:v{checkout.totals_version}"
@@ -226,7 +232,7 @@ def checkout_change_cart(
         if order is not None and order.status == Order.Status.PENDING_PAYMENT
         else None
     )
-    if payment is not None and payment.status != "canceled":
+    if payment is not None and payment.status != IntentStatus.CANCELED:
         # Stripe's word, not the stored status: the card may have gone
         # through a moment ago.
         payment = billing_services.payment_sync(
@@ -234,15 +240,15 @@ def checkout_change_cart(
         )
         if payment.is_open:
             payment = billing_services.payment_cancel(payment=payment)
-        if payment.status == "succeeded":
+        if payment.status == IntentStatus.SUCCEEDED:
             order_payment_succeeded(
                 intent_id=payment.intent_id, source="change_cart", payment=payment
             )
             raise InvalidTransition(
                 "This payment went through; the cart can no longer change.",
-                details={"from": "succeeded"},
+                details={"from": IntentStatus.SUCCEEDED},
             )
-        if payment.status != "canceled":
+        if payment.status != IntentStatus.CANCELED:
             raise InvalidTransition(
                 "The payment is being processed; the cart cannot change now.",
                 details={"from": payment.status},
@@ -264,7 +270,7 @@ def checkout_change_cart(
             if pending is not None
             else None
         )
-        if latest is not None and latest.status != "canceled":
+        if latest is not None and latest.status != IntentStatus.CANCELED:
             raise InvalidTransition(
                 "A payment was started again meanwhile; try again.",
                 details={"from": latest.status},
@@ -292,6 +298,10 @@ def checkout_hold_renew(*, checkout: Checkout) -> bool:
     race finalisation into a hold for units already sold. Return whether the
     hold was renewed.
     """
+    if not checkout.totals_fingerprint:
+        # Set when payment starts, with the pending order and its hold: no
+        # fingerprint, no hold to renew.
+        return False
     now = timezone.now()
     with transaction.atomic():
         order = (
@@ -343,12 +353,12 @@ def checkout_complete(
                 details={"from": checkout.state, "to": S.PROCESSING},
             )
         return order
-    if payment.status != "succeeded":
+    if payment.status != IntentStatus.SUCCEEDED:
         # A webhook may have recorded the success already; otherwise ask Stripe.
         payment = billing_services.payment_sync(
             intent_id=payment.intent_id, payment=payment
         )
-    if payment.status == "succeeded":
+    if payment.status == IntentStatus.SUCCEEDED:
         # Finalises a pending order once; returns a paid one unchanged. Never
         # None here: the payment was found through this checkout's order.
         return cast(
@@ -363,9 +373,9 @@ def checkout_complete(
     order = Order.objects.get(number=payment.reference)
     if order.status != Order.Status.PENDING_PAYMENT:
         return order
-    if payment.status == "processing":
+    if payment.status == IntentStatus.PROCESSING:
         return order
-    if payment.last_error and payment.status == "requires_payment_method":
+    if payment.last_error and payment.status == IntentStatus.REQUIRES_PAYMENT_METHOD:
         with transaction.atomic():
             locked = Checkout.objects.select_for_update().get(pk=checkout.pk)
             if locked.state in (S.REVIEW, S.PROCESSING):
@@ -392,8 +402,10 @@ def checkout_complete(
 
 def payment_confirm_for_tests(
     *, intent_id: str, card_number: str
-) -> stripe.PaymentIntent:
+) -> gateway.PaymentIntentSnapshot:
     """Confirm an intent server-side as a mobile SDK would (tests, demos)."""
-    return gateway.payment_intent_confirm(
+    from apps.billing.gateway import testing
+
+    return testing.payment_intent_confirm_with_test_card(
         payment_intent_id=intent_id, card_number=card_number
     )

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from django.db.models import prefetch_related_objects
+
 from apps.carts import selectors as cart_selectors
-from apps.carts.selectors import CartView
+from apps.carts.selectors import CartPricingInput, CartView
 from apps.checkout.models import Checkout, ShippingMethod, TaxRate, TaxSettings
 from apps.core.money import percent_of
 from apps.coupons.pricing import TaxRate as PricingTaxRate
-from apps.inventory import selectors as inventory_selectors
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,11 +117,31 @@ def prices_include_tax() -> bool:
     return bool(row and row.prices_include_tax)
 
 
-def _weights(view: CartView) -> dict[int, int]:
-    variants = inventory_selectors.variants_for_ids(
-        ids=[line.variant_id for line in view.lines]
+@dataclass(slots=True)
+class PricingReads:
+    """What pricing one checkout reads, read once per request and reused.
+
+    A request that changes several steps (the API's PATCH) prices the
+    checkout more than once: the cart rows, the un-shipped base view, the
+    shipping methods and the tax rows are the same each time. Keyed memos,
+    so a changed address or subtotal still reads afresh. Never kept past
+    the request.
+    """
+
+    loaded: CartPricingInput | None = None
+    base: tuple[CartView, dict[int, int]] | None = None
+    quotes: dict[tuple[str, str, int, int], list[ShippingQuote]] = field(
+        default_factory=dict
     )
-    return {vid: v.weight_grams for vid, v in variants.items()}
+    rates: dict[tuple[str, str], tuple[PricingTaxRate, ...]] = field(
+        default_factory=dict
+    )
+    inclusive: bool | None = None
+
+
+def _weights(loaded: CartPricingInput) -> dict[int, int]:
+    # The lines come with their variants: no second read of the catalogue.
+    return {line.variant_id: line.variant.weight_grams for line in loaded.lines}
 
 
 def cart_requires_shipping(weights: dict[int, int]) -> bool:
@@ -133,15 +154,21 @@ def shipping_quotes(
 ) -> list[ShippingQuote]:
     """Return the active methods serving ``country`` in ``currency``, priced."""
     country = (country or "").upper()
-    methods = (
-        ShippingMethod.objects.filter(is_active=True, currency=currency)
-        .select_related("zone")
-        .prefetch_related("weight_bands")
+    methods = [
+        method
+        for method in ShippingMethod.objects.filter(
+            is_active=True, currency=currency
+        ).select_related("zone")
+        if country in [c.upper() for c in method.zone.countries or []]
+    ]
+    # Bands only for the weight-priced methods that serve here: a shop
+    # without any reads none.
+    prefetch_related_objects(
+        [m for m in methods if m.rate_type == ShippingMethod.RateType.WEIGHT],
+        "weight_bands",
     )
     quotes = []
     for method in methods:
-        if country not in [c.upper() for c in method.zone.countries or []]:
-            continue
         if method.rate_type == ShippingMethod.RateType.WEIGHT:
             band = next(
                 (
@@ -172,23 +199,82 @@ def _destination(checkout: Checkout, requires_shipping: bool) -> dict:
     return checkout.billing_address or {}
 
 
+def _base(checkout: Checkout, reads: PricingReads) -> tuple[CartView, dict[int, int]]:
+    """The cart priced without shipping or tax, and the weight per variant."""
+    if reads.base is None:
+        if reads.loaded is None:
+            reads.loaded = cart_selectors.cart_pricing_input(cart=checkout.cart)
+        view = cart_selectors.cart_view(
+            cart=checkout.cart,
+            user=checkout.user,
+            tax_rates=(),
+            customer_order_count=0,
+            loaded=reads.loaded,
+        )
+        reads.base = (view, _weights(reads.loaded))
+    return reads.base
+
+
+def _quotes(
+    reads: PricingReads,
+    *,
+    country: str,
+    currency: str,
+    subtotal_minor: int,
+    weight_grams: int,
+) -> list[ShippingQuote]:
+    key = ((country or "").upper(), currency, subtotal_minor, weight_grams)
+    if key not in reads.quotes:
+        reads.quotes[key] = shipping_quotes(
+            country=country,
+            currency=currency,
+            subtotal_minor=subtotal_minor,
+            weight_grams=weight_grams,
+        )
+    return reads.quotes[key]
+
+
+def checkout_offered_quotes(
+    *, checkout: Checkout, reads: PricingReads | None = None
+) -> list[ShippingQuote]:
+    """Return the methods offered for the checkout's address and cart, priced."""
+    if not checkout.shipping_address:
+        return []
+    reads = reads or PricingReads()
+    base, weights = _base(checkout, reads)
+    if not cart_requires_shipping(weights):
+        return []
+    return _quotes(
+        reads,
+        country=checkout.shipping_address.get("country", ""),
+        currency=checkout.cart.currency,
+        subtotal_minor=base.breakdown.subtotal_minor - base.breakdown.discount_minor,
+        weight_grams=sum(
+            weights.get(li.variant_id, 0) * li.quantity for li in base.lines
+        ),
+    )
+
+
 def checkout_totals(
-    *, checkout: Checkout, customer_order_count: int | None = None
+    *,
+    checkout: Checkout,
+    customer_order_count: int | None = None,
+    reads: PricingReads | None = None,
 ) -> Totals:
     """Price the checkout's cart with its shipping method and destination tax.
 
-    Query count does not depend on the number of lines.
+    Query count does not depend on the number of lines. Pass the request's
+    ``reads`` to price again without reading the same rows again.
     """
+    reads = reads or PricingReads()
     cart = checkout.cart
-    base = cart_selectors.cart_view(
-        cart=cart, user=checkout.user, tax_rates=(), customer_order_count=0
-    )
-    weights = _weights(base)
+    base, weights = _base(checkout, reads)
     requires_shipping = cart_requires_shipping(weights)
     weight = sum(weights.get(li.variant_id, 0) * li.quantity for li in base.lines)
     quote = None
     if requires_shipping and checkout.shipping_method_id and checkout.shipping_address:
-        quotes = shipping_quotes(
+        quotes = _quotes(
+            reads,
             country=checkout.shipping_address.get("country", ""),
             currency=cart.currency,
             subtotal_minor=base.breakdown.subtotal_minor
@@ -200,10 +286,13 @@ def checkout_totals(
     # payment refuses to start): never an unquotable method priced at 0.
     shipping_minor = quote.price_minor if quote else 0
     destination = _destination(checkout, requires_shipping)
-    rates = tax_provider().rates_for(
-        country=destination.get("country", ""), region=destination.get("region", "")
-    )
-    inclusive = prices_include_tax()
+    place = (destination.get("country", ""), destination.get("region", ""))
+    if place not in reads.rates:
+        reads.rates[place] = tax_provider().rates_for(country=place[0], region=place[1])
+    rates = reads.rates[place]
+    if reads.inclusive is None:
+        reads.inclusive = prices_include_tax()
+    inclusive = reads.inclusive
     view = cart_selectors.cart_view(
         cart=cart,
         user=checkout.user,
@@ -211,6 +300,7 @@ def checkout_totals(
         shipping_minor=shipping_minor,
         tax_rates=() if inclusive else rates,
         customer_order_count=customer_order_count,
+        loaded=reads.loaded,
     )
     b = view.breakdown
     taxes: list[dict[str, Any]]

@@ -6,4 +6,4 @@ class SubscriptionsConfig(AppConfig):
     label = "subscriptions"
 
     def ready(self) -> None:
-        from apps.subscriptions import handlers  # noqa: F401
+        from apps.subscriptions import handlers, licence_handlers  # noqa: F401

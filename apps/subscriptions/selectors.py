@@ -12,10 +12,24 @@ import uuid
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q, QuerySet
 
-from apps.subscriptions.exceptions import PlanNotFound, UnknownPlans
-from apps.subscriptions.models import Feature, Plan, PlanPrice
+from apps.subscriptions.exceptions import (
+    InvoiceNotFound,
+    PlanNotFound,
+    SubscriptionNotFound,
+    UnknownPlans,
+)
+from apps.subscriptions.models import (
+    LIVE_STATUSES,
+    Feature,
+    Invoice,
+    Plan,
+    PlanAssignment,
+    PlanPrice,
+    ScheduledChange,
+    Subscription,
+)
 
 VERSION_KEY = "subscriptions:catalogue:version"
 CATALOGUE_TTL = 60 * 60
@@ -170,3 +184,123 @@ def pricing_page(*, interval: str) -> dict[str, Any]:
         for f in data["features"]
     ]
     return {"plans": cards, "rows": rows}
+
+
+# --- subscriptions ------------------------------------------------------------
+
+
+def subscription_list_for_user(*, user: Any) -> QuerySet[Subscription]:
+    """The user's subscriptions, newest first (at most one is live).
+
+    Each carries ``pending_changes``: its scheduled change, if any (a list of
+    at most one, with the new price and plan).
+    """
+    pending = ScheduledChange.objects.filter(
+        status=ScheduledChange.Status.PENDING
+    ).select_related("to_price__plan")
+    return (
+        Subscription.objects.filter(user=user)
+        .select_related("price__plan")
+        .prefetch_related(
+            Prefetch("scheduled_changes", queryset=pending, to_attr="pending_changes")
+        )
+    )
+
+
+def subscription_get_for_user(*, user: Any, subscription_id: int) -> Subscription:
+    """Raise SubscriptionNotFound for another user's id: existence never leaks."""
+    sub = subscription_list_for_user(user=user).filter(pk=subscription_id).first()
+    if sub is None:
+        raise SubscriptionNotFound(subscription_id)
+    return sub
+
+
+def subscription_current_for_user(*, user: Any) -> Subscription | None:
+    """The live subscription, else the latest one (for the account page)."""
+    subs = subscription_list_for_user(user=user)
+    return subs.filter(status__in=LIVE_STATUSES).first() or subs.first()
+
+
+def invoice_list_for_user(*, user: Any) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(user=user).order_by("-issued_at", "-pk")
+
+
+def invoice_get_for_user(*, user: Any, invoice_id: int) -> Invoice:
+    """One of the user's invoices with its lines; raise InvoiceNotFound."""
+    invoice = (
+        invoice_list_for_user(user=user)
+        .prefetch_related("lines")
+        .filter(pk=invoice_id)
+        .first()
+    )
+    if invoice is None:
+        raise InvoiceNotFound(invoice_id)
+    return invoice
+
+
+def licence_list_for_user(*, user: Any) -> list[Any]:
+    """The user's keys, newest first, each with its seated devices."""
+    from apps.subscriptions.licence_models import LicenceDevice, LicenceKey
+
+    return list(
+        LicenceKey.objects.filter(user=user)
+        .select_related("subscription__price__plan")
+        .prefetch_related(
+            Prefetch(
+                "devices",
+                queryset=LicenceDevice.objects.filter(released_at__isnull=True),
+                to_attr="seated_devices",
+            )
+        )
+        .order_by("-created_at", "-pk")[:50]
+    )
+
+
+# --- private plans --------------------------------------------------------------
+
+
+def plan_is_available_to(*, plan: Plan, user: Any) -> bool:
+    """Public plans are everyone's; a private one only its assigned users'."""
+    if plan.visibility == Plan.Visibility.PUBLIC:
+        return True
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return PlanAssignment.objects.filter(plan=plan, user=user).exists()
+
+
+def plan_prices_assigned_to(*, user: Any) -> list[PlanPrice]:
+    """Active prices of the active private plans staff offered this user."""
+    return list(
+        PlanPrice.objects.filter(
+            active=True,
+            plan__status=Plan.Status.ACTIVE,
+            plan__assignments__user=user,
+        )
+        .exclude(stripe_price_id="")
+        .select_related("plan")
+        .order_by("plan__sort_order", "interval", "amount_minor")
+    )
+
+
+def plan_price_get(*, price_id: int) -> PlanPrice | None:
+    return PlanPrice.objects.select_related("plan").filter(pk=price_id).first()
+
+
+def plan_prices_for_change(*, subscription: Subscription, user: Any) -> list[PlanPrice]:
+    """Prices the subscriber may move to: same currency, offered to them."""
+    offered = Q(plan__visibility=Plan.Visibility.PUBLIC) | Q(
+        plan__assignments__user=user
+    )
+    return list(
+        PlanPrice.objects.filter(
+            offered,
+            active=True,
+            plan__status=Plan.Status.ACTIVE,
+            currency=subscription.price.currency,
+        )
+        .exclude(stripe_price_id="")
+        .exclude(pk=subscription.price_id)
+        .select_related("plan")
+        .distinct()
+        .order_by("plan__sort_order", "interval", "amount_minor")
+    )

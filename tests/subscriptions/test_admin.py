@@ -128,3 +128,27 @@ def test_plan_added_in_admin_with_a_price_in_currency_units(
     plan.refresh_from_db()
     # Saved in admin, pushed by the queued task (eager in tests) after commit.
     assert plan.push_status == PushStatus.SYNCED
+
+
+@pytest.mark.parametrize(
+    "model", ["subscription", "invoice", "scheduledchange", "customer"]
+)
+def test_record_changelists_load_and_cannot_add(staff_client, model):
+    from tests.subscriptions.factories import InvoiceLineFactory
+
+    InvoiceLineFactory()
+
+    assert staff_client.get(f"/admin/subscriptions/{model}/").status_code == 200
+    assert staff_client.get(f"/admin/subscriptions/{model}/add/").status_code == 403
+
+
+def test_invoice_admin_is_read_only_in_currency_units(staff_client):
+    from tests.subscriptions.factories import InvoiceLineFactory
+
+    line = InvoiceLineFactory(amount_minor=1999, invoice__total_minor=1999)
+    url = f"/admin/subscriptions/invoice/{line.invoice.pk}/change/"
+
+    body = staff_client.get(url).content.decode()
+
+    assert "$19.99" in body
+    assert staff_client.post(url, {}).status_code == 403

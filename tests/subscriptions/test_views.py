@@ -113,11 +113,24 @@ def test_warm_pricing_page_signed_in_adds_only_the_user_and_cart_badge(
     assert response.status_code == 200
 
 
-def test_subscribe_link_says_subscribing_arrives_soon(client, catalogue):
+def test_subscribe_page_anonymous_goes_to_login(client, catalogue):
+    response = client.get(f"/subscribe/{catalogue['pro_month'].pk}/")
+
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
+
+
+def test_subscribe_page_get_shows_price_and_writes_nothing(client, catalogue):
+    from apps.subscriptions.models import Subscription
+    from tests.accounts.factories import UserFactory
+
+    client.force_login(UserFactory())
+
     response = client.get(f"/subscribe/{catalogue['pro_month'].pk}/")
 
     assert response.status_code == 200
-    assert "Subscribing arrives soon" in response.content.decode()
+    assert "Continue to payment" in response.content.decode()
+    assert not Subscription.objects.exists()
 
 
 def test_nav_links_to_pricing(client):

@@ -103,9 +103,15 @@ class PlanCompareApi(APIView):
     class InputSerializer(serializers.Serializer):
         plans = serializers.CharField(help_text="Comma-separated plan slugs.")
 
+        class Meta:
+            ref_name = "PlanCompareInput"
+
     class OutputSerializer(serializers.Serializer):
         plans = PlanOutputSerializer(many=True)
         rows = CompareRowOutputSerializer(many=True)
+
+        class Meta:
+            ref_name = "PlanCompareOutput"
 
     @extend_schema(
         operation_id="plans_compare",

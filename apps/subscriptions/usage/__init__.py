@@ -1,0 +1,1 @@
+"""Usage metering with enforced limits (counters, raw events, alerts)."""

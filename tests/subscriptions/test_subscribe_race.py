@@ -1,0 +1,50 @@
+"""One live subscription per user, under real parallel requests (PostgreSQL)."""
+
+import uuid
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.billing.gateway import subscriptions as gw
+from apps.subscriptions.models import Customer, Subscription
+from tests.accounts.factories import UserFactory
+from tests.parallel import run_in_parallel
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.localstripe,
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def test_ten_parallel_subscribe_requests_give_one_subscription_one_intent(
+    pushed_price,
+):
+    user = UserFactory()
+    price = pushed_price(amount=1500)
+
+    def subscribe():
+        client = APIClient()
+        client.force_authenticate(user)
+        response = client.post(
+            "/api/v1/subscriptions/",
+            {"price": price.pk},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+        )
+        return response.status_code, response.json()
+
+    results, errors = run_in_parallel([subscribe for _ in range(10)])
+
+    assert errors == []
+    created = [body for status, body in results if status == 201]
+    refused = [body["error"]["code"] for status, body in results if status != 201]
+    assert created, results
+    assert set(refused) <= {"subscription_pending"}
+    assert len({body["subscription"]["id"] for body in created}) == 1
+    assert len({body["client_secret"] for body in created}) == 1
+    assert Subscription.objects.filter(user=user).count() == 1
+    customer = Customer.objects.get(user=user)
+    invoices = gw.invoice_list(customer_id=customer.stripe_id)
+    assert len(invoices) == 1
+    assert invoices[0].payment_intent_id  # the one PaymentIntent

@@ -1,0 +1,48 @@
+"""Subscription histories written straight as our event rows, at chosen times."""
+
+import datetime as dt
+
+from apps.subscriptions.models import PlanPrice, Subscription, SubscriptionEvent
+from tests.accounts.factories import UserFactory
+
+
+def at(day: str, hour: int = 12) -> dt.datetime:
+    return dt.datetime.fromisoformat(day).replace(hour=hour, tzinfo=dt.UTC)
+
+
+def history(steps, *, user=None) -> Subscription:
+    """Create a subscription and its events.
+
+    ``steps``: (when, to_status, price, extra details) in time order; a step
+    whose price differs from the previous one records the price change as
+    subscription_apply does (details from_price/to_price).
+    """
+    user = user or UserFactory()
+    first_when, _, first_price, _ = steps[0]
+    price: PlanPrice = first_price
+    status = ""
+    rows = []
+    for when, to_status, step_price, extra in steps:
+        details = dict(extra or {})
+        if step_price.pk != price.pk:
+            details.update(from_price=price.pk, to_price=step_price.pk)
+            price = step_price
+        rows.append((when, status, to_status, price, details))
+        status = to_status
+    sub = Subscription.objects.create(
+        user=user, price=price, status=status, stripe_id=f"sub_h{user.pk}_{len(rows)}"
+    )
+    Subscription.objects.filter(pk=sub.pk).update(created_at=first_when)
+    for when, source, to, row_price, details in rows:
+        event = SubscriptionEvent.objects.create(
+            subscription=sub,
+            from_status=source,
+            to_status=to,
+            reason="test",
+            actor="system",
+            amount_minor=row_price.amount_minor,
+            currency=row_price.currency,
+            details=details,
+        )
+        SubscriptionEvent.objects.filter(pk=event.pk).update(created_at=when)
+    return sub

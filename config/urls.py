@@ -1,7 +1,8 @@
 from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.contrib.flatpages import views as flatpage_views
+from django.urls import include, path, re_path
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -10,12 +11,14 @@ from drf_spectacular.views import (
 
 from apps.billing.views import StripeWebhookView
 from apps.core import views as core_views
+from apps.core.metrics_view import metrics as metrics_view
 from apps.inventory import views as inventory_views
 
 urlpatterns = [
     path("", inventory_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("account/", include("apps.accounts.urls")),
@@ -25,8 +28,13 @@ urlpatterns = [
     path("cart/", include("apps.carts.urls")),
     path("coupons/", include("apps.coupons.urls")),
     path("checkout/", include("apps.checkout.urls")),
+    # The captured url keeps its "pages/" prefix, so a flat page's URL in
+    # admin is the address it is served at (/pages/about/).
+    re_path(r"^(?P<url>pages/.+)$", flatpage_views.flatpage, name="flatpage"),
     path("billing/", include("apps.billing.urls")),
     path("", include("apps.subscriptions.urls")),
+    path("dunning/", include("apps.dunning.urls")),
+    path("staff/analytics/", include("apps.analytics.urls")),
     path("api/v1/", include("apps.core.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script from this same URL

@@ -21,9 +21,10 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env("SITE_URL", default="http://localhost:8000")
+SITE_ID = 1
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "apps.core.admin_site.ShopAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -31,9 +32,15 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Flat pages (About, Terms...) edited in admin; flatpages needs sites.
+    "django.contrib.sites",
+    "django.contrib.flatpages",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Service-to-service API keys (licence verify, usage batch): hashed keys,
+    # prefix lookup, expiry and revocation, managed in admin.
+    "rest_framework_api_key",
     "allauth",
     "allauth.account",
     "allauth.headless",
@@ -52,6 +59,8 @@ INSTALLED_APPS = [
     "apps.billing",
     "apps.checkout",
     "apps.subscriptions",
+    "apps.dunning",
+    "apps.analytics",
 ]
 
 MIDDLEWARE = [
@@ -165,6 +174,11 @@ CELERY_BEAT_SCHEDULE = {
     # after-commit task was never queued (broker down, process killed).
     "core.relay_outbox": {
         "task": "core.relay_outbox",
+        "schedule": 60,
+    },
+    # Failed steps (apps.core.workflows) whose next attempt is due.
+    "core.retry_workflows": {
+        "task": "core.retry_workflows",
         "schedule": 60,
     },
     # inventory: expire lapsed stock holds (availability ignores them already).
@@ -379,6 +393,11 @@ LOGGING: dict[str, Any] = {
 
 SPECTACULAR_SETTINGS.update(
     {
+        # Several models have a "status"; name each choice set for its model.
+        "ENUM_NAME_OVERRIDES": {
+            "SubscriptionStatusEnum": "apps.subscriptions.models.SubscriptionStatus",
+            "InvoiceStatusEnum": "apps.subscriptions.models.Invoice.Status",
+        },
         # Served from our own static files: the CSP allows no CDN.
         "SWAGGER_UI_DIST": "SIDECAR",
         "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -480,3 +499,147 @@ CELERY_BEAT_SCHEDULE["checkout.cancel_abandoned_orders"] = {
     "task": "checkout.cancel_abandoned_orders",
     "schedule": 10 * 60,
 }
+# subscriptions: downgrades scheduled for the period end are applied when due.
+CELERY_BEAT_SCHEDULE["subscriptions.apply_scheduled_changes"] = {
+    "task": "subscriptions.apply_scheduled_changes",
+    "schedule": 5 * 60,
+}
+# subscriptions: nightly comparison of live subscriptions and invoices with Stripe.
+CELERY_BEAT_SCHEDULE["subscriptions.billing_reconcile"] = {
+    "task": "subscriptions.billing_reconcile",
+    "schedule": crontab(hour=4, minute=15),
+}
+
+# The shop's main market: first in the shipping country list (issue 17).
+SHOP_MAIN_COUNTRY = env("SHOP_MAIN_COUNTRY", default="US")
+
+# --- Outgoing webhooks (apps.webhooks) --------------------------------------
+INSTALLED_APPS += ["apps.webhooks"]
+# Private, loopback and link-local destinations are refused unless this is on
+# (tests and local receivers); production.py forces it off.
+WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS = env.bool(
+    "WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS", default=False
+)
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
+WEBHOOKS_MAX_ATTEMPTS = env.int("WEBHOOKS_MAX_ATTEMPTS", default=12)
+WEBHOOKS_RETRY_WINDOW_HOURS = env.int("WEBHOOKS_RETRY_WINDOW_HOURS", default=72)
+# Doubling from 2 minutes, capped at a day, ±20 % jitter: 12 attempts span
+# about the 3-day window.
+WEBHOOKS_RETRY_BASE_SECONDS = env.int("WEBHOOKS_RETRY_BASE_SECONDS", default=120)
+WEBHOOKS_RETRY_MAX_DELAY_SECONDS = env.int(
+    "WEBHOOKS_RETRY_MAX_DELAY_SECONDS", default=24 * 60 * 60
+)
+WEBHOOKS_MAX_BODY_BYTES = env.int("WEBHOOKS_MAX_BODY_BYTES", default=256 * 1024)
+# An endpoint is switched off after this many dead deliveries in a row.
+WEBHOOKS_DISABLE_AFTER_DEAD = env.int("WEBHOOKS_DISABLE_AFTER_DEAD", default=5)
+# Who hears of a disabled endpoint; empty means every active staff user.
+WEBHOOKS_ALERT_EMAILS = env.list("WEBHOOKS_ALERT_EMAILS", default=[])
+CELERY_BEAT_SCHEDULE["webhooks.send_due_deliveries"] = {
+    "task": "webhooks.send_due_deliveries",
+    "schedule": 60,
+}
+
+# --- dunning (issue 15): failed renewals retried on the shop's own schedule.
+# Due actions (retries, emails, grace end, final action) are rows claimed with
+# a lease; a worker that died mid-action is reaped by the same task.
+CELERY_BEAT_SCHEDULE["dunning.run_due_actions"] = {
+    "task": "dunning.run_due_actions",
+    "schedule": 5 * 60,
+}
+
+# --- subscriptions: licence keys and the guest subscribe flow (issue 14) ------
+# The plan feature that says how many devices one licence key serves, and the
+# count when a plan does not set it.
+LICENCE_SEATS_FEATURE = env("LICENCE_SEATS_FEATURE", default="devices")
+LICENCE_DEFAULT_SEATS = env.int("LICENCE_DEFAULT_SEATS", default=1)
+# Verify calls per service API key (apps.core.ratelimit group licence-verify).
+LICENCE_VERIFY_RATE = env("LICENCE_VERIFY_RATE", default="600/m")
+# Guest purchases per client address (group subscribe-guest).
+SUBSCRIBE_GUEST_RATE = env("SUBSCRIBE_GUEST_RATE", default="10/10m")
+# Grace periods end by the clock: suspend their keys without waiting for Stripe.
+CELERY_BEAT_SCHEDULE["subscriptions.licences_follow_grace_expiry"] = {
+    "task": "subscriptions.licences_follow_grace_expiry",
+    "schedule": 10 * 60,
+}
+# Guest purchases paid but never confirmed back (tab closed, webhook lost).
+CELERY_BEAT_SCHEDULE["subscriptions.subscribe_flows_check_unconfirmed"] = {
+    "task": "subscriptions.subscribe_flows_check_unconfirmed",
+    "schedule": 5 * 60,
+}
+
+# --- Operations: metrics, beat heartbeat (apps.core.metrics, .heartbeat) ------
+# django-prometheus times every request; its Before/After middlewares wrap
+# the whole stack, so they go first and last.
+INSTALLED_APPS += ["django_prometheus"]
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    *MIDDLEWARE,
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+# /metrics answers a scraper that sends `Authorization: Bearer <token>` or
+# comes from an allowed address or network; with neither set it refuses all.
+METRICS_BEARER_TOKEN = env("METRICS_BEARER_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+# Celery queues whose length /metrics reports (Redis broker only); empty
+# means the default queue.
+METRICS_CELERY_QUEUES = env.list("METRICS_CELERY_QUEUES", default=[])
+# /readyz answers 503 when beat's heartbeat task last ran longer ago.
+BEAT_HEARTBEAT_MAX_AGE = env.int("BEAT_HEARTBEAT_MAX_AGE", default=10 * 60)
+CELERY_BEAT_SCHEDULE["core.beat_heartbeat"] = {
+    "task": "core.beat_heartbeat",
+    "schedule": 60,
+}
+# Worker and beat log through LOGGING above (JSON in production, each line
+# with the request id of the web request that queued the task), not through
+# Celery's own plain-text root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- subscriptions: usage metering (issue 14) --------------------------------
+# Raw usage events and counters older than 13 months are deleted nightly.
+CELERY_BEAT_SCHEDULE["subscriptions.prune_usage"] = {
+    "task": "subscriptions.prune_usage",
+    "schedule": crontab(hour=3, minute=45),
+}
+# Metered overage goes to Stripe as invoice items within the hour before a
+# period ends, so the renewal invoice carries it (idempotent per period).
+CELERY_BEAT_SCHEDULE["subscriptions.push_usage_overage"] = {
+    "task": "subscriptions.push_usage_overage",
+    "schedule": 15 * 60,
+}
+
+# --- subscriptions: trial reminders (issue 13) ---------------------------------
+# Trials ending within 3 days get their reminder email (once per trial end);
+# localstripe never sends customer.subscription.trial_will_end.
+CELERY_BEAT_SCHEDULE["subscriptions.send_trial_reminders"] = {
+    "task": "subscriptions.send_trial_reminders",
+    "schedule": 60 * 60,
+}
+
+# --- analytics (apps.analytics): nightly recomputation of the last days ------
+# Late webhooks change recent history, so each night rebuilds this many days
+# up to yesterday (UTC), replacing their rows.
+ANALYTICS_RECOMPUTE_DAYS = env.int("ANALYTICS_RECOMPUTE_DAYS", default=3)
+CELERY_BEAT_SCHEDULE["analytics.nightly_run"] = {
+    "task": "analytics.nightly_run",
+    "schedule": crontab(
+        hour=env.int("ANALYTICS_NIGHTLY_HOUR", default=2),
+        minute=env.int("ANALYTICS_NIGHTLY_MINUTE", default=0),
+    ),
+}
+# Totals across currencies use analytics.ExchangeRate into this currency.
+ANALYTICS_REPORTING_CURRENCY = env("ANALYTICS_REPORTING_CURRENCY", default="USD")
+# seed_demo's analytics history (seed_analytics_history) spans this many days.
+ANALYTICS_DEMO_DAYS = env.int("ANALYTICS_DEMO_DAYS", default=365)
+# analytics: last week's key figures to staff, Monday 07:00 UTC.
+CELERY_BEAT_SCHEDULE["analytics.weekly_summary"] = {
+    "task": "analytics.weekly_summary",
+    "schedule": crontab(day_of_week="mon", hour=7, minute=0),
+}
+# analytics: dashboard and API reads of analytics tables go to a read replica
+# when one is configured (apps.analytics.routers); the job writes on primary.
+if env("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+DATABASE_ROUTERS = [
+    *globals().get("DATABASE_ROUTERS", []),
+    "apps.analytics.routers.AnalyticsReplicaRouter",
+]

@@ -14,3 +14,8 @@ if not HEADLESS_JWT_PRIVATE_KEY:
     HEADLESS_JWT_PRIVATE_KEY = dev_jwt_private_key(
         BASE_DIR / "var" / "dev-jwt-private-key.pem"
     )
+
+# /metrics from this machine only, no token: a developer's own Prometheus or
+# curl, and the load tests (loadtests/) read it. Other addresses are refused
+# as in production.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])

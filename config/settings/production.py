@@ -58,3 +58,7 @@ if env("ANYMAIL_ESP", default=""):
     INSTALLED_APPS = [*INSTALLED_APPS, "anymail"]
     EMAIL_BACKEND = f"anymail.backends.{env('ANYMAIL_ESP')}.EmailBackend"
     ANYMAIL = {"API_KEY": env("ANYMAIL_API_KEY")}
+
+# Outgoing webhooks never reach private, loopback or link-local addresses in
+# production, whatever the environment says.
+WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS = False

@@ -38,3 +38,10 @@ if not HEADLESS_JWT_PRIVATE_KEY:
     HEADLESS_JWT_PRIVATE_KEY = dev_jwt_private_key(
         BASE_DIR / "var" / "dev-jwt-private-key.pem"
     )
+
+# Test receivers listen on 127.0.0.1; tests of the refusal turn this off.
+WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS = True
+
+# analytics: seed_demo's simulated history is a fortnight in tests (a year of
+# nightly computations would make every seed_demo test slow).
+ANALYTICS_DEMO_DAYS = 14

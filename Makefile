@@ -12,10 +12,12 @@ export LOCALSTRIPE_PORT
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python requirements/base.txt requirements/local.txt
-	$(BIN)/pip install --quiet -r requirements/local.txt
+# uv (pinned in requirements/bootstrap.txt) installs the exact pins; --exact
+# would also remove strays, but a developer's extra tools are theirs to keep.
+$(STAMP): $(BIN)/python requirements/bootstrap.txt requirements/base.txt requirements/local.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/bootstrap.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements/local.txt
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 venv install: $(STAMP)

@@ -33,7 +33,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))
 from _server import free_port, wait_for  # noqa: E402
+
+from tests import dbtemplate  # noqa: E402
 
 BIN = ROOT / ".venv" / "bin"
 PYTHON = str(BIN / "python")
@@ -46,11 +49,6 @@ PROFILES = {
 SHOPPERS = 20
 USAGE_USERS = 5
 SQLITE_DB = ROOT / "var" / "loadtest.sqlite3"
-SQLITE_TEMPLATE = ROOT / "var" / "loadtest-template.sqlite3"
-CHECKPOINT = (
-    "from django.db import connection\n"
-    "connection.cursor().execute('PRAGMA wal_checkpoint(TRUNCATE)')"
-)
 PASSWORD = "load-test-password-1"
 
 SEED = r"""
@@ -190,17 +188,15 @@ def localstripe_data_file(env: dict[str, str]) -> Path:
 
 
 def fresh_sqlite(procs: Processes) -> None:
-    """A new migrated SQLite database, from a kept template when there is one
-    (dj-stripe's migrations alone take most of a minute)."""
+    """A new migrated SQLite database, copied from the test suite's template
+    (dj-stripe's migrations alone take most of a minute); ``migrate`` then
+    only confirms it is current."""
     SQLITE_DB.unlink(missing_ok=True)
     for suffix in ("-wal", "-shm"):
         Path(f"{SQLITE_DB}{suffix}").unlink(missing_ok=True)
-    if SQLITE_TEMPLATE.exists():
-        shutil.copyfile(SQLITE_TEMPLATE, SQLITE_DB)
+    SQLITE_DB.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(dbtemplate.sqlite_template(), SQLITE_DB)
     procs.run("migrate", "--noinput", "-v", "0")
-    # Checkpointed into the one file before it is copied.
-    procs.run("shell", "-c", CHECKPOINT)
-    shutil.copyfile(SQLITE_DB, SQLITE_TEMPLATE)
 
 
 def percentile_rows(stats_csv: Path) -> list[dict[str, str]]:

@@ -47,10 +47,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, r
     if _on_postgres():
         dbtemplate.prepare_postgres(db, fresh=fresh)
     else:
-        base_name = os.environ.get(
-            "DJANGO_TEST_DB_NAME", str(ROOT / "var" / "test-db.sqlite3")
-        )
-        dbtemplate.prepare_sqlite(db["TEST"]["NAME"], base_name, fresh=fresh)
+        dbtemplate.prepare_sqlite(db["TEST"]["NAME"], fresh=fresh)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -18,6 +18,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -75,7 +76,46 @@ def _sqlite_copy(source: Path, target: Path) -> None:
     os.replace(partial, target)
 
 
-def prepare_sqlite(test_name: str, base_name: str, *, fresh: bool) -> None:
+def template_dir() -> Path:
+    """Where migrated SQLite templates are kept, outside any one checkout.
+
+    Like PostgreSQL's template databases (kept by the server), a template
+    outlives the clone that built it: a fresh clone with the same migrations
+    and pins (CI's, a second worktree's) copies it instead of migrating again.
+    """
+    default = Path.home() / ".cache" / "shop-test-templates"
+    return Path(os.environ.get("SHOP_TEST_TEMPLATE_DIR", default))
+
+
+# Templates of other digests (other branches, older migrations) are pruned
+# once unused for this long; a template in use is touched on every copy.
+STALE_TEMPLATE_SECONDS = 3 * 24 * 3600
+
+
+def sqlite_template() -> Path:
+    """The migrated SQLite template for the current schema, built if missing."""
+    digest = schema_digest()
+    folder = template_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    template = folder / f"sqlite-{digest}.sqlite3"
+    with _file_lock(folder / "sqlite.lock"):
+        if not template.exists():
+            building = template.with_name(template.name + ".building")
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(building) + suffix).unlink(missing_ok=True)
+            _migrate(f"sqlite:///{building}")
+            _sqlite_copy(building, template)
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(building) + suffix).unlink(missing_ok=True)
+        template.touch()
+        for old in folder.glob("sqlite-*.sqlite3"):
+            with contextlib.suppress(FileNotFoundError):
+                if time.time() - old.stat().st_mtime > STALE_TEMPLATE_SECONDS:
+                    old.unlink()
+    return template
+
+
+def prepare_sqlite(test_name: str, *, fresh: bool) -> None:
     """Give this process the SQLite file `test_name`, copied from the template.
 
     A stamp beside the file records which template it came from, so a file
@@ -87,19 +127,9 @@ def prepare_sqlite(test_name: str, base_name: str, *, fresh: bool) -> None:
     reusable = not fresh and target.exists() and stamp.exists()
     if reusable and stamp.read_text() == digest:
         return
-    template = Path(f"{base_name}.template-{digest}")
-    with _file_lock(Path(base_name + ".template.lock")):
-        if not template.exists():
-            for old in template.parent.glob(Path(base_name).name + ".template-*"):
-                old.unlink(missing_ok=True)
-            building = template.with_name(template.name + ".building")
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(building) + suffix).unlink(missing_ok=True)
-            _migrate(f"sqlite:///{building}")
-            _sqlite_copy(building, template)
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(building) + suffix).unlink(missing_ok=True)
+    template = sqlite_template()
     stamp.unlink(missing_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
     _sqlite_copy(template, target)
     stamp.write_text(digest)
 

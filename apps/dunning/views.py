@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from apps.billing.gateway import invoices as gw_invoices
 from apps.billing.gateway import subscriptions as gateway_subscriptions
+from apps.billing.gateway.types import IntentStatus
 from apps.core.exceptions import ApplicationError
 from apps.dunning import selectors, services
 
@@ -28,7 +29,8 @@ def case_pay(request: HttpRequest, case_id: int) -> HttpResponse:
         {
             "case": case,
             "payment": payment,
-            "needs_action": payment.payment_intent_status == "requires_action",
+            "needs_action": payment.payment_intent_status
+            == IntentStatus.REQUIRES_ACTION,
             "publishable_key": gateway_subscriptions.publishable_key(),
             "stripe_js_url": settings.STRIPE_JS_URL,
             "done_url": reverse("dunning:case-paid", kwargs={"case_id": case.pk}),

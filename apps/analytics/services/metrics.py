@@ -18,6 +18,7 @@ from apps.analytics.models import (
 )
 from apps.analytics.mrr import round_half_up
 from apps.analytics.services.sql import day_bounds
+from apps.billing.gateway.types import RefundStatus
 from apps.billing.models import PaymentRefund
 from apps.checkout.models import Checkout, Order, OrderLine
 from apps.subscriptions.models import SubscriptionStatus
@@ -138,7 +139,9 @@ def _commerce_figures(day: dt.date) -> dict[str, dict[str, Any]]:
         out[unit["order__currency"]]["units"] = unit["n"]
     refunds = (
         PaymentRefund.objects.filter(
-            created_at__gte=start, created_at__lt=end, status="succeeded"
+            created_at__gte=start,
+            created_at__lt=end,
+            status=RefundStatus.SUCCEEDED,
         )
         .values(currency=F("payment__currency"))
         .annotate(total=Sum("amount_minor"))

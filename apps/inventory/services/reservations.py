@@ -284,45 +284,48 @@ def stock_commit(*, ref: str) -> list[Reservation]:
     ReservationReleased when the hold was released, ReservationNotFound when
     the ref has no reservations.
     """
-    reservations = list(
-        Reservation.objects.filter(ref=ref).select_related("variant").order_by("pk")
+    # Lock first the stock rows of the tracked variants the open hold takes
+    # from (the order every stock writer locks in), then read the hold
+    # itself, locked: read after the stock lock, it is what a concurrent
+    # commit or release left, so one read does.
+    stock = {
+        item.variant_id: item
+        for item in StockItem.objects.select_for_update()
+        .filter(
+            location=DEFAULT_LOCATION,
+            variant_id__in=Reservation.objects.filter(
+                ref=ref, status__in=_OPEN, variant__track_stock=True
+            ).values("variant_id"),
+        )
+        .order_by("pk")
+    }
+    every = list(
+        Reservation.objects.select_for_update(of=("self",))
+        .filter(ref=ref)
+        .select_related("variant")
+        .order_by("pk")
     )
-    if not reservations:
+    if not every:
         raise ReservationNotFound("No reservation for this reference.")
-    open_ids = [r.pk for r in reservations if r.status in _OPEN]
-    if not open_ids:
-        committed = [
-            r for r in reservations if r.status == Reservation.Status.COMMITTED
-        ]
+    reservations = [r for r in every if r.status in _OPEN]
+    if not reservations:
+        committed = [r for r in every if r.status == Reservation.Status.COMMITTED]
         if committed:
             return committed
         raise ReservationReleased("This reservation was released.")
 
     variants = {r.variant_id: r.variant for r in reservations}
-    stock = _lock_stock_items(
-        vid for vid, variant in variants.items() if variant.track_stock
-    )
-    # Re-read after locking: a concurrent commit may have finished meanwhile.
-    reservations = list(
-        Reservation.objects.select_for_update()
-        .filter(pk__in=open_ids, status__in=_OPEN)
-        .order_by("pk")
-    )
-    if not reservations:
-        # Only a concurrent commit of these very rows makes this a success;
-        # a release (or a re-reserve replacing them) while we waited is not.
-        if not Reservation.objects.filter(
-            pk__in=open_ids, status=Reservation.Status.COMMITTED
-        ).exists():
-            raise ReservationReleased("This reservation was released.")
-        return list(
-            Reservation.objects.filter(
-                ref=ref, status=Reservation.Status.COMMITTED
-            ).order_by("pk")
-        )
+    unlocked = [
+        vid
+        for vid, variant in variants.items()
+        if variant.track_stock and vid not in stock
+    ]
+    if unlocked:
+        # No stock row yet, or a hold taken again while this waited: create
+        # and lock what is missing.
+        stock.update(_lock_stock_items(unlocked))
 
     now = timezone.now()
-    held_by_others = _held_from_stock(stock, exclude_ref=ref)
     needed: dict[int, int] = defaultdict(int)
     for r in reservations:
         if variants[r.variant_id].track_stock:
@@ -330,14 +333,20 @@ def stock_commit(*, ref: str) -> list[Reservation]:
 
     short: list[dict] = []
     expired_short = False
+    held_by_others: dict[int, int] | None = None
     for r in reservations:
         variant = variants[r.variant_id]
         if not variant.track_stock:
             continue
         on_hand = stock[r.variant_id].on_hand
         is_expired = r.status == Reservation.Status.EXPIRED or r.expires_at <= now
-        # An expired hold no longer protects its units: others' holds come first.
-        room = on_hand - held_by_others.get(r.variant_id, 0) if is_expired else on_hand
+        room = on_hand
+        if is_expired:
+            # An expired hold no longer protects its units: others' holds
+            # come first. Read only then (none for a commit in time).
+            if held_by_others is None:
+                held_by_others = _held_from_stock(stock, exclude_ref=ref)
+            room -= held_by_others.get(r.variant_id, 0)
         if needed[r.variant_id] > room:
             expired_short = expired_short or is_expired
             short.append(

@@ -6,7 +6,7 @@ Locking: see the package docstring; holds are re-read after the stock lock.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -177,6 +177,7 @@ def stock_reserve(
     ref: str,
     ttl: timedelta,
     savepoint: bool = True,
+    variants: Mapping[int, Variant] | None = None,
 ) -> list[Reservation]:
     """Hold units for ``ref`` until now + ttl, all lines or none.
 
@@ -192,16 +193,24 @@ def stock_reserve(
     propagate (rolling back as a whole): a savepoint of its own buys nothing
     there and costs two statements. A caller that catches them and goes on
     keeps the default.
+
+    ``variants`` are the requested variants (product loaded) when the caller
+    read them in this transaction already (checkout's pricing): not read again.
     """
     with transaction.atomic(savepoint=savepoint):
-        return _reserve(items=items, ref=ref, ttl=ttl)
+        return _reserve(items=items, ref=ref, ttl=ttl, variants=variants)
 
 
 def _reserve(
-    *, items: Sequence[ReservationRequest], ref: str, ttl: timedelta
+    *,
+    items: Sequence[ReservationRequest],
+    ref: str,
+    ttl: timedelta,
+    variants: Mapping[int, Variant] | None = None,
 ) -> list[Reservation]:
     wanted = _merge_lines(items)
-    variants = Variant.objects.select_related("product").in_bulk(list(wanted))
+    if variants is None or not set(wanted) <= set(variants):
+        variants = Variant.objects.select_related("product").in_bulk(list(wanted))
     for variant_id in wanted:
         variant = variants.get(variant_id)
         if variant is None or not (variant.is_active and variant.product.is_active):
@@ -221,8 +230,8 @@ def _reserve(
 
     tracked = [vid for vid in wanted if variants[vid].track_stock]
     stock = _lock_stock_items(tracked)
-    # Re-read holds only after the lock: they may have changed while waiting.
-    list(
+    # Lock the holds only after the stock: they may have changed while waiting.
+    previous = list(
         Reservation.objects.select_for_update()
         .filter(ref=ref, status__in=_RELEASABLE)
         .order_by("pk")
@@ -250,11 +259,14 @@ def _reserve(
         raise _out_of_stock(short)
 
     now = timezone.now()
-    reservations_transition(
-        reservations=Reservation.objects.filter(ref=ref),
-        to=Reservation.Status.RELEASED,
-        now=now,
-    )
+    if previous:
+        # The locked holds this one replaces (none on a first reserve: no
+        # UPDATE then).
+        reservations_transition(
+            reservations=Reservation.objects.filter(pk__in=[r.pk for r in previous]),
+            to=Reservation.Status.RELEASED,
+            now=now,
+        )
     page_cache.catalogue_changed()  # pages show units net of holds
     return Reservation.objects.bulk_create(
         [

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import Exists, OuterRef, Sum
 from django.utils import timezone
 
 from apps.carts.exceptions import CartNotFound
@@ -118,13 +118,19 @@ class CartPricingInput:
 def cart_pricing_input(*, cart: Cart) -> CartPricingInput:
     """Load the cart's lines (with variants), availability and coupons.
 
-    Two queries with no coupon, three with some, whatever the line count.
+    One query for a cart with lines and no coupon; coupons add their rows,
+    rules and the stacking policy. Never a query per line or coupon.
     """
-    # The lines, their variants and the variants' stock in one query.
+    # The lines, their variants, the variants' stock and whether the cart
+    # has coupons, in one query.
     lines = tuple(
         inventory_selectors.with_variant_availability(
-            CartLine.objects.filter(cart=cart).select_related(
-                "variant__product__category"
+            CartLine.objects.filter(cart=cart)
+            .select_related("variant__product__category")
+            .annotate(
+                cart_has_coupons=Exists(
+                    CartCoupon.objects.filter(cart_id=OuterRef("cart_id"))
+                )
             ),
             variant_field="variant",
         ).order_by("created_at", "pk")
@@ -139,13 +145,19 @@ def cart_pricing_input(*, cart: Cart) -> CartPricingInput:
         )
         for line in lines
     }
-    cart_coupons = tuple(
-        CartCoupon.objects.filter(cart=cart)
-        .select_related("coupon")
-        .prefetch_related(
-            *(f"coupon__{name}" for name in coupon_selectors.COUPON_RULE_PREFETCH)
+    # A cart without lines says nothing about its coupons: read them then.
+    no_coupons = bool(lines) and not getattr(lines[0], "cart_has_coupons", True)
+    cart_coupons = (
+        ()
+        if no_coupons
+        else tuple(
+            CartCoupon.objects.filter(cart=cart)
+            .select_related("coupon")
+            .prefetch_related(
+                *(f"coupon__{name}" for name in coupon_selectors.COUPON_RULE_PREFETCH)
+            )
+            .order_by("created_at", "pk")
         )
-        .order_by("created_at", "pk")
     )
     policy = (
         coupon_selectors.stacking_policy_get() if cart_coupons else StackingPolicy()

@@ -32,19 +32,21 @@ COMPLETE_TARGET = 25
 # POST /checkouts/: the Idempotency-Key claim and its result (2), the cart,
 # whether it has a checkout (2), the outer transaction and the insert's own
 # savepoint (4 SAVEPOINT/RELEASE; BEGIN/COMMIT outside tests, which Django
-# does not count), the checkout (1), the lines with their variants and stock
-# (1), the coupons (1), the checkout's two moves (2), the audit row (1).
-CREATE_QUERIES = 14
+# does not count), the checkout (1), the lines with their variants, stock
+# and whether the cart has coupons (1; a cart with coupons reads them, their
+# rules and the stacking policy too), the checkout's two moves (2), the
+# audit row (1).
+CREATE_QUERIES = 13
 # PATCH: the view's read (1), its transaction (2), the locked checkout (1),
-# lines with variants and stock (1), coupons (1), one UPDATE (1).
-PATCH_QUERIES = 7
+# the lines as above (1), one UPDATE (1).
+PATCH_QUERIES = 6
 # POST payment: the Idempotency-Key (2), the view's read and the locked
-# re-read (2), its transaction (2), lines with variants and stock (1),
-# coupons (1), stock_reserve (4: stock rows, the ref's holds, others' holds,
+# re-read (2), its transaction (2), the lines as above (1),
+# stock_reserve (4: stock rows, the ref's holds, others' holds,
 # the new holds), the order, its event and lines (3), the cart's payment
 # lock and the checkout's move (2), billing's intent record (1), the audit
 # row (1). A first payment looks up no earlier order or intent.
-PAYMENT_QUERIES = 19
+PAYMENT_QUERIES = 18
 # POST complete: the Idempotency-Key (2), the view's read (1), the payment
 # and its sync (2), the transaction (2), the locked order and its lines (2),
 # stock_commit in its savepoint (2 + 5: stock rows, the hold, the stock

@@ -164,6 +164,10 @@ class StateMachine(Generic[M]):
         stamp = self.stamps.get(to)
         if stamp:
             values.setdefault(stamp, timezone.now())
+        loaded = list(loaded)
+        if loaded and any(hasattr(v, "resolve_expression") for v in extra.values()):
+            # Only the database knows what an expression wrote.
+            raise ValueError(f"{self.label}: cannot mirror an expression on rows")
         for counter in self.bump:
             values[counter] = models.F(counter) + 1
         sources = self.sources_of(to)

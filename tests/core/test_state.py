@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import transaction
+from django.db.models import F
 
 from apps.carts.models import Cart
 from apps.core.exceptions import InvalidTransition
@@ -131,3 +132,15 @@ def test_move_many_loaded_rows_carry_the_update_without_a_read(
         open_cart.version,
         open_cart.updated_at,
     )
+
+
+def test_move_many_loaded_rows_refuse_an_expression_before_writing():
+    cart = CartFactory()
+    with pytest.raises(ValueError, match="cannot mirror"):
+        CARTS.move_many(
+            Cart.objects.filter(pk=cart.pk),
+            ABANDONED,
+            loaded=[cart],
+            expires_at=F("created_at"),
+        )
+    assert Cart.objects.get(pk=cart.pk).status == OPEN

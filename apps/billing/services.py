@@ -145,6 +145,7 @@ def payment_intent_ensure(
     currency: str,
     idempotency_key: str,
     metadata: dict[str, str] | None = None,
+    new_reference: bool = False,
 ) -> Payment:
     """Return the one open PaymentIntent for ``reference`` at ``amount_minor``.
 
@@ -152,9 +153,15 @@ def payment_intent_ensure(
     concurrent calls get the same intent from Stripe); a later call with a
     new amount updates the same intent, or cancels and replaces it when
     Stripe no longer lets it change. A succeeded or processing payment is
-    returned unchanged. Raise PaymentProviderError or TransientError.
+    returned unchanged. ``new_reference=True`` says the caller just created
+    ``reference`` (a new order's number): no payment can have it, none is
+    looked up. Raise PaymentProviderError or TransientError.
     """
-    existing = Payment.objects.filter(reference=reference).order_by("-pk").first()
+    existing = (
+        None
+        if new_reference
+        else Payment.objects.filter(reference=reference).order_by("-pk").first()
+    )
     if existing is not None and existing.status in (
         IntentStatus.SUCCEEDED,
         IntentStatus.PROCESSING,

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import Exists, OuterRef, Sum
+from django.utils import timezone
 
 from apps.carts.exceptions import CartNotFound
 from apps.carts.models import Cart, CartCoupon, CartLine
@@ -117,23 +118,46 @@ class CartPricingInput:
 def cart_pricing_input(*, cart: Cart) -> CartPricingInput:
     """Load the cart's lines (with variants), availability and coupons.
 
-    Three queries with no coupon, four with some, whatever the line count.
+    One query for a cart with lines and no coupon; coupons add their rows,
+    rules and the stacking policy. Never a query per line or coupon.
     """
+    # The lines, their variants, the variants' stock and whether the cart
+    # has coupons, in one query.
     lines = tuple(
-        CartLine.objects.filter(cart=cart)
-        .select_related("variant__product__category")
-        .order_by("created_at", "pk")
+        inventory_selectors.with_variant_availability(
+            CartLine.objects.filter(cart=cart)
+            .select_related("variant__product__category")
+            .annotate(
+                cart_has_coupons=Exists(
+                    CartCoupon.objects.filter(cart_id=OuterRef("cart_id"))
+                )
+            ),
+            variant_field="variant",
+        ).order_by("created_at", "pk")
     )
-    availability = inventory_selectors.variant_availability_map(
-        variant_ids=[line.variant_id for line in lines]
-    )
-    cart_coupons = tuple(
-        CartCoupon.objects.filter(cart=cart)
-        .select_related("coupon")
-        .prefetch_related(
-            *(f"coupon__{name}" for name in coupon_selectors.COUPON_RULE_PREFETCH)
+    today = timezone.localdate()
+    availability = {
+        line.variant_id: inventory_selectors.availability_from_counts(
+            line.variant,
+            on_hand=getattr(line, "stock_on_hand", 0),
+            reserved=getattr(line, "stock_reserved", 0),
+            today=today,
         )
-        .order_by("created_at", "pk")
+        for line in lines
+    }
+    # A cart without lines says nothing about its coupons: read them then.
+    no_coupons = bool(lines) and not getattr(lines[0], "cart_has_coupons", True)
+    cart_coupons = (
+        ()
+        if no_coupons
+        else tuple(
+            CartCoupon.objects.filter(cart=cart)
+            .select_related("coupon")
+            .prefetch_related(
+                *(f"coupon__{name}" for name in coupon_selectors.COUPON_RULE_PREFETCH)
+            )
+            .order_by("created_at", "pk")
+        )
     )
     policy = (
         coupon_selectors.stacking_policy_get() if cart_coupons else StackingPolicy()

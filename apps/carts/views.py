@@ -48,6 +48,8 @@ def page_cart(request, *, create: bool = False):
 def _render(request, *, status=200, coupon_form=None, line_errors=None):
     cart = page_cart(request)
     view = selectors.cart_view(cart=cart, user=request.user) if cart else None
+    # The header's count is this cart's: no second read of its lines.
+    request.cart_count = view.item_count if view else 0
     return render(
         request,
         "carts/cart_detail.html",

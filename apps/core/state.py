@@ -133,13 +133,23 @@ class StateMachine(Generic[M]):
             self.move(row, to, **kwargs)
         return row
 
-    def move_many(self, rows: models.QuerySet[M], to: str, **extra: Any) -> int:
+    def move_many(
+        self,
+        rows: models.QuerySet[M],
+        to: str,
+        *,
+        loaded: Iterable[M] = (),
+        **extra: Any,
+    ) -> int:
         """Move every row of ``rows`` that may enter ``to``, in one UPDATE.
 
         For bulk, idempotent sweeps: rows already at ``to`` or in a state the
         table does not let enter it are left alone, and the count says how
         many moved. Callers that need all rows to move lock them first and
-        compare the count. Raise InvalidTransition for an unknown state.
+        compare the count. ``loaded`` are instances of those rows the caller
+        locked and keeps using: the ones the UPDATE moved get the written
+        values in memory too, so nobody reads them back or assigns the
+        status field. Raise InvalidTransition for an unknown state.
         """
         known = set(self.transitions) | {
             t for targets in self.transitions.values() for t in targets
@@ -154,11 +164,17 @@ class StateMachine(Generic[M]):
         stamp = self.stamps.get(to)
         if stamp:
             values.setdefault(stamp, timezone.now())
+        loaded = list(loaded)
+        if loaded and any(hasattr(v, "resolve_expression") for v in extra.values()):
+            # Only the database knows what an expression wrote.
+            raise ValueError(f"{self.label}: cannot mirror an expression on rows")
         for counter in self.bump:
             values[counter] = models.F(counter) + 1
-        return rows.filter(**{f"{self.field}__in": self.sources_of(to)}).update(
-            **values
-        )
+        sources = self.sources_of(to)
+        moved = rows.filter(**{f"{self.field}__in": sources}).update(**values)
+        if moved:
+            _mirror(loaded, self.field, sources, values, self.bump)
+        return moved
 
     def move_many_through(
         self, rows: models.QuerySet[M], via: str, to: str, **extra: Any
@@ -188,6 +204,24 @@ class StateMachine(Generic[M]):
         if stamp:
             values.setdefault(stamp, timezone.now())
         return rows.filter(**{f"{self.field}__in": sorted(sources)}).update(**values)
+
+
+def _mirror(
+    rows: Iterable[Any],
+    field: str,
+    sources: list[str],
+    values: Mapping[str, Any],
+    bump: tuple[str, ...],
+) -> None:
+    """Apply an UPDATE's values to the loaded rows it matched."""
+    for row in rows:
+        if getattr(row, field) not in sources:
+            continue
+        for name, value in values.items():
+            if name in bump:
+                setattr(row, name, getattr(row, name) + 1)
+            else:
+                setattr(row, name, value)
 
 
 def _has_field(model_or_row: Any, name: str) -> bool:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from django.db.models import (
     Exists,
     F,
     IntegerField,
+    Model,
     OuterRef,
     Prefetch,
     Q,
@@ -33,6 +34,7 @@ from apps.inventory.models import (
 )
 
 LOW_STOCK_THRESHOLD = 5
+M = TypeVar("M", bound=Model)
 
 
 class StockAnnotations(TypedDict):
@@ -81,9 +83,9 @@ class Availability:
         return "in_stock"
 
 
-def _on_hand_subquery() -> Subquery:
+def _on_hand_subquery(outer: str = "pk") -> Subquery:
     return Subquery(
-        StockItem.objects.filter(variant=OuterRef("pk"))
+        StockItem.objects.filter(variant=OuterRef(outer))
         .order_by()
         .values("variant")
         .annotate(total=Sum("on_hand"))
@@ -92,13 +94,13 @@ def _on_hand_subquery() -> Subquery:
     )
 
 
-def _reserved_subquery(now: datetime.datetime) -> Subquery:
+def _reserved_subquery(now: datetime.datetime, outer: str = "pk") -> Subquery:
     """Units held from stock by active, unexpired reservations (backorders excluded)."""
     from django.db.models import F
 
     return Subquery(
         Reservation.objects.filter(
-            variant=OuterRef("pk"),
+            variant=OuterRef(outer),
             status=Reservation.Status.ACTIVE,
             expires_at__gt=now,
         )
@@ -121,6 +123,21 @@ def variants_with_availability(
     )
 
 
+def with_variant_availability(
+    queryset: QuerySet[M], *, variant_field: str
+) -> QuerySet[Any]:
+    """Annotate rows pointing at a variant (``variant_field``, e.g. a cart
+    line's ``variant``) with its ``stock_on_hand`` and ``stock_reserved``,
+    for ``availability_from_counts``: the rows and their variants'
+    availability in one query.
+    """
+    now = timezone.now()
+    return queryset.annotate(
+        stock_on_hand=Coalesce(_on_hand_subquery(variant_field), Value(0)),
+        stock_reserved=Coalesce(_reserved_subquery(now, variant_field), Value(0)),
+    )
+
+
 def availability_from_variant(
     variant: AnnotatedVariant, *, today: datetime.date | None = None
 ) -> Availability:
@@ -128,8 +145,26 @@ def availability_from_variant(
 
     The product must be loaded (select_related) to know whether it is active.
     """
-    on_hand = int(variant.stock_on_hand or 0)
-    available = max(0, on_hand - int(variant.stock_reserved or 0))
+    return availability_from_counts(
+        variant,
+        on_hand=variant.stock_on_hand,
+        reserved=variant.stock_reserved,
+        today=today,
+    )
+
+
+def availability_from_counts(
+    variant: Variant,
+    *,
+    on_hand: int | None,
+    reserved: int | None,
+    today: datetime.date | None = None,
+) -> Availability:
+    """Build Availability from a variant (product loaded) and its stock counts
+    (as ``variants_with_availability`` or ``with_variant_availability`` read
+    them)."""
+    on_hand = int(on_hand or 0)
+    available = max(0, on_hand - int(reserved or 0))
     active = variant.is_active and variant.product.is_active
     if not variant.track_stock:
         return Availability(

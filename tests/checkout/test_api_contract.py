@@ -147,13 +147,13 @@ def test_checkout_unknown_id_404(api_client):
     assert r.json()["error"]["code"] == "checkout_not_found"
 
 
-def test_complete_five_line_cart_at_most_26_queries(
+def test_complete_five_line_cart_within_target_of_25_queries(
     api_client,
     make_cart,
     shipping_method,
     localstripe,
     django_capture_on_commit_callbacks,
-    django_assert_max_num_queries,
+    django_assert_num_queries,
 ):
     cart = make_cart(
         lines=tuple((VariantFactory(stock=9, weight_grams=10), 1) for _ in range(5))
@@ -164,13 +164,14 @@ def test_complete_five_line_cart_at_most_26_queries(
     # Every statement counts, SAVEPOINT/RELEASE included, and the mobile
     # client's Idempotency-Key too. The confirmation mail is sent by a task
     # after commit (a worker, not this request), so callbacks are not run.
-    # 25 is issue 12's target; 26 is the measured cost since the order.paid
-    # outbox event for outgoing webhooks (40 was the old guard).
+    # Issue 12's target is at most 25 (37 before it). Pinned at what it
+    # costs now, 24, so it only moves on purpose (see tests/checkout/
+    # test_query_budget.py for what each statement is).
     with (
         django_capture_on_commit_callbacks(execute=False) as callbacks,
         # PostgreSQL adds the customer's advisory lock (one SELECT), which
-        # SQLite, serialising writers anyway, does without.
-        django_assert_max_num_queries(26 + (connection.vendor == "postgresql")),
+        # SQLite, serialising writers anyway, does without: 25 there.
+        django_assert_num_queries(24 + (connection.vendor == "postgresql")),
     ):
         r = api_client.post(
             f"/api/v1/checkouts/{session['checkout_id']}/complete/",

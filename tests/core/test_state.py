@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import transaction
+from django.db.models import F
 
 from apps.carts.models import Cart
 from apps.core.exceptions import InvalidTransition
@@ -109,3 +110,37 @@ def test_move_many_through_refuses_a_path_the_table_lacks_and_bumping_machines()
         CARTS_PLAIN.move_many_through(Cart.objects.all(), CHECKED_OUT, OPEN)
     with pytest.raises(ValueError, match="move twice"):
         CARTS.move_many_through(Cart.objects.all(), OPEN, CHECKED_OUT)
+
+
+def test_move_many_loaded_rows_carry_the_update_without_a_read(
+    django_assert_num_queries,
+):
+    open_cart = CartFactory()
+    done_cart = CartFactory(status=CHECKED_OUT)
+    with django_assert_num_queries(1):
+        moved = CARTS.move_many(
+            Cart.objects.filter(pk__in=[open_cart.pk, done_cart.pk]),
+            ABANDONED,
+            loaded=[open_cart, done_cart],
+        )
+    assert moved == 1
+    assert (open_cart.status, open_cart.version) == (ABANDONED, 2)
+    assert (done_cart.status, done_cart.version) == (CHECKED_OUT, 1)
+    stored = Cart.objects.get(pk=open_cart.pk)
+    assert (stored.status, stored.version, stored.updated_at) == (
+        open_cart.status,
+        open_cart.version,
+        open_cart.updated_at,
+    )
+
+
+def test_move_many_loaded_rows_refuse_an_expression_before_writing():
+    cart = CartFactory()
+    with pytest.raises(ValueError, match="cannot mirror"):
+        CARTS.move_many(
+            Cart.objects.filter(pk=cart.pk),
+            ABANDONED,
+            loaded=[cart],
+            expires_at=F("created_at"),
+        )
+    assert Cart.objects.get(pk=cart.pk).status == OPEN

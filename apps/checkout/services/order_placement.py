@@ -31,12 +31,20 @@ def _order_create(checkout: Checkout, values: dict[str, Any]) -> Order:
     raise IntegrityError("No free order number after five tries.")
 
 
-def order_place_pending(*, checkout: Checkout, totals: Totals) -> Order:
+def order_place_pending(
+    *, checkout: Checkout, totals: Totals, first: bool = False
+) -> Order:
     """Create or refresh the checkout's ``pending_payment`` order from totals.
 
-    Call inside the transaction that locked the checkout.
+    Call inside the transaction that locked the checkout. Pass ``first=True``
+    when its payment was never started (no totals fingerprint): it has no
+    order then, and none is looked up.
     """
-    order = Order.objects.select_for_update().filter(checkout=checkout).first()
+    order = (
+        None
+        if first
+        else Order.objects.select_for_update().filter(checkout=checkout).first()
+    )
     if order is not None and order.status != ST.PENDING_PAYMENT:
         if order.status in PAID_STATUSES:
             raise InvalidTransition(

@@ -37,7 +37,7 @@ from apps.checkout.services.payment_outcome import (
     order_payment_canceled,
     order_payment_succeeded,
 )
-from apps.checkout.services.pricing import Totals, checkout_totals
+from apps.checkout.services.pricing import PricingReads, Totals, checkout_totals
 from apps.core.audit import audit_log
 from apps.core.exceptions import InvalidTransition
 from apps.inventory import selectors as inventory_selectors
@@ -97,7 +97,8 @@ def checkout_payment_start(
                 f"This checkout is {checkout.state}.",
                 details={"from": checkout.state, "to": S.PAYMENT},
             )
-        totals = checkout_totals(checkout=checkout)
+        reads = PricingReads()
+        totals = checkout_totals(checkout=checkout, reads=reads)
         if totals.shipping_method_lapsed:
             name = checkout.shipping_method.name if checkout.shipping_method else ""
             raise ShippingMethodLapsed(
@@ -123,7 +124,12 @@ def checkout_payment_start(
             # Its errors leave this transaction (nothing here catches them),
             # which rolls back as a whole: a savepoint would buy nothing.
             savepoint=False,
+            # Read with the lines just now, in this transaction.
+            variants=reads.variants(),
         )
+        # Payment never started (the fingerprint is set with the first
+        # order): no order and no intent yet, nothing to look up.
+        first = not checkout.totals_fingerprint
         fingerprint = totals.fingerprint()
         changed = []
         if fingerprint != checkout.totals_fingerprint:
@@ -131,7 +137,7 @@ def checkout_payment_start(
                 checkout.totals_version += 1
             checkout.totals_fingerprint = fingerprint
             changed = ["totals_version", "totals_fingerprint"]
-        order = order_place_pending(checkout=checkout, totals=totals)
+        order = order_place_pending(checkout=checkout, totals=totals, first=first)
         cart_services.cart_payment_lock(cart_id=checkout.cart_id)
         # One UPDATE of the checkout: the new fingerprint rides on the move.
         moved = checkout.state == S.PAYMENT and checkout_move_locked(
@@ -149,6 +155,7 @@ def checkout_payment_start(
         currency=order.currency,
         idempotency_key=key,
         metadata={"order_number": order.number, "checkout_id": str(checkout.pk)},
+        new_reference=first,
     )
     audit_log(
         action="payment_initiated",

@@ -6,15 +6,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-from django.db.models import prefetch_related_objects
+from typing import TYPE_CHECKING, Any, Protocol
 
 from apps.carts import selectors as cart_selectors
 from apps.carts.selectors import CartPricingInput, CartView
-from apps.checkout.models import Checkout, ShippingMethod, TaxRate, TaxSettings
+from apps.checkout.models import Checkout, ShippingMethod
+from apps.checkout.services.pricing_config import pricing_config
 from apps.core.money import percent_of
 from apps.coupons.pricing import TaxRate as PricingTaxRate
+
+if TYPE_CHECKING:
+    from apps.inventory.models import Variant
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +98,12 @@ class TaxProvider(Protocol):
 
 
 class DatabaseTaxProvider:
+    """The rates staff keep in the database (read through the cached setup)."""
+
     def rates_for(self, *, country: str, region: str) -> tuple[PricingTaxRate, ...]:
         if not country:
             return ()
-        rows = list(TaxRate.objects.filter(country=country.upper()))
+        rows = [r for r in pricing_config().tax_rates if r.country == country.upper()]
         regional = [r for r in rows if r.region and r.region.upper() == region.upper()]
         chosen = regional or [r for r in rows if not r.region]
         return tuple(
@@ -113,8 +117,7 @@ def tax_provider() -> TaxProvider:
 
 
 def prices_include_tax() -> bool:
-    row = TaxSettings.objects.filter(pk=1).first()
-    return bool(row and row.prices_include_tax)
+    return pricing_config().prices_include_tax
 
 
 @dataclass(slots=True)
@@ -138,6 +141,12 @@ class PricingReads:
     )
     inclusive: bool | None = None
 
+    def variants(self) -> dict[int, Variant] | None:
+        """The cart's variants (product loaded) as read for pricing, if read."""
+        if self.loaded is None:
+            return None
+        return {line.variant_id: line.variant for line in self.loaded.lines}
+
 
 def _weights(loaded: CartPricingInput) -> dict[int, int]:
     # The lines come with their variants: no second read of the catalogue.
@@ -154,19 +163,14 @@ def shipping_quotes(
 ) -> list[ShippingQuote]:
     """Return the active methods serving ``country`` in ``currency``, priced."""
     country = (country or "").upper()
+    # The cached setup: methods with their zones and (weight-priced ones)
+    # their bands, no query per request.
     methods = [
         method
-        for method in ShippingMethod.objects.filter(
-            is_active=True, currency=currency
-        ).select_related("zone")
-        if country in [c.upper() for c in method.zone.countries or []]
+        for method in pricing_config().shipping_methods
+        if method.currency == currency
+        and country in [c.upper() for c in method.zone.countries or []]
     ]
-    # Bands only for the weight-priced methods that serve here: a shop
-    # without any reads none.
-    prefetch_related_objects(
-        [m for m in methods if m.rate_type == ShippingMethod.RateType.WEIGHT],
-        "weight_bands",
-    )
     quotes = []
     for method in methods:
         if method.rate_type == ShippingMethod.RateType.WEIGHT:

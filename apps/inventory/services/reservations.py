@@ -6,7 +6,7 @@ Locking: see the package docstring; holds are re-read after the stock lock.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -147,9 +147,13 @@ def reservations_transition(
     reservations: QuerySet[Reservation],
     to: str,
     now: datetime | None = None,
+    loaded: Iterable[Reservation] = (),
 ) -> int:
     """Move the given reservations to ``to`` as RESERVATION_TRANSITIONS allows,
     in one conditional UPDATE; return how many moved.
+
+    ``loaded``: instances of these rows the caller locked and keeps using;
+    the moved ones carry their new status and ``updated_at`` in memory too.
 
     This is the one place a reservation's status changes. It works on sets of
     rows because the services are bulk and idempotent: a row already at ``to``
@@ -160,7 +164,7 @@ def reservations_transition(
     Raise InvalidTransition for a status that is not a Reservation.Status.
     """
     moved = RESERVATION_STATES.move_many(
-        reservations, to, updated_at=now or timezone.now()
+        reservations, to, loaded=loaded, updated_at=now or timezone.now()
     )
     if moved:
         page_cache.catalogue_changed()  # held units shown on pages changed
@@ -173,6 +177,7 @@ def stock_reserve(
     ref: str,
     ttl: timedelta,
     savepoint: bool = True,
+    variants: Mapping[int, Variant] | None = None,
 ) -> list[Reservation]:
     """Hold units for ``ref`` until now + ttl, all lines or none.
 
@@ -188,16 +193,24 @@ def stock_reserve(
     propagate (rolling back as a whole): a savepoint of its own buys nothing
     there and costs two statements. A caller that catches them and goes on
     keeps the default.
+
+    ``variants`` are the requested variants (product loaded) when the caller
+    read them in this transaction already (checkout's pricing): not read again.
     """
     with transaction.atomic(savepoint=savepoint):
-        return _reserve(items=items, ref=ref, ttl=ttl)
+        return _reserve(items=items, ref=ref, ttl=ttl, variants=variants)
 
 
 def _reserve(
-    *, items: Sequence[ReservationRequest], ref: str, ttl: timedelta
+    *,
+    items: Sequence[ReservationRequest],
+    ref: str,
+    ttl: timedelta,
+    variants: Mapping[int, Variant] | None = None,
 ) -> list[Reservation]:
     wanted = _merge_lines(items)
-    variants = Variant.objects.select_related("product").in_bulk(list(wanted))
+    if variants is None or not set(wanted) <= set(variants):
+        variants = Variant.objects.select_related("product").in_bulk(list(wanted))
     for variant_id in wanted:
         variant = variants.get(variant_id)
         if variant is None or not (variant.is_active and variant.product.is_active):
@@ -217,8 +230,8 @@ def _reserve(
 
     tracked = [vid for vid in wanted if variants[vid].track_stock]
     stock = _lock_stock_items(tracked)
-    # Re-read holds only after the lock: they may have changed while waiting.
-    list(
+    # Lock the holds only after the stock: they may have changed while waiting.
+    previous = list(
         Reservation.objects.select_for_update()
         .filter(ref=ref, status__in=_RELEASABLE)
         .order_by("pk")
@@ -246,11 +259,14 @@ def _reserve(
         raise _out_of_stock(short)
 
     now = timezone.now()
-    reservations_transition(
-        reservations=Reservation.objects.filter(ref=ref),
-        to=Reservation.Status.RELEASED,
-        now=now,
-    )
+    if previous:
+        # The locked holds this one replaces (none on a first reserve: no
+        # UPDATE then).
+        reservations_transition(
+            reservations=Reservation.objects.filter(pk__in=[r.pk for r in previous]),
+            to=Reservation.Status.RELEASED,
+            now=now,
+        )
     page_cache.catalogue_changed()  # pages show units net of holds
     return Reservation.objects.bulk_create(
         [
@@ -280,45 +296,48 @@ def stock_commit(*, ref: str) -> list[Reservation]:
     ReservationReleased when the hold was released, ReservationNotFound when
     the ref has no reservations.
     """
-    reservations = list(
-        Reservation.objects.filter(ref=ref).select_related("variant").order_by("pk")
+    # Lock first the stock rows of the tracked variants the open hold takes
+    # from (the order every stock writer locks in), then read the hold
+    # itself, locked: read after the stock lock, it is what a concurrent
+    # commit or release left, so one read does.
+    stock = {
+        item.variant_id: item
+        for item in StockItem.objects.select_for_update()
+        .filter(
+            location=DEFAULT_LOCATION,
+            variant_id__in=Reservation.objects.filter(
+                ref=ref, status__in=_OPEN, variant__track_stock=True
+            ).values("variant_id"),
+        )
+        .order_by("pk")
+    }
+    every = list(
+        Reservation.objects.select_for_update(of=("self",))
+        .filter(ref=ref)
+        .select_related("variant")
+        .order_by("pk")
     )
-    if not reservations:
+    if not every:
         raise ReservationNotFound("No reservation for this reference.")
-    open_ids = [r.pk for r in reservations if r.status in _OPEN]
-    if not open_ids:
-        committed = [
-            r for r in reservations if r.status == Reservation.Status.COMMITTED
-        ]
+    reservations = [r for r in every if r.status in _OPEN]
+    if not reservations:
+        committed = [r for r in every if r.status == Reservation.Status.COMMITTED]
         if committed:
             return committed
         raise ReservationReleased("This reservation was released.")
 
     variants = {r.variant_id: r.variant for r in reservations}
-    stock = _lock_stock_items(
-        vid for vid, variant in variants.items() if variant.track_stock
-    )
-    # Re-read after locking: a concurrent commit may have finished meanwhile.
-    reservations = list(
-        Reservation.objects.select_for_update()
-        .filter(pk__in=open_ids, status__in=_OPEN)
-        .order_by("pk")
-    )
-    if not reservations:
-        # Only a concurrent commit of these very rows makes this a success;
-        # a release (or a re-reserve replacing them) while we waited is not.
-        if not Reservation.objects.filter(
-            pk__in=open_ids, status=Reservation.Status.COMMITTED
-        ).exists():
-            raise ReservationReleased("This reservation was released.")
-        return list(
-            Reservation.objects.filter(
-                ref=ref, status=Reservation.Status.COMMITTED
-            ).order_by("pk")
-        )
+    unlocked = [
+        vid
+        for vid, variant in variants.items()
+        if variant.track_stock and vid not in stock
+    ]
+    if unlocked:
+        # No stock row yet, or a hold taken again while this waited: create
+        # and lock what is missing.
+        stock.update(_lock_stock_items(unlocked))
 
     now = timezone.now()
-    held_by_others = _held_from_stock(stock, exclude_ref=ref)
     needed: dict[int, int] = defaultdict(int)
     for r in reservations:
         if variants[r.variant_id].track_stock:
@@ -326,14 +345,20 @@ def stock_commit(*, ref: str) -> list[Reservation]:
 
     short: list[dict] = []
     expired_short = False
+    held_by_others: dict[int, int] | None = None
     for r in reservations:
         variant = variants[r.variant_id]
         if not variant.track_stock:
             continue
         on_hand = stock[r.variant_id].on_hand
         is_expired = r.status == Reservation.Status.EXPIRED or r.expires_at <= now
-        # An expired hold no longer protects its units: others' holds come first.
-        room = on_hand - held_by_others.get(r.variant_id, 0) if is_expired else on_hand
+        room = on_hand
+        if is_expired:
+            # An expired hold no longer protects its units: others' holds
+            # come first. Read only then (none for a commit in time).
+            if held_by_others is None:
+                held_by_others = _held_from_stock(stock, exclude_ref=ref)
+            room -= held_by_others.get(r.variant_id, 0)
         if needed[r.variant_id] > room:
             expired_short = expired_short or is_expired
             short.append(
@@ -370,17 +395,15 @@ def stock_commit(*, ref: str) -> list[Reservation]:
         reservations=Reservation.objects.filter(pk__in=[r.pk for r in reservations]),
         to=Reservation.Status.COMMITTED,
         now=now,
+        # Locked and just moved: the helper mirrors the UPDATE on them rather
+        # than read them back (one query less on every completed checkout).
+        loaded=reservations,
     )
     if moved != len(reservations):  # they are locked: only a bug gets here
         raise InvalidTransition(
             "Some of these reservations cannot be committed.",
             details={"ref": ref},
         )
-    # The rows are locked and were just moved: mirror the UPDATE in memory
-    # rather than read them back (one query less on every completed checkout).
-    for r in reservations:
-        r.status = Reservation.Status.COMMITTED
-        r.updated_at = now
     return reservations
 
 

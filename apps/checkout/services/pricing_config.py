@@ -1,0 +1,109 @@
+"""The shop's pricing setup, read once and cached: the tax settings, the tax
+rates and the active shipping methods (zones and weight bands loaded).
+
+Every checkout request prices with them and only staff change them, so
+they are not read per request. One version number is part of the key: a
+save or delete of any of these rows bumps it, now and again after commit
+(as the catalogue page cache does), so a stale copy is never read again.
+CONFIG_SECONDS bounds how long one could live after a change that sends no
+signal (a queryset ``update()``), or in another process's local-memory cache
+(the embedded setup; Redis is one cache for every process).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Model, prefetch_related_objects
+from django.db.models.signals import post_delete, post_save
+
+from apps.checkout.models import (
+    ShippingMethod,
+    ShippingZone,
+    TaxRate,
+    TaxSettings,
+    WeightBand,
+)
+
+VERSION_KEY = "checkout:pricing-config-version"
+CONFIG_SECONDS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class PricingConfig:
+    prices_include_tax: bool
+    # Every rate, in the model's order (country, region, name).
+    tax_rates: tuple[TaxRate, ...]
+    # The active methods in their order, zone loaded, weight bands prefetched
+    # for the weight-priced ones.
+    shipping_methods: tuple[ShippingMethod, ...]
+
+
+def _fresh_version() -> int:
+    # Not 1: a version key evicted and started again must not meet a copy
+    # still cached under an old number.
+    return time.time_ns() // 1_000_000
+
+
+def _version() -> int:
+    version = cache.get(VERSION_KEY)
+    if version is None:
+        cache.add(VERSION_KEY, _fresh_version(), timeout=None)
+        version = cache.get(VERSION_KEY, 0)
+    return int(version)
+
+
+def _load() -> PricingConfig:
+    row = TaxSettings.objects.filter(pk=1).first()
+    methods = list(ShippingMethod.objects.filter(is_active=True).select_related("zone"))
+    prefetch_related_objects(
+        [m for m in methods if m.rate_type == ShippingMethod.RateType.WEIGHT],
+        "weight_bands",
+    )
+    return PricingConfig(
+        prices_include_tax=bool(row and row.prices_include_tax),
+        tax_rates=tuple(TaxRate.objects.all()),
+        shipping_methods=tuple(methods),
+    )
+
+
+def pricing_config() -> PricingConfig:
+    """Return the pricing setup, from the cache when it holds the current one."""
+    key = f"checkout:pricing-config:{_version()}"
+    config = cache.get(key)
+    if config is None:
+        config = _load()
+        cache.set(key, config, CONFIG_SECONDS)
+    return config
+
+
+def pricing_config_changed() -> None:
+    """Make the cached setup stale, now and again after commit.
+
+    Now, so this process stops using the old one; after commit, because a
+    request may cache the old rows between this bump and the commit.
+    """
+
+    def bump() -> None:
+        try:
+            cache.incr(VERSION_KEY)
+        except ValueError:  # not set yet (or evicted): a new number will do
+            cache.add(VERSION_KEY, _fresh_version(), timeout=None)
+
+    bump()
+    transaction.on_commit(bump)
+
+
+def _changed(sender: type[Model], **kwargs: Any) -> None:
+    pricing_config_changed()
+
+
+def connect_signals() -> None:
+    for model in (ShippingMethod, ShippingZone, TaxRate, TaxSettings, WeightBand):
+        uid = f"checkout-pricing-config-{model.__name__}"
+        post_save.connect(_changed, sender=model, dispatch_uid=f"{uid}-save")
+        post_delete.connect(_changed, sender=model, dispatch_uid=f"{uid}-delete")

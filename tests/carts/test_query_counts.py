@@ -142,3 +142,39 @@ def test_cart_page_pinned_same_for_1_and_5_lines(
         counts[lines] = len(ctx.captured_queries)
 
     assert counts[1] == counts[5], counts
+
+
+# The storefront's add button (issue 17: at most 10). The session's cart (1),
+# the service's savepoint pair (2), the locked cart (1), the variant with its
+# stock (1), the cart's lines (1), the line written (1), the version bump (1);
+# signed in, the user's row first (1). The redirect renders nothing.
+PAGE_ADD_TARGET = 10
+PAGE_ADD_ANONYMOUS_QUERIES = 8
+PAGE_ADD_SIGNED_IN_QUERIES = 9
+assert PAGE_ADD_SIGNED_IN_QUERIES <= PAGE_ADD_TARGET
+
+
+@pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "signed-in"])
+def test_cart_add_page_pinned_at_most_10_same_for_1_and_5_lines(
+    client, django_assert_num_queries, signed_in
+):
+    expected = PAGE_ADD_SIGNED_IN_QUERIES if signed_in else PAGE_ADD_ANONYMOUS_QUERIES
+    for lines in (1, 5):
+        client.logout()
+        if signed_in:
+            user = UserFactory()
+            client.force_login(user)
+            cart = _cart(lines, user=user)
+        else:
+            cart = _cart(lines)
+            session = client.session
+            session["cart_id"] = str(cart.pk)
+            session.save()
+        client.get("/cart/")  # the session now in the cache (cached_db)
+        variant = VariantFactory(stock=10)
+        with django_assert_num_queries(expected):
+            response = client.post("/cart/add/", {"sku": variant.sku, "quantity": 1})
+        assert response.status_code == 302
+        assert response["Location"] == "/cart/"
+        assert cart.lines.get(variant=variant).quantity == 1
+        assert cart.lines.count() == lines + 1

@@ -25,6 +25,7 @@ from apps.subscriptions.models import (
     Subscription,
     SubscriptionEvent,
 )
+from apps.subscriptions.services import coupons as coupon_services
 from apps.subscriptions.services import plan_access
 from apps.subscriptions.services import staff as staff_services
 
@@ -277,6 +278,7 @@ class SubscriptionAdmin(_ViewOnly, admin.ModelAdmin):
         "cancel_now",
         "extend_trial",
         "refund_pro_rata",
+        "apply_coupon",
         "sync_now",
     ]
 
@@ -294,6 +296,7 @@ class SubscriptionAdmin(_ViewOnly, admin.ModelAdmin):
         question: str,
         run: Any,
         ask_days: bool = False,
+        ask_coupon: bool = False,
     ) -> Any:
         if request.POST.get("confirmed") != "yes":
             return TemplateResponse(
@@ -307,6 +310,7 @@ class SubscriptionAdmin(_ViewOnly, admin.ModelAdmin):
                     "action": action,
                     "verb": verb,
                     "ask_days": ask_days,
+                    "ask_coupon": ask_coupon,
                     "opts": self.model._meta,
                 },
             )
@@ -392,6 +396,25 @@ class SubscriptionAdmin(_ViewOnly, admin.ModelAdmin):
             question="Refund the unused part of the last paid invoice of these "
             "subscriptions (from when each ended, or now)?",
             run=run,
+        )
+
+    @admin.action(description="Apply coupon…")
+    def apply_coupon(self, request: Any, queryset: Any) -> Any:
+        code = request.POST.get("coupon", "").strip()
+        return self._confirm(
+            request,
+            queryset,
+            action="apply_coupon",
+            verb="Apply coupon",
+            question="Discount the next invoices of these subscriptions with a "
+            "coupon? It counts as a use of the coupon and replaces any discount.",
+            ask_coupon=True,
+            run=lambda sub: (
+                coupon_services.subscription_coupon_apply(
+                    subscription_id=sub.pk, code=code, staff=request.user
+                )
+                and f" ({code.upper()})"
+            ),
         )
 
     @admin.action(description="Sync now from Stripe")

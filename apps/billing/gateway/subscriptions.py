@@ -99,6 +99,8 @@ class SubscriptionSnapshot:
     payment_intent_id: str
     # The Stripe coupon discounting it, if any.
     discount_coupon_id: str = ""
+    # What the latest invoice asks for (after discounts), when it came expanded.
+    latest_invoice_amount_due_minor: int | None = None
 
 
 def _invoice_intent(invoice: dict[str, Any]) -> tuple[str, str, str]:
@@ -152,6 +154,9 @@ def _subscription_snapshot(obj: Any) -> SubscriptionSnapshot:
         secret_kind=kind,
         payment_intent_id=intent_id,
         discount_coupon_id=_discount_coupon(sub),
+        latest_invoice_amount_due_minor=(
+            int(invoice.get("amount_due") or 0) if isinstance(invoice, dict) else None
+        ),
     )
 
 

@@ -351,12 +351,17 @@ def order_coupons_redeem(
 
 
 @transaction.atomic
-def coupon_redemptions_release(*, order_ref: str) -> int:
-    """Give back the uses an order counted (order cancelled before payment)."""
+def coupon_redemptions_release(*, order_ref: str, coupon_id: int | None = None) -> int:
+    """Give back the uses an order counted (order cancelled before payment).
+
+    With ``coupon_id``, only that coupon's use.
+    """
     released = 0
     redemptions = CouponRedemption.objects.select_for_update().filter(
         order_ref=order_ref
     )
+    if coupon_id is not None:
+        redemptions = redemptions.filter(coupon_id=coupon_id)
     for redemption in redemptions.order_by("coupon_id"):
         Coupon.objects.filter(pk=redemption.coupon_id, times_redeemed__gt=0).update(
             times_redeemed=F("times_redeemed") - 1, updated_at=timezone.now()

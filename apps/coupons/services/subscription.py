@@ -177,6 +177,10 @@ def subscription_coupon_redeem(
     )
 
 
-def subscription_coupon_release(*, subscription_id: int) -> int:
-    """Give back the uses of a subscription that never started."""
-    return coupon_redemptions_release(order_ref=subscription_ref(subscription_id))
+def subscription_coupon_release(
+    *, subscription_id: int, coupon_id: int | None = None
+) -> int:
+    """Give back the uses of a subscription that never started (or one use)."""
+    return coupon_redemptions_release(
+        order_ref=subscription_ref(subscription_id), coupon_id=coupon_id
+    )

@@ -184,3 +184,33 @@ def test_schema_documents_subscribe_coupon_codes(api_client):
 
     assert "coupon_not_valid_for_subscriptions" in schema
     assert "amount_due" in schema
+
+
+def test_unpaid_subscription_expiring_gives_coupon_use_back(pushed_price):
+    import dataclasses
+
+    coupon = CouponFactory(for_subscriptions=True, usage_limit=1)
+    start = services.subscription_create(
+        user=UserFactory(), price_id=pushed_price().pk, coupon=coupon.code
+    )
+    snap = gw.subscription_retrieve(subscription_id=start.subscription.stripe_id)
+    # Stripe expires an unpaid first invoice after 23 hours; localstripe never
+    # does, so the sync is fed Stripe's answer for that moment.
+    expired = dataclasses.replace(snap, status="incomplete_expired")
+
+    services.subscription_apply(
+        subscription_id=start.subscription.pk,
+        snap=expired,
+        reason="sync",
+        actor="stripe",
+    )
+    services.subscription_apply(
+        subscription_id=start.subscription.pk,
+        snap=expired,
+        reason="sync",
+        actor="stripe",
+    )  # a replay gives nothing back twice
+
+    coupon.refresh_from_db()
+    assert coupon.times_redeemed == 0
+    assert not CouponRedemption.objects.exists()

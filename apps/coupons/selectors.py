@@ -175,3 +175,14 @@ def coupon_discount_totals(*, coupon_ids: Iterable[int]) -> dict[int, dict[str, 
     for row in rows:
         totals.setdefault(row["coupon_id"], {})[row["currency"]] = int(row["total"])
     return totals
+
+
+def subscription_coupon_redeemed(*, subscription_ref: str) -> Coupon | None:
+    """Return the coupon counted for this subscription first, if any."""
+    redemption = (
+        CouponRedemption.objects.select_related("coupon")
+        .filter(order_ref=subscription_ref, target=CouponRedemption.Target.SUBSCRIPTION)
+        .order_by("created_at", "pk")
+        .first()
+    )
+    return redemption.coupon if redemption else None

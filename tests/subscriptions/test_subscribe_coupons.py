@@ -214,3 +214,24 @@ def test_unpaid_subscription_expiring_gives_coupon_use_back(pushed_price):
     coupon.refresh_from_db()
     assert coupon.times_redeemed == 0
     assert not CouponRedemption.objects.exists()
+
+
+def test_subscribe_again_unconfirmed_with_single_use_coupon_returns_same(
+    pushed_price,
+):
+    user = UserFactory()
+    price = pushed_price(amount=1000)
+    coupon = CouponFactory(for_subscriptions=True, usage_limit=1, per_customer_limit=1)
+    first = services.subscription_create(
+        user=user, price_id=price.pk, coupon=coupon.code
+    )
+
+    again = services.subscription_create(
+        user=user, price_id=price.pk, coupon=coupon.code
+    )
+
+    assert again.subscription.pk == first.subscription.pk
+    assert again.client_secret == first.client_secret
+    assert again.amount_due_minor == first.amount_due_minor == 900
+    coupon.refresh_from_db()
+    assert coupon.times_redeemed == 1

@@ -16,6 +16,7 @@ from django.db import transaction
 from apps.billing import gateway
 from apps.billing.gateway import subscription_admin as gw_admin
 from apps.core.exceptions import ApplicationError
+from apps.coupons import selectors as coupon_selectors
 from apps.coupons.services import subscription as coupon_services
 from apps.subscriptions.models import (
     LIVE_STATUSES,
@@ -32,21 +33,6 @@ if TYPE_CHECKING:
     from apps.coupons.models import Coupon, CouponRedemption
 
 NEVER_STARTED = (SubscriptionStatus.INCOMPLETE, SubscriptionStatus.INCOMPLETE_EXPIRED)
-
-
-def subscription_coupon_check(*, code: str, price: PlanPrice, user: User) -> Coupon:
-    """Return the coupon if it can discount ``price`` for ``user`` now.
-
-    Raise CouponNotFound or CouponNotApplicable (``coupon_not_valid_for_
-    subscriptions`` for a coupon for orders only; the other codes as orders).
-    """
-    return coupon_services.subscription_coupon_get(
-        code=code,
-        currency=price.currency,
-        amount_minor=price.amount_minor,
-        user_id=user.pk,
-        email=user.email,
-    )
 
 
 def _started_count(*, user_id: int, exclude_id: int) -> int:
@@ -84,6 +70,14 @@ def subscription_coupon_redeem(
 def subscription_coupon_release(*, subscription_id: int) -> int:
     """Give back the coupon uses of a subscription that never started."""
     return coupon_services.subscription_coupon_release(subscription_id=subscription_id)
+
+
+def subscription_stripe_coupon(*, subscription_id: int) -> str:
+    """Push the coupon counted for this subscription; its Stripe id, or ""."""
+    coupon = coupon_selectors.subscription_coupon_redeemed(
+        subscription_ref=coupon_services.subscription_ref(subscription_id)
+    )
+    return stripe_coupon_push(coupon=coupon) if coupon else ""
 
 
 def stripe_coupon_push(*, coupon: Coupon) -> str:

@@ -197,10 +197,10 @@ def subscription_create(
     A repeat while the first payment is still unconfirmed returns the same
     subscription and secret (another price replaces it).
 
-    A coupon is checked before anything is written, counted with our row
-    (exact under concurrency) and pushed to Stripe before the subscription is
-    created with it. A repeat of an unconfirmed subscription keeps the
-    discount it started with.
+    A coupon is checked and counted in the transaction that writes our row (a
+    refusal writes nothing; exact under concurrency), then pushed to Stripe
+    before the subscription is created with it. A repeat of an unconfirmed
+    subscription returns it with the discount it started with.
 
     Raise PriceNotFound, PriceInactive, PlanPrivate, SubscriptionCurrencyMismatch,
     CouponNotFound, CouponNotApplicable (``coupon_not_valid_for_subscriptions``
@@ -210,11 +210,6 @@ def subscription_create(
     """
     price = price_for_subscribe(price_id=price_id, user=user)
     coupon = (coupon or "").strip()
-    found = (
-        sub_coupons.subscription_coupon_check(code=coupon, price=price, user=user)
-        if coupon
-        else None
-    )
     for _ in range(2):
         sub, claimed = _claim(user=user, price=price, coupon=coupon)
         if claimed or _take_over_stale_claim(sub):
@@ -242,7 +237,8 @@ def subscription_create(
 
     customer = customer_get_or_create(user=user)
     try:
-        stripe_coupon = sub_coupons.stripe_coupon_push(coupon=found) if found else ""
+        # The coupon counted for this row (a takeover's may be the first's).
+        stripe_coupon = sub_coupons.subscription_stripe_coupon(subscription_id=sub.pk)
         snap = gw.subscription_create(
             customer_id=customer.stripe_id,
             price_id=price.stripe_price_id,

@@ -177,12 +177,14 @@ def coupon_discount_totals(*, coupon_ids: Iterable[int]) -> dict[int, dict[str, 
     return totals
 
 
-def subscription_coupon_redeemed(*, subscription_ref: str) -> Coupon | None:
-    """Return the coupon counted for this subscription first, if any."""
-    redemption = (
-        CouponRedemption.objects.select_related("coupon")
-        .filter(order_ref=subscription_ref, target=CouponRedemption.Target.SUBSCRIPTION)
-        .order_by("created_at", "pk")
-        .first()
+def subscription_coupon_redeemed(
+    *, subscription_ref: str, code: str = ""
+) -> Coupon | None:
+    """Return the coupon counted for this subscription first (or ``code``'s)."""
+    redemptions = CouponRedemption.objects.select_related("coupon").filter(
+        order_ref=subscription_ref, target=CouponRedemption.Target.SUBSCRIPTION
     )
+    if code:
+        redemptions = redemptions.filter(coupon__code__iexact=code.strip())
+    redemption = redemptions.order_by("created_at", "pk").first()
     return redemption.coupon if redemption else None

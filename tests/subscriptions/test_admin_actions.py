@@ -188,3 +188,21 @@ def test_subscription_coupon_apply_ended_subscription_refused(active, staff):
             code=CouponFactory(for_subscriptions=True).code,
             staff=staff,
         )
+
+
+def test_subscription_coupon_apply_same_coupon_twice_refused(active, staff):
+    from apps.subscriptions.services.coupons import subscription_coupon_apply
+    from apps.subscriptions.services.staff import StaffActionRefused
+    from tests.coupons.factories import CouponFactory
+
+    coupon = CouponFactory(for_subscriptions=True)
+    subscription_coupon_apply(subscription_id=active.pk, code=coupon.code, staff=staff)
+
+    with pytest.raises(StaffActionRefused) as exc:
+        subscription_coupon_apply(
+            subscription_id=active.pk, code=coupon.code.lower(), staff=staff
+        )
+
+    assert exc.value.code == "coupon_already_applied"
+    coupon.refresh_from_db()
+    assert coupon.times_redeemed == 1

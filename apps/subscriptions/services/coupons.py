@@ -102,13 +102,22 @@ def subscription_coupon_apply(
 
     The use is counted first (its own transaction), then the coupon is pushed
     and set on the subscription at Stripe; a Stripe refusal gives the use back.
-    Applying the same coupon again changes nothing at Stripe twice (same keys).
-    Raise StaffActionRefused for a subscription that is not live, CouponNotFound
-    or CouponNotApplicable.
+    Raise StaffActionRefused for a subscription that is not live or already
+    counted this coupon (code coupon_already_applied), CouponNotFound or
+    CouponNotApplicable.
     """
     sub = Subscription.objects.select_related("price", "user").get(pk=subscription_id)
     if sub.status not in LIVE_STATUSES or not sub.stripe_id:
         raise StaffActionRefused(f"A {sub.status} subscription takes no coupon.")
+    current = coupon_selectors.subscription_coupon_redeemed(
+        subscription_ref=coupon_services.subscription_ref(sub.pk), code=code
+    )
+    if current is not None:
+        # Again at Stripe would restart the coupon's duration.
+        raise StaffActionRefused(
+            f"Coupon {current.code} was applied to it already.",
+            code="coupon_already_applied",
+        )
     with transaction.atomic():
         redemption = subscription_coupon_redeem(
             subscription=sub, code=code, price=sub.price

@@ -174,13 +174,14 @@ def test_apply_coupon_orders_only_warns_and_changes_nothing(staff_client, active
     assert snap.discount_coupon_id == ""
 
 
-def test_subscription_coupon_apply_ended_subscription_refused(active, staff):
+@pytest.mark.parametrize("status", ["canceled", "incomplete"])
+def test_subscription_coupon_apply_ended_or_unconfirmed_refused(active, staff, status):
     from apps.subscriptions.services.coupons import subscription_coupon_apply
     from apps.subscriptions.services.staff import StaffActionRefused
     from tests.coupons.factories import CouponFactory
 
     # Test set-up only: services never assign a status (the state helper does).
-    type(active).objects.filter(pk=active.pk).update(status="canceled")
+    type(active).objects.filter(pk=active.pk).update(status=status)
 
     with pytest.raises(StaffActionRefused):
         subscription_coupon_apply(

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from apps.coupons.models import Coupon, CouponRedemption
 
 NEVER_STARTED = (SubscriptionStatus.INCOMPLETE, SubscriptionStatus.INCOMPLETE_EXPIRED)
+TAKES_COUPON = tuple(s for s in LIVE_STATUSES if s != SubscriptionStatus.INCOMPLETE)
 
 
 def _started_count(*, user_id: int, exclude_id: int) -> int:
@@ -102,12 +103,13 @@ def subscription_coupon_apply(
 
     The use is counted first (its own transaction), then the coupon is pushed
     and set on the subscription at Stripe; a Stripe refusal gives the use back.
-    Raise StaffActionRefused for a subscription that is not live or already
-    counted this coupon (code coupon_already_applied), CouponNotFound or
-    CouponNotApplicable.
+    Raise StaffActionRefused for a subscription that is not live (or still
+    unconfirmed) or already counted this coupon (code coupon_already_applied),
+    CouponNotFound or CouponNotApplicable.
     """
     sub = Subscription.objects.select_related("price", "user").get(pk=subscription_id)
-    if sub.status not in LIVE_STATUSES or not sub.stripe_id:
+    # An unconfirmed one's first invoice is already final: no discount would show.
+    if sub.status not in TAKES_COUPON or not sub.stripe_id:
         raise StaffActionRefused(f"A {sub.status} subscription takes no coupon.")
     current = coupon_selectors.subscription_coupon_redeemed(
         subscription_ref=coupon_services.subscription_ref(sub.pk), code=code

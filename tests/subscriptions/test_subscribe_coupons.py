@@ -235,3 +235,15 @@ def test_subscribe_again_unconfirmed_with_single_use_coupon_returns_same(
     assert again.amount_due_minor == first.amount_due_minor == 900
     coupon.refresh_from_db()
     assert coupon.times_redeemed == 1
+
+
+def test_subscribe_free_first_period_coupon_is_active_without_payment(pushed_price):
+    coupon = CouponFactory(for_subscriptions=True, value=10_000)
+
+    start = services.subscription_create(
+        user=UserFactory(), price_id=pushed_price(amount=1200).pk, coupon=coupon.code
+    )
+
+    assert (start.kind, start.client_secret) == ("", "")
+    assert start.subscription.status == "active"
+    assert start.amount_due_minor == 0

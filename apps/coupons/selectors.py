@@ -188,3 +188,12 @@ def subscription_coupon_redeemed(
         redemptions = redemptions.filter(coupon__code__iexact=code.strip())
     redemption = redemptions.order_by("created_at", "pk").first()
     return redemption.coupon if redemption else None
+
+
+def redemptions_for_ref(*, order_ref: str) -> list[CouponRedemption]:
+    """Every coupon use counted for one order or subscription, oldest first."""
+    return list(
+        CouponRedemption.objects.select_related("coupon")
+        .filter(order_ref=order_ref)
+        .order_by("created_at", "pk")
+    )

@@ -10,6 +10,8 @@ from apps.core.admin_display import RecordAdminMixin, money_column
 from apps.core.exceptions import ApplicationError
 from apps.core.forms import MoneyInputFormMixin
 from apps.core.money import Money
+from apps.coupons import selectors as coupon_selectors
+from apps.coupons.services.subscription import subscription_ref
 from apps.subscriptions import selectors, services
 from apps.subscriptions.models import (
     Customer,
@@ -282,9 +284,18 @@ class SubscriptionAdmin(_ViewOnly, admin.ModelAdmin):
         "sync_now",
     ]
 
+    readonly_fields = ("coupons",)
+
     @admin.display(description="Plan", ordering="price__plan__name")
     def plan_name(self, obj: Subscription) -> str:
         return obj.price.plan.name
+
+    @admin.display(description="Coupons")
+    def coupons(self, obj: Subscription) -> str:
+        uses = coupon_selectors.redemptions_for_ref(order_ref=subscription_ref(obj.pk))
+        return (
+            ", ".join(f"{r.coupon.code} ({r.created_at:%d %b %Y})" for r in uses) or "-"
+        )
 
     def _confirm(
         self,

@@ -150,6 +150,8 @@ def test_apply_coupon_asks_for_code_then_discounts_next_invoice(
         idempotency_key=str(uuid.uuid4()),
     )
     assert (renewal.discount_minor, renewal.amount_paid_minor) == (500, 500)
+    page = staff_client.get(f"{CHANGELIST}{active.pk}/change/").content.decode()
+    assert coupon.code in page
 
 
 def test_apply_coupon_orders_only_warns_and_changes_nothing(staff_client, active):

@@ -68,6 +68,11 @@ SHIMS: dict[str, str] = {
     "fails or needs 3-D Secure moves the subscription to past_due and sends "
     "invoice.payment_failed, and a declined charge answers 402 card_declined, "
     "as Stripe does (published: 200, invoice quietly open, subscription active)",
+    "subscription_discounts": "subscriptions take discounts[0][coupon] (or "
+    "coupon) on create and update, and their invoices take the coupon off while "
+    "its duration (once, repeating, forever) lasts, as Stripe does (published: "
+    "400 Unexpected discounts; invoices never discounted). "
+    "See scripts/localstripe_discounts.py",
 }
 
 logger = logging.getLogger("localstripe.runner")
@@ -622,6 +627,11 @@ def main(argv=None) -> None:
         shim_decline_card_0002()
     if "subscription_default_incomplete" in enabled:
         shim_subscription_default_incomplete()
+    if "subscription_discounts" in enabled:
+        # Run as a script: this file's directory is on sys.path.
+        import localstripe_discounts
+
+        localstripe_discounts.install()
 
     app = server.app
     persistence.install(app)

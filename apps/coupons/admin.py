@@ -193,6 +193,7 @@ def _money_text(amount_minor: int | None, currency: str) -> str:
 
 
 _REDEMPTION_FIELDS = (
+    "target",
     "order_ref",
     "customer_key",
     "discount_minor",
@@ -219,6 +220,7 @@ class CouponAdmin(admin.ModelAdmin):
         "code",
         "kind",
         "value_display",
+        "applies_to",
         "is_active",
         "starts_at",
         "ends_at",
@@ -226,7 +228,7 @@ class CouponAdmin(admin.ModelAdmin):
         "redemption_count",
         "discount_given",
     ]
-    list_filter = ["is_active", ExpiredFilter, "kind"]
+    list_filter = ["is_active", ExpiredFilter, "kind", "applies_to"]
     search_fields = ["code"]
     readonly_fields = ["times_redeemed", "generated_from", "created_at", "updated_at"]
     # raw ids: the catalogue can be large and needs no admin search to work.
@@ -242,6 +244,10 @@ class CouponAdmin(admin.ModelAdmin):
     actions = ["generate_codes"]
     fieldsets = [
         (None, {"fields": ["code", "kind", "value", "currency", "is_active"]}),
+        (
+            "Orders and subscriptions",
+            {"fields": ["applies_to", "duration", "duration_in_months"]},
+        ),
         (
             "Limits",
             {
@@ -378,6 +384,7 @@ class CouponAdmin(admin.ModelAdmin):
 class CouponRedemptionAdmin(admin.ModelAdmin):
     list_display = [
         "coupon",
+        "target",
         "order_ref",
         "customer_key",
         "discount_minor",
@@ -385,7 +392,7 @@ class CouponRedemptionAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_select_related = ["coupon"]
-    list_filter = ["created_at"]
+    list_filter = ["target", "created_at"]
     search_fields = ["coupon__code", "order_ref", "customer_key"]
     readonly_fields = [f.name for f in CouponRedemption._meta.fields]
 

@@ -13,6 +13,8 @@ COUPON_ERROR_CODES = (
     "coupon_not_applicable",
     "coupon_not_combinable",
     "coupon_first_order_only",
+    "coupon_not_valid_for_orders",
+    "coupon_not_valid_for_subscriptions",
 )
 
 

@@ -1,12 +1,22 @@
+import hashlib
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 
 from apps.core.models import TimeStampedModel
 
+# Kinds a subscription can take: Stripe coupons are percent or amount off.
+SUBSCRIPTION_KINDS = ("percentage", "fixed_amount")
+
 
 class Coupon(TimeStampedModel):
-    """A discount code. Redemptions are counted when an order is placed."""
+    """A discount code, for orders, subscriptions or both.
+
+    Redemptions are counted when an order is placed or a subscription starts
+    (or staff apply the coupon to one).
+    """
 
     class Kind(models.TextChoices):
         PERCENTAGE = "percentage", "Percentage off"
@@ -14,10 +24,35 @@ class Coupon(TimeStampedModel):
         FREE_SHIPPING = "free_shipping", "Free shipping"
         BUY_X_GET_Y = "buy_x_get_y", "Buy X get Y"
 
+    class AppliesTo(models.TextChoices):
+        ORDERS = "orders", "Orders"
+        SUBSCRIPTIONS = "subscriptions", "Subscriptions"
+        BOTH = "both", "Orders and subscriptions"
+
+    class Duration(models.TextChoices):
+        ONCE = "once", "Once (the first invoice)"
+        REPEATING = "repeating", "Repeating (for a number of months)"
+        FOREVER = "forever", "Forever"
+
     code = models.CharField(
         max_length=64, help_text="Case-insensitive; stored in upper case."
     )
     kind = models.CharField(max_length=16, choices=Kind.choices)
+    applies_to = models.CharField(
+        max_length=16,
+        choices=AppliesTo.choices,
+        default=AppliesTo.ORDERS,
+        help_text="Subscriptions take only percentage and fixed amount coupons.",
+    )
+    duration = models.CharField(
+        max_length=16,
+        choices=Duration.choices,
+        default=Duration.ONCE,
+        help_text="On a subscription: which invoices the discount applies to.",
+    )
+    duration_in_months = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Repeating only: months of discount."
+    )
     value = models.PositiveIntegerField(
         default=0,
         help_text=(
@@ -110,6 +145,27 @@ class Coupon(TimeStampedModel):
                 | models.Q(buy_quantity__gte=1, get_quantity__gte=1),
                 name="coupons_coupon_bxgy_quantities",
             ),
+            models.CheckConstraint(
+                condition=models.Q(applies_to__in=["orders", "subscriptions", "both"]),
+                name="coupons_coupon_applies_to_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    duration__in=["once", "forever"], duration_in_months__isnull=True
+                )
+                # isnull=False too: NULL >= 1 is unknown, which a CHECK passes.
+                | models.Q(
+                    duration="repeating",
+                    duration_in_months__isnull=False,
+                    duration_in_months__gte=1,
+                ),
+                name="coupons_coupon_duration_months",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(applies_to="orders")
+                | models.Q(kind__in=SUBSCRIPTION_KINDS),
+                name="coupons_coupon_subscription_kind",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -118,15 +174,62 @@ class Coupon(TimeStampedModel):
     def clean(self) -> None:
         self.code = (self.code or "").strip().upper()
         self.currency = (self.currency or "").upper()
+        errors: dict[str, str] = {}
+        if self.duration == self.Duration.REPEATING:
+            if not self.duration_in_months:
+                errors["duration_in_months"] = (
+                    "A repeating coupon needs the number of months."
+                )
+        elif self.duration_in_months is not None:
+            errors["duration_in_months"] = "Only a repeating coupon takes months."
+        if self.applies_to != self.AppliesTo.ORDERS and (
+            self.kind not in SUBSCRIPTION_KINDS
+        ):
+            errors["applies_to"] = (
+                "Only percentage and fixed amount coupons apply to subscriptions."
+            )
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def is_for_orders(self) -> bool:
+        return self.applies_to in (self.AppliesTo.ORDERS, self.AppliesTo.BOTH)
+
+    @property
+    def is_for_subscriptions(self) -> bool:
+        return self.applies_to in (self.AppliesTo.SUBSCRIPTIONS, self.AppliesTo.BOTH)
+
+    @property
+    def stripe_coupon_id(self) -> str:
+        """The Stripe coupon holding these terms (pushed when first used).
+
+        Stripe coupons cannot change their terms, so the id names them: after
+        an edit the next use pushes a new coupon, and subscriptions already
+        discounted keep the old one.
+        """
+        months = self.duration_in_months or 0
+        terms = f"{self.kind}-{self.value}-{self.currency}-{self.duration}-{months}"
+        digest = hashlib.blake2b(terms.encode(), digest_size=5).hexdigest()
+        return f"shop-{self.pk}-{digest}"
 
 
 class CouponRedemption(models.Model):
-    """One counted use of a coupon by one order."""
+    """One counted use of a coupon by one order or one subscription."""
+
+    class Target(models.TextChoices):
+        ORDER = "order", "Order"
+        SUBSCRIPTION = "subscription", "Subscription"
 
     coupon = models.ForeignKey(
         Coupon, on_delete=models.PROTECT, related_name="redemptions"
     )
-    order_ref = models.CharField(max_length=64)
+    target = models.CharField(
+        max_length=16, choices=Target.choices, default=Target.ORDER
+    )
+    order_ref = models.CharField(
+        max_length=64,
+        help_text="The order number, or subscription-<id> for a subscription.",
+    )
     customer_key = models.CharField(
         max_length=254, help_text="user:<id> or email:<address>, lower case."
     )
@@ -152,7 +255,11 @@ class CouponRedemption(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["coupon", "order_ref"], name="coupons_redemption_once_per_order"
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(target__in=["order", "subscription"]),
+                name="coupons_redemption_target_valid",
+            ),
         ]
         indexes = [models.Index(fields=["coupon", "customer_key"])]
 

@@ -175,3 +175,25 @@ def coupon_discount_totals(*, coupon_ids: Iterable[int]) -> dict[int, dict[str, 
     for row in rows:
         totals.setdefault(row["coupon_id"], {})[row["currency"]] = int(row["total"])
     return totals
+
+
+def subscription_coupon_redeemed(
+    *, subscription_ref: str, code: str = ""
+) -> Coupon | None:
+    """Return the coupon counted for this subscription first (or ``code``'s)."""
+    redemptions = CouponRedemption.objects.select_related("coupon").filter(
+        order_ref=subscription_ref, target=CouponRedemption.Target.SUBSCRIPTION
+    )
+    if code:
+        redemptions = redemptions.filter(coupon__code__iexact=code.strip())
+    redemption = redemptions.order_by("created_at", "pk").first()
+    return redemption.coupon if redemption else None
+
+
+def redemptions_for_ref(*, order_ref: str) -> list[CouponRedemption]:
+    """Every coupon use counted for one order or subscription, oldest first."""
+    return list(
+        CouponRedemption.objects.select_related("coupon")
+        .filter(order_ref=order_ref)
+        .order_by("created_at", "pk")
+    )

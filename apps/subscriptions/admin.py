@@ -10,6 +10,8 @@ from apps.core.admin_display import RecordAdminMixin, money_column
 from apps.core.exceptions import ApplicationError
 from apps.core.forms import MoneyInputFormMixin
 from apps.core.money import Money
+from apps.coupons import selectors as coupon_selectors
+from apps.coupons.services.subscription import subscription_ref
 from apps.subscriptions import selectors, services
 from apps.subscriptions.models import (
     Customer,
@@ -25,6 +27,7 @@ from apps.subscriptions.models import (
     Subscription,
     SubscriptionEvent,
 )
+from apps.subscriptions.services import coupons as coupon_services
 from apps.subscriptions.services import plan_access
 from apps.subscriptions.services import staff as staff_services
 
@@ -277,12 +280,22 @@ class SubscriptionAdmin(_ViewOnly, admin.ModelAdmin):
         "cancel_now",
         "extend_trial",
         "refund_pro_rata",
+        "apply_coupon",
         "sync_now",
     ]
+
+    readonly_fields = ("coupons",)
 
     @admin.display(description="Plan", ordering="price__plan__name")
     def plan_name(self, obj: Subscription) -> str:
         return obj.price.plan.name
+
+    @admin.display(description="Coupons")
+    def coupons(self, obj: Subscription) -> str:
+        uses = coupon_selectors.redemptions_for_ref(order_ref=subscription_ref(obj.pk))
+        return (
+            ", ".join(f"{r.coupon.code} ({r.created_at:%d %b %Y})" for r in uses) or "-"
+        )
 
     def _confirm(
         self,
@@ -294,6 +307,7 @@ class SubscriptionAdmin(_ViewOnly, admin.ModelAdmin):
         question: str,
         run: Any,
         ask_days: bool = False,
+        ask_coupon: bool = False,
     ) -> Any:
         if request.POST.get("confirmed") != "yes":
             return TemplateResponse(
@@ -307,6 +321,7 @@ class SubscriptionAdmin(_ViewOnly, admin.ModelAdmin):
                     "action": action,
                     "verb": verb,
                     "ask_days": ask_days,
+                    "ask_coupon": ask_coupon,
                     "opts": self.model._meta,
                 },
             )
@@ -392,6 +407,25 @@ class SubscriptionAdmin(_ViewOnly, admin.ModelAdmin):
             question="Refund the unused part of the last paid invoice of these "
             "subscriptions (from when each ended, or now)?",
             run=run,
+        )
+
+    @admin.action(description="Apply coupon…")
+    def apply_coupon(self, request: Any, queryset: Any) -> Any:
+        code = request.POST.get("coupon", "").strip()
+        return self._confirm(
+            request,
+            queryset,
+            action="apply_coupon",
+            verb="Apply coupon",
+            question="Discount the next invoices of these subscriptions with a "
+            "coupon? It counts as a use of the coupon and replaces any discount.",
+            ask_coupon=True,
+            run=lambda sub: (
+                coupon_services.subscription_coupon_apply(
+                    subscription_id=sub.pk, code=code, staff=request.user
+                )
+                and f" ({code.upper()})"
+            ),
         )
 
     @admin.action(description="Sync now from Stripe")

@@ -62,15 +62,6 @@ class SubscriptionCurrencyMismatch(ValidationFailed):
         )
 
 
-class CouponNotApplicable(ValidationFailed):
-    default_code = "coupon_not_applicable"
-
-    def __init__(self, code: str):
-        super().__init__(
-            "This coupon cannot be used on subscriptions.", details={"coupon": code}
-        )
-
-
 class AlreadySubscribed(Conflict):
     default_code = "already_subscribed"
 

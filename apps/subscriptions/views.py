@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from apps.billing.gateway import subscriptions as gateway_subscriptions
 from apps.core.exceptions import ApplicationError
+from apps.coupons.exceptions import CouponNotApplicable, CouponNotFound
 from apps.subscriptions import selectors, services
 from apps.subscriptions.exceptions import (
     AlreadySubscribed,
@@ -55,8 +56,14 @@ def subscribe(request: HttpRequest, price_id: int) -> HttpResponse:
     if not selectors.plan_is_available_to(plan=price.plan, user=request.user):
         raise PermissionDenied
     if request.method == "POST":
+        coupon = request.POST.get("coupon", "").strip()[:64]
         try:
-            start = services.subscription_create(user=_user(request), price_id=price.pk)
+            start = services.subscription_create(
+                user=_user(request), price_id=price.pk, coupon=coupon or None
+            )
+        except (CouponNotFound, CouponNotApplicable) as exc:
+            context = {"price": price, "coupon": coupon, "coupon_error": exc.message}
+            return render(request, "subscriptions/subscribe.html", context, status=400)
         except AlreadySubscribed:
             messages.info(request, "You already have a subscription.")
             return redirect("subscriptions:pricing")
@@ -96,6 +103,10 @@ def pay(request: HttpRequest, subscription_id: int) -> HttpResponse:
             "subscription": sub,
             "client_secret": snap.client_secret,
             "kind": snap.secret_kind,
+            # After any coupon; the price when Stripe did not say.
+            "first_payment_minor": snap.latest_invoice_amount_due_minor
+            if snap.latest_invoice_amount_due_minor is not None
+            else sub.price.amount_minor,
             "publishable_key": gateway_subscriptions.publishable_key(),
             "stripe_js_url": settings.STRIPE_JS_URL,
             "return_url": request.build_absolute_uri(

@@ -219,6 +219,8 @@ def _coupon_case(name, cart, user):
     if name == "coupon_first_order_only":
         customer_order_count_provider_register(lambda key: 1)
         return CouponFactory(is_first_order_only=True).code
+    if name == "coupon_not_valid_for_orders":
+        return CouponFactory(for_subscriptions=True).code
     raise AssertionError(name)
 
 
@@ -233,6 +235,7 @@ COUPON_ERRORS = [
     "coupon_not_applicable",
     "coupon_not_combinable",
     "coupon_first_order_only",
+    "coupon_not_valid_for_orders",
 ]
 
 

@@ -39,6 +39,8 @@ class CouponFactory(factory.django.DjangoModelFactory):
             )
         )
         inactive = factory.Trait(is_active=False)
+        for_subscriptions = factory.Trait(applies_to=Coupon.AppliesTo.SUBSCRIPTIONS)
+        for_both = factory.Trait(applies_to=Coupon.AppliesTo.BOTH)
 
 
 class CouponRedemptionFactory(factory.django.DjangoModelFactory):

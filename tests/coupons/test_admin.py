@@ -95,6 +95,8 @@ def test_coupon_edit_records_who_changed_what(staff_client):
             "kind": "percentage",
             "value": "25",
             "currency": "USD",
+            "applies_to": "orders",
+            "duration": "once",
             "is_active": "on",
             "minimum_subtotal_minor": "0.00",
             "priority": 0,
@@ -205,6 +207,8 @@ def _coupon_data(**overrides) -> dict:
         "kind": "percentage",
         "value": "10",
         "currency": "USD",
+        "applies_to": "orders",
+        "duration": "once",
         "is_active": "on",
         "minimum_subtotal_minor": "0",
         "maximum_discount_minor": "",
@@ -419,3 +423,27 @@ def test_coupon_add_form_loads_with_help_in_human_units(staff_client):
     assert 'value="0.00"' in str(form["minimum_subtotal_minor"])
     assert "12.5 for 12.5 %" in form.fields["value"].help_text
     assert "applies in any currency" in form.fields["currency"].help_text
+
+
+def test_coupon_admin_repeating_without_months_is_form_error(staff_client):
+    response = staff_client.post(
+        _ADD_URL,
+        _coupon_data(applies_to="subscriptions", duration="repeating"),
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "duration_in_months" in errors
+    assert not Coupon.objects.filter(code="NEW").exists()
+
+
+def test_coupon_admin_subscription_coupon_saves(staff_client):
+    response = staff_client.post(
+        _ADD_URL,
+        _coupon_data(applies_to="both", duration="repeating", duration_in_months="3"),
+    )
+    coupon = _saved(response)
+    assert (coupon.applies_to, coupon.duration, coupon.duration_in_months) == (
+        "both",
+        "repeating",
+        3,
+    )

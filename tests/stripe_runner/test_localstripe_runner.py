@@ -286,6 +286,87 @@ def check_invoice_pay_failure(base):
     )
 
 
+def check_subscription_discounts(base):
+    coupon = post(
+        base,
+        "/v1/coupons",
+        {"id": f"c-{uuid.uuid4().hex[:8]}", "percent_off": "25", "duration": "once"},
+    )
+    assert coupon.status_code == 200, coupon.text
+    pm = card_payment_method(base)
+    customer = post(
+        base,
+        "/v1/customers",
+        {"payment_method": pm, "invoice_settings[default_payment_method]": pm},
+    ).json()
+    product = post(base, "/v1/products", {"name": "Deal"}).json()
+    plan = post(
+        base,
+        "/v1/plans",
+        {
+            "amount": 1000,
+            "currency": "eur",
+            "interval": "month",
+            "product": product["id"],
+        },
+    ).json()
+    created = post(
+        base,
+        "/v1/subscriptions",
+        {
+            "customer": customer["id"],
+            "items[0][plan]": plan["id"],
+            "payment_behavior": "default_incomplete",
+            "discounts[0][coupon]": coupon.json()["id"],
+            "expand[]": "latest_invoice.payment_intent",
+        },
+    )
+    if created.status_code != 200:
+        return False
+    sub = created.json()
+    first = sub["latest_invoice"]
+    renewal = post(
+        base, "/v1/invoices", {"customer": customer["id"], "subscription": sub["id"]}
+    ).json()
+    return (
+        first["subtotal"] == 1000
+        and first["total"] == 750
+        and first["payment_intent"]["amount"] == 750
+        and first["total_discount_amounts"][0]["amount"] == 250
+        and sub["discount"]["coupon"]["id"] == coupon.json()["id"]
+        and renewal["total"] == 1000  # once: the first invoice only
+        and discount_on_update(base)
+    )
+
+
+def discount_on_update(base):
+    """A coupon applied to a live subscription discounts its next invoices."""
+    coupon = post(
+        base,
+        "/v1/coupons",
+        {
+            "id": f"c-{uuid.uuid4().hex[:8]}",
+            "amount_off": "200",
+            "currency": "eur",
+            "duration": "repeating",
+            "duration_in_months": "3",
+        },
+    ).json()
+    sub = subscription(base)
+    updated = post(
+        base, f"/v1/subscriptions/{sub['id']}", {"discounts[0][coupon]": coupon["id"]}
+    )
+    if updated.status_code != 200:
+        return False
+    renewal = post(
+        base, "/v1/invoices", {"customer": sub["customer"], "subscription": sub["id"]}
+    ).json()
+    again = post(
+        base, "/v1/invoices", {"customer": sub["customer"], "subscription": sub["id"]}
+    ).json()
+    return renewal["total"] == 300 and again["total"] == 300  # 500 - 200, repeating
+
+
 CHECKS = {
     name.removeprefix("check_"): func
     for name, func in globals().copy().items()

@@ -116,3 +116,96 @@ def test_sync_now_and_reconcile_counts_in_admin(staff_client, active):
     page = staff_client.get("/admin/subscriptions/reconcilerun/")
     assert page.status_code == 200
     assert f'<td class="field-checked">{counts.checked}</td>' in page.content.decode()
+
+
+def test_apply_coupon_asks_for_code_then_discounts_next_invoice(
+    staff_client, staff, active
+):
+    import uuid
+
+    from apps.coupons.models import CouponRedemption
+    from tests.coupons.factories import CouponFactory
+
+    coupon = CouponFactory(for_subscriptions=True, value=5000, usage_limit=1)
+
+    asked = act(staff_client, "apply_coupon", active)
+    assert asked.status_code == 200
+    assert b'name="coupon"' in asked.content
+    assert not CouponRedemption.objects.exists()
+
+    done = act(
+        staff_client, "apply_coupon", active, confirmed="yes", coupon=coupon.code
+    )
+
+    assert done.status_code == 302
+    snap = gw.subscription_retrieve(subscription_id=active.stripe_id)
+    assert snap.discount_coupon_id == coupon.stripe_coupon_id
+    event = SubscriptionEvent.objects.get(subscription=active, reason="coupon_applied")
+    assert (event.actor, event.details["coupon"]) == (f"staff:{staff.pk}", coupon.code)
+    redemption = CouponRedemption.objects.get(coupon=coupon)
+    assert redemption.order_ref == f"subscription-{active.pk}"
+    renewal = gw.renewal_invoice_create_and_pay(
+        customer_id=snap.customer,
+        subscription_id=snap.id,
+        idempotency_key=str(uuid.uuid4()),
+    )
+    assert (renewal.discount_minor, renewal.amount_paid_minor) == (500, 500)
+    page = staff_client.get(f"{CHANGELIST}{active.pk}/change/").content.decode()
+    assert coupon.code in page
+
+
+def test_apply_coupon_orders_only_warns_and_changes_nothing(staff_client, active):
+    from apps.coupons.models import CouponRedemption
+    from tests.coupons.factories import CouponFactory
+
+    coupon = CouponFactory()  # orders only
+
+    done = act(
+        staff_client,
+        "apply_coupon",
+        active,
+        confirmed="yes",
+        coupon=coupon.code,
+    )
+
+    assert done.status_code == 302
+    shown = [str(m) for m in done.wsgi_request._messages]
+    assert any("cannot be used on subscriptions" in m for m in shown)
+    assert not CouponRedemption.objects.exists()
+    snap = gw.subscription_retrieve(subscription_id=active.stripe_id)
+    assert snap.discount_coupon_id == ""
+
+
+@pytest.mark.parametrize("status", ["canceled", "incomplete"])
+def test_subscription_coupon_apply_ended_or_unconfirmed_refused(active, staff, status):
+    from apps.subscriptions.services.coupons import subscription_coupon_apply
+    from apps.subscriptions.services.staff import StaffActionRefused
+    from tests.coupons.factories import CouponFactory
+
+    # Test set-up only: services never assign a status (the state helper does).
+    type(active).objects.filter(pk=active.pk).update(status=status)
+
+    with pytest.raises(StaffActionRefused):
+        subscription_coupon_apply(
+            subscription_id=active.pk,
+            code=CouponFactory(for_subscriptions=True).code,
+            staff=staff,
+        )
+
+
+def test_subscription_coupon_apply_same_coupon_twice_refused(active, staff):
+    from apps.subscriptions.services.coupons import subscription_coupon_apply
+    from apps.subscriptions.services.staff import StaffActionRefused
+    from tests.coupons.factories import CouponFactory
+
+    coupon = CouponFactory(for_subscriptions=True)
+    subscription_coupon_apply(subscription_id=active.pk, code=coupon.code, staff=staff)
+
+    with pytest.raises(StaffActionRefused) as exc:
+        subscription_coupon_apply(
+            subscription_id=active.pk, code=coupon.code.lower(), staff=staff
+        )
+
+    assert exc.value.code == "coupon_already_applied"
+    coupon.refresh_from_db()
+    assert coupon.times_redeemed == 1

@@ -155,3 +155,47 @@ def test_setup_intent_create_gives_a_client_secret(localstripe):
 
     assert seti.client_secret.startswith(seti.id + "_secret_")
     assert seti.status == "requires_payment_method"
+
+
+def _coupon(**terms):
+    from apps.billing import gateway
+
+    return gateway.coupon_ensure(coupon_id=f"gw-{uuid.uuid4().hex[:10]}", **terms)
+
+
+def test_subscription_create_with_coupon_discounts_first_invoice(pushed_price):
+    from decimal import Decimal
+
+    price = pushed_price(amount=2000)
+    coupon = _coupon(duration="once", percent_off=Decimal(25))
+
+    snap = _start(price, coupon=coupon.id)
+
+    assert snap.discount_coupon_id == coupon.id
+    invoice = gw.invoice_retrieve(invoice_id=snap.latest_invoice_id)
+    assert (invoice.subtotal_minor, invoice.discount_minor, invoice.total_minor) == (
+        2000,
+        500,
+        1500,
+    )
+
+
+def test_subscription_discount_set_discounts_next_invoice(pushed_price):
+    from apps.billing.gateway.subscription_admin import subscription_discount_set
+
+    price = pushed_price(amount=1000)
+    snap = _start(price)
+    confirm(snap.client_secret)
+    coupon = _coupon(duration="forever", amount_off_minor=300, currency="USD")
+
+    updated = subscription_discount_set(
+        subscription_id=snap.id, coupon_id=coupon.id, idempotency_key=str(uuid.uuid4())
+    )
+    renewal = gw.renewal_invoice_create_and_pay(
+        customer_id=snap.customer,
+        subscription_id=snap.id,
+        idempotency_key=str(uuid.uuid4()),
+    )
+
+    assert updated.discount_coupon_id == coupon.id
+    assert (renewal.discount_minor, renewal.amount_paid_minor) == (300, 700)

@@ -6,7 +6,6 @@ from apps.billing.gateway import subscriptions as gw
 from apps.subscriptions import services
 from apps.subscriptions.exceptions import (
     AlreadySubscribed,
-    CouponNotApplicable,
     PlanPrivate,
     PriceInactive,
     PriceNotFound,
@@ -143,8 +142,11 @@ def test_subscription_create_currency_mismatch_raises(pushed_price):
     assert exc.value.details == {"account_currency": "EUR", "price_currency": "USD"}
 
 
-def test_subscription_create_with_coupon_refused_visibly(pushed_price):
-    with pytest.raises(CouponNotApplicable):
+def test_subscription_create_unknown_coupon_raises_and_writes_nothing(pushed_price):
+    from apps.coupons.exceptions import CouponNotFound
+
+    with pytest.raises(CouponNotFound):
         services.subscription_create(
             user=UserFactory(), price_id=pushed_price().pk, coupon="WELCOME"
         )
+    assert not Subscription.objects.exists()

@@ -57,3 +57,36 @@ def test_card_step_of_another_users_subscription_is_404(client, pushed_price):
 
     assert client.get(f"/subscriptions/{sub.pk}/pay/").status_code == 404
     assert client.get(f"/subscriptions/{sub.pk}/return/").status_code == 404
+
+
+def test_subscribe_page_with_coupon_shows_discounted_first_payment(
+    client, pushed_price
+):
+    from tests.coupons.factories import CouponFactory
+
+    user = UserFactory()
+    client.force_login(user)
+    price = pushed_price(amount=2500)
+    coupon = CouponFactory(for_subscriptions=True, value=2000)
+
+    started = client.post(f"/subscribe/{price.pk}/", {"coupon": coupon.code})
+
+    page = client.get(started["Location"]).content.decode()
+    first = page.split('data-testid="first-payment">')[1].split("<")[0]
+    assert first == "$20.00"
+    assert "then $25.00 every month" in page
+
+
+def test_subscribe_page_orders_only_coupon_is_form_error(client, pushed_price):
+    from tests.coupons.factories import CouponFactory
+
+    user = UserFactory()
+    client.force_login(user)
+    coupon = CouponFactory()
+
+    response = client.post(f"/subscribe/{pushed_price().pk}/", {"coupon": coupon.code})
+
+    assert response.status_code == 400
+    assert "cannot be used on subscriptions" in response.content.decode()
+    assert f'value="{coupon.code}"' in response.content.decode()
+    assert not Subscription.objects.filter(user=user).exists()

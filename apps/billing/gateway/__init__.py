@@ -39,6 +39,12 @@ from apps.billing.gateway.client import (
     is_localstripe,
     secret_key,
 )
+from apps.billing.gateway.coupons import (
+    CouponSnapshot,
+    coupon_create,
+    coupon_ensure,
+    coupon_retrieve,
+)
 from apps.billing.gateway.customers import (
     customer_create,
     customer_retrieve,
@@ -81,6 +87,7 @@ from apps.billing.gateway.webhooks import (
 __all__ = [
     "OPEN_INTENT_STATUSES",
     "REAL_STRIPE_HOST",
+    "CouponSnapshot",
     "CustomerSnapshot",
     "HostedSessionSnapshot",
     "IntentStatus",
@@ -99,6 +106,9 @@ __all__ = [
     "api_host",
     "billing_portal_session_create",
     "checkout_session_create",
+    "coupon_create",
+    "coupon_ensure",
+    "coupon_retrieve",
     "customer_create",
     "customer_retrieve",
     "customer_update",

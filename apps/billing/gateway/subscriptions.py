@@ -97,6 +97,10 @@ class SubscriptionSnapshot:
     client_secret: str
     secret_kind: str  # "payment_intent", "setup_intent" or ""
     payment_intent_id: str
+    # The Stripe coupon discounting it, if any.
+    discount_coupon_id: str = ""
+    # What the latest invoice asks for (after discounts), when it came expanded.
+    latest_invoice_amount_due_minor: int | None = None
 
 
 def _invoice_intent(invoice: dict[str, Any]) -> tuple[str, str, str]:
@@ -149,7 +153,21 @@ def _subscription_snapshot(obj: Any) -> SubscriptionSnapshot:
         client_secret=secret,
         secret_kind=kind,
         payment_intent_id=intent_id,
+        discount_coupon_id=_discount_coupon(sub),
+        latest_invoice_amount_due_minor=(
+            int(invoice.get("amount_due") or 0) if isinstance(invoice, dict) else None
+        ),
     )
+
+
+def _discount_coupon(sub: dict[str, Any]) -> str:
+    """The coupon of the (legacy) ``discount`` or the first expanded discount."""
+    discounts = [d for d in sub.get("discounts") or [] if isinstance(d, dict)]
+    discount = sub.get("discount") or (discounts[0] if discounts else None)
+    if not isinstance(discount, dict):
+        return ""
+    coupon = discount.get("coupon") or (discount.get("source") or {}).get("coupon")
+    return _id(coupon)
 
 
 def _expand() -> list[str]:
@@ -159,6 +177,7 @@ def _expand() -> list[str]:
         "latest_invoice.confirmation_secret",
         "latest_invoice.payments",
         "pending_setup_intent",
+        "discounts",
     ]
 
 

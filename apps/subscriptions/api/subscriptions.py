@@ -21,10 +21,10 @@ from apps.core.api.schema import raises
 from apps.core.api.serializers import MoneySerializer
 from apps.core.exceptions import ValidationFailed
 from apps.core.idempotency import idempotent
+from apps.coupons.exceptions import CouponNotApplicable, CouponNotFound
 from apps.subscriptions import selectors, services
 from apps.subscriptions.exceptions import (
     AlreadySubscribed,
-    CouponNotApplicable,
     PlanChangeInvalid,
     PlanChangeNotAllowed,
     PlanPrivate,
@@ -114,6 +114,11 @@ class SubscriptionCollectionApi(APIView):
             help_text="Which confirm call the secret is for.",
         )
         publishable_key = serializers.CharField()
+        amount_due = MoneySerializer(
+            allow_null=True,
+            help_text="What the first invoice charges, after any coupon; null "
+            "for a trial (nothing is charged now).",
+        )
 
     @extend_schema(
         operation_id="subscriptions_list",
@@ -136,6 +141,7 @@ class SubscriptionCollectionApi(APIView):
         PriceInactive,
         PlanPrivate,
         SubscriptionCurrencyMismatch,
+        CouponNotFound,
         CouponNotApplicable,
         AlreadySubscribed,
         SubscriptionPending,
@@ -155,6 +161,14 @@ class SubscriptionCollectionApi(APIView):
             "client_secret": start.client_secret,
             "kind": start.kind,
             "publishable_key": gateway_subscriptions.publishable_key(),
+            "amount_due": (
+                None
+                if start.amount_due_minor is None or start.kind != "payment_intent"
+                else {
+                    "amount": start.amount_due_minor,
+                    "currency": start.subscription.price.currency,
+                }
+            ),
         }
         return Response(
             self.StartOutputSerializer(data).data, status=status.HTTP_201_CREATED

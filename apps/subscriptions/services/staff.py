@@ -33,6 +33,7 @@ class StaffActionRefused(Conflict):
         "not_trialing",
         "nothing_to_refund",
         "already_refunded",
+        "coupon_already_applied",
     )
 
 

@@ -23,7 +23,6 @@ from apps.core.exceptions import ApplicationError
 from apps.subscriptions import selectors
 from apps.subscriptions.exceptions import (
     AlreadySubscribed,
-    CouponNotApplicable,
     PlanPrivate,
     PriceInactive,
     PriceNotFound,
@@ -40,6 +39,7 @@ from apps.subscriptions.models import (
     SubscriptionEvent,
     SubscriptionStatus,
 )
+from apps.subscriptions.services import coupons as sub_coupons
 from apps.subscriptions.services.sync import subscription_apply
 
 if TYPE_CHECKING:
@@ -54,6 +54,8 @@ class SubscriptionStart:
     # What the client confirms; empty when nothing is left to confirm.
     client_secret: str
     kind: str  # "payment_intent", "setup_intent" or ""
+    # The first invoice's amount after any coupon; None when not known.
+    amount_due_minor: int | None = None
 
 
 def customer_get_or_create(*, user: User) -> Customer:
@@ -100,13 +102,23 @@ def price_for_subscribe(*, price_id: int, user: User) -> PlanPrice:
     return price
 
 
-def _claim(*, user: User, price: PlanPrice) -> tuple[Subscription, bool]:
-    """Insert our incomplete row, or return the live one; (row, claimed)."""
+def _claim(
+    *, user: User, price: PlanPrice, coupon: str = ""
+) -> tuple[Subscription, bool]:
+    """Insert our incomplete row, or return the live one; (row, claimed).
+
+    The coupon's use is counted in the same transaction: a refusal (limit
+    reached meanwhile) rolls the row back.
+    """
     try:
         with transaction.atomic():
             sub = Subscription(user=user, price=price)
             sub.full_clean(validate_constraints=False)
             sub.save()
+            if coupon:
+                sub_coupons.subscription_coupon_redeem(
+                    subscription=sub, code=coupon, price=price
+                )
             SubscriptionEvent.objects.create(
                 subscription=sub,
                 to_status=sub.status,
@@ -122,7 +134,7 @@ def _claim(*, user: User, price: PlanPrice) -> tuple[Subscription, bool]:
     except IntegrityError:
         live = Subscription.objects.filter(user=user, status__in=LIVE_STATUSES).first()
         if live is None:  # the other one ended meanwhile: try once more
-            return _claim(user=user, price=price)
+            return _claim(user=user, price=price, coupon=coupon)
         return live, False
 
 
@@ -151,6 +163,7 @@ def _expire_unpaid(sub: Subscription, *, user: User) -> None:
     subscription_apply(
         subscription_id=sub.pk, snap=snap, reason="replaced", actor=f"user:{user.pk}"
     )
+    sub_coupons.subscription_coupon_release(subscription_id=sub.pk)
 
 
 def _give_up(sub: Subscription, *, user: User, error: str) -> None:
@@ -169,6 +182,7 @@ def _give_up(sub: Subscription, *, user: User, error: str) -> None:
         SUBSCRIPTION_STATES.move(
             row, SubscriptionStatus.INCOMPLETE_EXPIRED, event=write
         )
+        sub_coupons.subscription_coupon_release(subscription_id=sub.pk)
 
 
 def subscription_create(
@@ -183,16 +197,21 @@ def subscription_create(
     A repeat while the first payment is still unconfirmed returns the same
     subscription and secret (another price replaces it).
 
+    A coupon is checked and counted in the transaction that writes our row (a
+    refusal writes nothing; exact under concurrency), then pushed to Stripe
+    before the subscription is created with it. A repeat of an unconfirmed
+    subscription returns it with the discount it started with.
+
     Raise PriceNotFound, PriceInactive, PlanPrivate, SubscriptionCurrencyMismatch,
-    CouponNotApplicable, AlreadySubscribed (a live subscription exists: change
-    plan instead) or SubscriptionPending (a parallel request is creating it).
+    CouponNotFound, CouponNotApplicable (``coupon_not_valid_for_subscriptions``
+    and the other coupon codes), AlreadySubscribed (a live subscription exists:
+    change plan instead) or SubscriptionPending (a parallel request is creating
+    it).
     """
     price = price_for_subscribe(price_id=price_id, user=user)
-    if coupon:
-        # Coupons are not pushed to Stripe yet (issue 13, coupons part).
-        raise CouponNotApplicable(coupon)
+    coupon = (coupon or "").strip()
     for _ in range(2):
-        sub, claimed = _claim(user=user, price=price)
+        sub, claimed = _claim(user=user, price=price, coupon=coupon)
         if claimed or _take_over_stale_claim(sub):
             break
         if not sub.stripe_id:
@@ -206,17 +225,25 @@ def subscription_create(
         if sub.status != SubscriptionStatus.INCOMPLETE:
             raise AlreadySubscribed(sub.pk)
         if sub.price_id == price.pk:
-            return SubscriptionStart(sub, snap.client_secret, snap.secret_kind)
+            return SubscriptionStart(
+                sub,
+                snap.client_secret,
+                snap.secret_kind,
+                snap.latest_invoice_amount_due_minor,
+            )
         _expire_unpaid(sub, user=user)
     else:  # pragma: no cover - the replaced one cannot be live again
         raise SubscriptionPending()
 
     customer = customer_get_or_create(user=user)
     try:
+        # The coupon counted for this row (a takeover's may be the first's).
+        stripe_coupon = sub_coupons.subscription_stripe_coupon(subscription_id=sub.pk)
         snap = gw.subscription_create(
             customer_id=customer.stripe_id,
             price_id=price.stripe_price_id,
             trial_days=price.plan.trial_days,
+            coupon=stripe_coupon,
             metadata={"subscription": str(sub.pk), "user": str(user.pk)},
             idempotency_key=_create_key(sub),
         )
@@ -228,4 +255,6 @@ def subscription_create(
     sub = subscription_apply(
         subscription_id=sub.pk, snap=snap, reason="subscribe", actor=f"user:{user.pk}"
     )
-    return SubscriptionStart(sub, snap.client_secret, snap.secret_kind)
+    return SubscriptionStart(
+        sub, snap.client_secret, snap.secret_kind, snap.latest_invoice_amount_due_minor
+    )

@@ -14,11 +14,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.billing.gateway import subscriptions as gw
+from apps.coupons.services import subscription as coupon_services
 from apps.subscriptions.models import (
     SUBSCRIPTION_STATES,
     PlanPrice,
     Subscription,
     SubscriptionEvent,
+    SubscriptionStatus,
 )
 from apps.subscriptions.services import effects
 
@@ -101,6 +103,9 @@ def subscription_apply(
                 event=write,
             )
             effects.status_changed(sub, source, snap.status)
+            if snap.status == SubscriptionStatus.INCOMPLETE_EXPIRED:
+                # Never paid: its coupon use goes back, as an unpaid order's.
+                coupon_services.subscription_coupon_release(subscription_id=sub.pk)
         elif changed:
             sub.synced_at = timezone.now()
             sub.save(update_fields=[*changed, "synced_at", "updated_at"])

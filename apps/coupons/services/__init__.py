@@ -30,9 +30,32 @@ def _refusal(coupon: Coupon, code: str, message: str, **details: Any) -> Rejecte
     return RejectedCoupon(coupon.code, code, message, {"code": coupon.code, **details})
 
 
+ORDERS = "orders"
+SUBSCRIPTIONS = "subscriptions"
+
+
+def _target_refusal(coupon: Coupon, target: str) -> RejectedCoupon | None:
+    if target == SUBSCRIPTIONS and not coupon.is_for_subscriptions:
+        return _refusal(
+            coupon,
+            "coupon_not_valid_for_subscriptions",
+            f"Coupon {coupon.code} cannot be used on subscriptions.",
+            applies_to=coupon.applies_to,
+        )
+    if target == ORDERS and not coupon.is_for_orders:
+        return _refusal(
+            coupon,
+            "coupon_not_valid_for_orders",
+            f"Coupon {coupon.code} is for subscriptions only.",
+            applies_to=coupon.applies_to,
+        )
+    return None
+
+
 def coupon_status_refusal(
     *,
     coupon: Coupon,
+    target: str = ORDERS,
     now: datetime | None = None,
     customer_key: str | None = None,
     customer_redemptions: int = 0,
@@ -40,10 +63,15 @@ def coupon_status_refusal(
 ) -> RejectedCoupon | None:
     """Return why the coupon cannot be used right now (ignoring the lines), or None.
 
-    ``customer_order_count`` is supplied by the caller (coupons never read
-    orders); None means unknown, and first-order-only is then left for checkout.
+    ``target`` is ``ORDERS`` or ``SUBSCRIPTIONS``: a coupon for the other one
+    only is refused first. ``customer_order_count`` is supplied by the caller
+    (coupons never read orders); None means unknown, and first-order-only is
+    then left for checkout.
     """
     now = now or timezone.now()
+    target_refusal = _target_refusal(coupon, target)
+    if target_refusal:
+        return target_refusal
     if not coupon.is_active:
         return _refusal(
             coupon, "coupon_inactive", f"Coupon {coupon.code} is not active."
@@ -171,6 +199,7 @@ def coupon_redeem(
     user_id: int | None = None,
     email: str = "",
     now: datetime | None = None,
+    target: str = ORDERS,
 ) -> CouponRedemption:
     """Count one use of a coupon by an order; call inside the order transaction.
 
@@ -197,6 +226,7 @@ def coupon_redeem(
     ).count()
     refusal = coupon_status_refusal(
         coupon=coupon,
+        target=target,
         now=now,
         customer_key=customer_key,
         customer_redemptions=customer_redemptions,
@@ -219,6 +249,11 @@ def coupon_redeem(
         )
     redemption = CouponRedemption(
         coupon=coupon,
+        target=(
+            CouponRedemption.Target.SUBSCRIPTION
+            if target == SUBSCRIPTIONS
+            else CouponRedemption.Target.ORDER
+        ),
         order_ref=order_ref,
         customer_key=customer_key,
         user_id=user_id,
@@ -316,12 +351,17 @@ def order_coupons_redeem(
 
 
 @transaction.atomic
-def coupon_redemptions_release(*, order_ref: str) -> int:
-    """Give back the uses an order counted (order cancelled before payment)."""
+def coupon_redemptions_release(*, order_ref: str, coupon_id: int | None = None) -> int:
+    """Give back the uses an order counted (order cancelled before payment).
+
+    With ``coupon_id``, only that coupon's use.
+    """
     released = 0
     redemptions = CouponRedemption.objects.select_for_update().filter(
         order_ref=order_ref
     )
+    if coupon_id is not None:
+        redemptions = redemptions.filter(coupon_id=coupon_id)
     for redemption in redemptions.order_by("coupon_id"):
         Coupon.objects.filter(pk=redemption.coupon_id, times_redeemed__gt=0).update(
             times_redeemed=F("times_redeemed") - 1, updated_at=timezone.now()

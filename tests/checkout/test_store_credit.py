@@ -12,7 +12,9 @@ from io import StringIO
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from apps.billing import signals
 from apps.billing.exceptions import PaymentDeclined
@@ -26,7 +28,12 @@ from apps.inventory.services import ReservationRequest
 from apps.wallets import services as wallet_services
 from apps.wallets.models import LedgerEntry, Wallet
 from tests.accounts.factories import UserFactory
-from tests.checkout.conftest import api_checkout_to_payment, confirm_card, idem
+from tests.checkout.conftest import (
+    ADDRESS,
+    api_checkout_to_payment,
+    confirm_card,
+    idem,
+)
 from tests.checkout.factories import OrderFactory
 from tests.inventory.factories import VariantFactory
 
@@ -406,8 +413,6 @@ def test_store_credit_bad_amount_is_refused_and_changes_nothing(
 
 
 def test_store_credit_for_a_guest_checkout_is_refused(make_cart):
-    from rest_framework.test import APIClient
-
     client = APIClient()
     cart = make_cart()
     checkout_id = client.post(
@@ -421,3 +426,57 @@ def test_store_credit_for_a_guest_checkout_is_refused(make_cart):
 
     assert r.status_code == 400
     assert r.json()["error"]["code"] == "wallet_amount_invalid"
+
+
+# --- staff and pages -----------------------------------------------------------
+
+
+def test_admin_refund_as_store_credit_credits_the_wallet(
+    client, api_client, shopper, make_cart, shipping_method, localstripe
+):
+    order = _paid_split_order(api_client, shopper, make_cart, shipping_method)
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    url = reverse("admin:checkout_order_refund", args=[order.pk])
+    assert "store credit" in client.get(url).content.decode()
+
+    r = client.post(url, {"destination": "store_credit"})
+
+    assert r.status_code == 302, r.content
+    order.refresh_from_db()
+    assert (order.status, order.refunded_minor) == ("refunded", 4500)
+    assert not PaymentRefund.objects.exists()
+    assert wallet_of(shopper).balance_minor == 4500
+    assert_reconciled()
+
+
+def test_payment_page_shows_credit_and_the_form_chooses_the_amount(
+    client, shopper, make_cart, shipping_method
+):
+    client.force_login(shopper)
+    cart = make_cart(
+        lines=((VariantFactory(stock=5, weight_grams=100, price_minor=2000), 1),),
+        user=shopper,
+    )
+    checkout, _ = services.checkout_start(cart=cart, user=shopper)
+    checkout = services.checkout_set_email(checkout=checkout, email=shopper.email)
+    checkout = services.checkout_set_shipping_address(
+        checkout=checkout, address=ADDRESS
+    )
+    services.checkout_set_shipping_method(
+        checkout=checkout, method_id=shipping_method.pk
+    )
+    page = reverse("checkout:payment", args=[checkout.pk])
+
+    html = client.get(page).content.decode()
+    assert 'data-total="store-credit">−$15.00' in html
+    assert 'data-total="to-pay-by-card">$10.00' in html
+
+    r = client.post(
+        reverse("checkout:store-credit", args=[checkout.pk]), {"amount": "5"}
+    )
+
+    assert r.status_code == 302
+    assert r.url == page
+    html = client.get(page).content.decode()
+    assert 'data-total="store-credit">−$5.00' in html
+    assert Checkout.objects.get().credit_requested_minor == 500

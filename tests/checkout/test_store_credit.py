@@ -480,3 +480,34 @@ def test_payment_page_shows_credit_and_the_form_chooses_the_amount(
     html = client.get(page).content.decode()
     assert 'data-total="store-credit">−$5.00' in html
     assert Checkout.objects.get().credit_requested_minor == 500
+
+
+def test_payment_page_order_paid_fully_by_credit_lands_on_the_order(
+    client, make_cart, shipping_method
+):
+    user = credit_shopper(5000)
+    client.force_login(user)
+    cart = make_cart(
+        lines=((VariantFactory(stock=5, weight_grams=100, price_minor=2000), 1),),
+        user=user,
+    )
+    checkout, _ = services.checkout_start(cart=cart, user=user)
+    checkout = services.checkout_set_email(checkout=checkout, email=user.email)
+    checkout = services.checkout_set_shipping_address(
+        checkout=checkout, address=ADDRESS
+    )
+    services.checkout_set_shipping_method(
+        checkout=checkout, method_id=shipping_method.pk
+    )
+    page = reverse("checkout:payment", args=[checkout.pk])
+    assert "Pay with store credit" in client.get(page).content.decode()
+
+    r = client.post(page, follow=True)
+
+    order = Order.objects.get()
+    assert (order.status, order.credit_minor) == ("paid", 2500)
+    assert r.status_code == 200
+    assert r.redirect_chain[-1][0] == services.orders.order_public_path(order)
+    assert not Payment.objects.exists()
+    assert wallet_of(user).balance_minor == 2500
+    assert_reconciled()

@@ -259,6 +259,40 @@ def test_order_paid_fully_by_credit_needs_no_intent_and_completes_at_once(
     assert_reconciled()
 
 
+def test_refund_of_an_order_paid_fully_by_credit_goes_back_to_the_wallet_once(
+    api_client, make_cart, shipping_method, localstripe
+):
+    user = credit_shopper(5000)
+    api_client.force_authenticate(user)
+    cart = make_cart(
+        lines=((VariantFactory(stock=5, weight_grams=100, price_minor=2000), 1),),
+        user=user,
+    )
+    api_checkout_to_payment(api_client, cart, email=user.email, method=shipping_method)
+    order = Order.objects.get()
+    stale = Order.objects.get()
+
+    order = services.order_refund(order=order)
+    again = services.order_refund_apply(  # a double submission
+        order_id=stale.pk,
+        refund=None,
+        plan={},
+        split=refund_split(order=stale, amount_minor=2500),
+        wallet_key=f"refund:{stale.number}:0:2500:wallet",
+    )
+
+    assert (order.status, order.refunded_minor, order.credit_refunded_minor) == (
+        "refunded",
+        2500,
+        2500,
+    )
+    assert again.refunded_minor == 2500
+    assert not PaymentRefund.objects.exists()
+    assert wallet_of(user).balance_minor == 5000
+    assert kinds(user).count(K.REFUND_CREDIT) == 1
+    assert_reconciled()
+
+
 def _paid_split_order(api_client, shopper, make_cart, shipping_method):
     """Paid: 2 × 20.00 + 5.00 shipping = 45.00, 15.00 credit, 30.00 card."""
     variant = VariantFactory(stock=5, weight_grams=100, price_minor=2000)
@@ -507,7 +541,8 @@ def test_payment_page_order_paid_fully_by_credit_lands_on_the_order(
     order = Order.objects.get()
     assert (order.status, order.credit_minor) == ("paid", 2500)
     assert r.status_code == 200
-    assert r.redirect_chain[-1][0] == services.orders.order_public_path(order)
+    token = r.redirect_chain[-1][0].rstrip("/").rsplit("/", 1)[-1]
+    assert services.orders.order_number_from_token(token) == order.number
     assert not Payment.objects.exists()
     assert wallet_of(user).balance_minor == 2500
     assert_reconciled()

@@ -546,3 +546,39 @@ def test_payment_page_order_paid_fully_by_credit_lands_on_the_order(
     assert not Payment.objects.exists()
     assert wallet_of(user).balance_minor == 2500
     assert_reconciled()
+
+
+def test_more_credit_after_a_card_payment_started_cancels_the_intent_and_pays(
+    api_client, make_cart, shipping_method, localstripe
+):
+    user = credit_shopper(5000)
+    api_client.force_authenticate(user)
+    cart = make_cart(
+        lines=((VariantFactory(stock=5, weight_grams=100, price_minor=2000), 1),),
+        user=user,
+    )
+    r = api_client.post(
+        "/api/v1/checkouts/",
+        {"cart": str(cart.pk), "email": user.email},
+        format="json",
+        **idem(),
+    )
+    checkout_id = r.json()["id"]
+    assert _credit_post(api_client, checkout_id, 0).status_code == 200
+    session = api_checkout_to_payment(
+        api_client, cart, email=user.email, method=shipping_method
+    )
+    assert session["amount"]["amount"] == 2500  # all by card
+
+    assert _credit_post(api_client, checkout_id, None).status_code == 200
+    r = api_client.post(
+        f"/api/v1/checkouts/{checkout_id}/payment/", format="json", **idem()
+    )
+
+    assert r.status_code == 200, r.content
+    assert r.json()["amount"]["amount"] == 0
+    assert Payment.objects.get().status == "canceled"
+    order = Order.objects.get()
+    assert (order.status, order.credit_minor) == ("paid", 2500)
+    assert wallet_of(user).balance_minor == 2500
+    assert_reconciled()

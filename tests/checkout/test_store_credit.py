@@ -21,6 +21,7 @@ from apps.billing.exceptions import PaymentDeclined
 from apps.billing.models import Payment, PaymentRefund
 from apps.checkout import services
 from apps.checkout.models import Checkout, Order
+from apps.checkout.services.pricing import PricingReads
 from apps.checkout.services.refunds import refund_split
 from apps.inventory import services as inventory_services
 from apps.inventory.models import Reservation, StockItem
@@ -124,6 +125,19 @@ def test_payment_start_again_keeps_one_hold(api_client, split_session, shopper):
     assert r.status_code == 200, r.content
     assert r.json()["payment_intent_id"] == split_session["payment_intent_id"]
     assert kinds(shopper) == [K.GOODWILL, K.ORDER_HOLD]
+
+
+def test_totals_after_payment_start_count_the_checkouts_own_hold_once(
+    split_session,
+):
+    checkout = Checkout.objects.select_related("cart", "user").get()
+    reads = PricingReads()
+
+    first = services.checkout_totals(checkout=checkout, reads=reads)
+    again = services.checkout_totals(checkout=checkout, reads=reads)
+
+    assert first.credit_minor == again.credit_minor == 1500
+    assert first.fingerprint() == checkout.totals_fingerprint
 
 
 def test_split_payment_succeeds_and_captures_the_credit(

@@ -266,7 +266,10 @@ def order_paid_by_credit(*, order_id: int, request: HttpRequest | None = None) -
             failure = exc
         else:
             _mark_paid(
-                order, intent_id="store credit", source="store_credit", request=request
+                order,
+                intent_id="by store credit",
+                source="store_credit",
+                request=request,
             )
             order_confirmation_send(order, lines=lines)
             return order

@@ -159,6 +159,7 @@ class PricingReads:
     )
     inclusive: bool | None = None
     credit_balance: int | None = None
+    credit_held: int | None = None
 
 
 def _weights(loaded: CartPricingInput) -> dict[int, int]:
@@ -400,7 +401,9 @@ def _credit(
     wanted = total_minor if requested is None else min(requested, total_minor)
     if balance < wanted and checkout.totals_fingerprint:
         # Payment started: this checkout's own hold is spendable by it.
-        reads.credit_balance = balance = balance + checkout_credit_held(checkout)
+        if reads.credit_held is None:
+            reads.credit_held = checkout_credit_held(checkout)
+        balance += reads.credit_held
     return min(wanted, balance), requested is not None and balance < wanted
 
 

@@ -596,3 +596,30 @@ def test_more_credit_after_a_card_payment_started_cancels_the_intent_and_pays(
     assert (order.status, order.credit_minor) == ("paid", 2500)
     assert wallet_of(user).balance_minor == 2500
     assert_reconciled()
+
+
+def test_payment_page_card_form_asks_only_the_card_part(
+    client, shopper, make_cart, shipping_method, localstripe
+):
+    client.force_login(shopper)
+    cart = make_cart(
+        lines=((VariantFactory(stock=5, weight_grams=100, price_minor=2000), 1),),
+        user=shopper,
+    )
+    checkout, _ = services.checkout_start(cart=cart, user=shopper)
+    checkout = services.checkout_set_email(checkout=checkout, email=shopper.email)
+    checkout = services.checkout_set_shipping_address(
+        checkout=checkout, address=ADDRESS
+    )
+    services.checkout_set_shipping_method(
+        checkout=checkout, method_id=shipping_method.pk
+    )
+    page = reverse("checkout:payment", args=[checkout.pk])
+
+    assert client.post(page).status_code == 302
+    html = client.get(page).content.decode()
+
+    assert 'id="card-element"' in html
+    assert "Pay $10.00" in html
+    assert 'data-total="store-credit">−$15.00' in html
+    assert wallet_of(shopper).held_minor == 1500

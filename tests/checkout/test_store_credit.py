@@ -484,6 +484,8 @@ def test_admin_refund_as_store_credit_credits_the_wallet(
 ):
     order = _paid_split_order(api_client, shopper, make_cart, shipping_method)
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    page = client.get(reverse("admin:checkout_order_change", args=[order.pk]))
+    assert "paid with store credit" in page.content.decode().lower()
     url = reverse("admin:checkout_order_refund", args=[order.pk])
     assert "store credit" in client.get(url).content.decode()
 

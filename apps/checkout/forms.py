@@ -128,3 +128,15 @@ class GuestAccountForm(forms.Form):
             except forms.ValidationError as exc:
                 self.add_error("password1", exc)
         return cleaned
+
+
+class StoreCreditForm(forms.Form):
+    """How much store credit to spend, in currency units; blank for all."""
+
+    amount = forms.DecimalField(
+        label="Store credit to use",
+        required=False,
+        min_value=0,
+        decimal_places=2,
+        help_text="Leave empty to use all your credit; 0 to use none.",
+    )

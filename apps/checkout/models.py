@@ -176,6 +176,12 @@ class Checkout(TimeStampedModel):
     totals_version = models.PositiveIntegerField(default=1)
     totals_fingerprint = models.CharField(max_length=64, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
+    credit_requested_minor = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Store credit the shopper chose to spend; empty means all "
+        "that is available (signed-in shoppers only).",
+    )
 
     class Meta:
         constraints = [
@@ -267,6 +273,17 @@ class Order(TimeStampedModel):
     tax_minor = models.PositiveBigIntegerField(default=0)
     total_minor = models.PositiveBigIntegerField(default=0)
     refunded_minor = models.PositiveBigIntegerField(default=0)
+    credit_minor = models.PositiveBigIntegerField(
+        default=0, help_text="The part of the total paid with store credit."
+    )
+    credit_refunded_minor = models.PositiveBigIntegerField(
+        default=0,
+        help_text="The part of refunded_minor taken from the store-credit part "
+        "(it went back to the wallet).",
+    )
+    credit_hold_ref = models.CharField(
+        max_length=64, blank=True, help_text="The wallet hold's ledger reference."
+    )
     prices_include_tax = models.BooleanField(default=False)
     taxes = models.JSONField(default=list, blank=True)
     coupons = models.JSONField(
@@ -294,10 +311,23 @@ class Order(TimeStampedModel):
                 condition=Q(refunded_minor__lte=models.F("total_minor")),
                 name="checkout_order_refund_lte_total",
             ),
+            models.CheckConstraint(
+                condition=Q(credit_minor__lte=models.F("total_minor")),
+                name="checkout_order_credit_lte_total",
+            ),
+            models.CheckConstraint(
+                condition=Q(credit_refunded_minor__lte=models.F("refunded_minor")),
+                name="checkout_order_credit_refund_lte_refunded",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"order {self.number} ({self.status})"
+
+    @property
+    def card_minor(self) -> int:
+        """The part of the total paid by card."""
+        return self.total_minor - self.credit_minor
 
 
 _O = Order.Status

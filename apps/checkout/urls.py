@@ -22,6 +22,11 @@ urlpatterns = [
         name="shipping-method",
     ),
     path("<uuid:checkout_id>/payment/", views.checkout_payment, name="payment"),
+    path(
+        "<uuid:checkout_id>/store-credit/",
+        views.checkout_store_credit,
+        name="store-credit",
+    ),
     path("change-cart/", views.checkout_change_cart, name="change-cart"),
     path("<uuid:checkout_id>/complete/", views.checkout_complete, name="complete"),
     path("orders/", order_views.order_list, name="order-list"),

@@ -25,13 +25,16 @@ from apps.checkout.forms import (
     EmailForm,
     ShippingAddressForm,
     ShippingMethodForm,
+    StoreCreditForm,
 )
 from apps.checkout.models import Checkout
 from apps.checkout.services.orders import order_public_path
 from apps.core.exceptions import ApplicationError, ValidationFailed
+from apps.core.money import to_minor
 from apps.core.ratelimit import rate_limit, rate_limited_page
 from apps.core.ratelimit import usage as ratelimit_usage
 from apps.inventory.exceptions import OutOfStock
+from apps.wallets import selectors as wallet_selectors
 
 S = Checkout.State
 STEPS: list[tuple[str, str, str]] = [
@@ -421,8 +424,36 @@ def checkout_payment(request, checkout_id):
                 reverse("checkout:complete", kwargs={"checkout_id": checkout.pk})
             ),
             order=session.order if session else None,
+            credit_form=StoreCreditForm() if checkout.user_id else None,
+            credit_balance=wallet_selectors.wallet_balance_for_user_id(
+                user_id=checkout.user_id, currency=totals.currency
+            )
+            if checkout.user_id
+            else 0,
         ),
     )
+
+
+@require_POST
+@limit
+def checkout_store_credit(request, checkout_id):
+    """Choose how much store credit to spend, then back to review and pay."""
+    checkout = _checkout(request, checkout_id)
+    form = StoreCreditForm(request.POST)
+    if form.is_valid():
+        amount = form.cleaned_data["amount"]
+        try:
+            services.checkout_set_credit(
+                checkout=checkout,
+                amount_minor=None
+                if amount is None
+                else to_minor(amount, checkout.cart.currency),
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+    else:
+        messages.error(request, "Enter an amount of store credit, or leave it empty.")
+    return redirect(_step_url(checkout, S.PAYMENT))
 
 
 @require_POST

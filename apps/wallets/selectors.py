@@ -41,6 +41,25 @@ def wallet_balance(*, user: User, currency: str) -> int:
     return wallet.balance_minor if wallet else 0
 
 
+def wallet_balance_for_user_id(*, user_id: int, currency: str) -> int:
+    """Spendable credit of a user known by id (0 without a wallet)."""
+    balance = (
+        Wallet.objects.filter(user_id=user_id, currency=currency.upper())
+        .values_list("balance_minor", flat=True)
+        .first()
+    )
+    return int(balance or 0)
+
+
+def wallet_held_for(*, user_id: int, currency: str, reference: str) -> int:
+    """Credit still held for ``reference`` (0 when never held, or released
+    or captured since)."""
+    held = LedgerEntry.objects.filter(
+        wallet__user_id=user_id, wallet__currency=currency.upper(), reference=reference
+    ).aggregate(held=Sum("held_delta_minor"))["held"]
+    return int(held or 0)
+
+
 @dataclass(frozen=True, slots=True)
 class WalletDrift:
     wallet_id: int

@@ -34,8 +34,30 @@ CSV_HEADER = [
 ]
 
 
+REFUND_DESTINATIONS = {
+    # choice: (credit_first, card_as_credit)
+    "split": (True, False),
+    "card_first": (False, False),
+    "store_credit": (True, True),
+}
+
+
 class RefundForm(forms.Form):
     restock = forms.BooleanField(required=False, label="Put the units back in stock")
+    destination = forms.ChoiceField(
+        choices=[
+            ("split", "As paid: store credit back to the wallet first, then the card"),
+            ("card_first", "To the card first, then store credit to the wallet"),
+            ("store_credit", "All as store credit (the card is not refunded)"),
+        ],
+        initial="split",
+        required=False,  # as paid
+        label="Refund to",
+    )
+
+    def split_choice(self) -> tuple[bool, bool]:
+        """(credit_first, card_as_credit) for ``order_refund``."""
+        return REFUND_DESTINATIONS[self.cleaned_data["destination"] or "split"]
 
     def __init__(self, *args, lines=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -158,12 +180,15 @@ class OrderPageViewsMixin(_AdminBase):
         )
         if request.method == "POST" and form.is_valid():
             try:
+                credit_first, card_as_credit = form.split_choice()
                 refunded = services.order_refund(
                     order=order,
                     actor=request.user,
                     request=request,
                     line_quantities=form.quantities() or None,
                     restock=form.cleaned_data["restock"],
+                    credit_first=credit_first,
+                    card_as_credit=card_as_credit,
                 )
                 amount = refunded.refunded_minor - order.refunded_minor
                 self.message_user(
@@ -183,8 +208,14 @@ class OrderPageViewsMixin(_AdminBase):
                 "form": form,
                 "order": order,
                 "title": "Refund (leave all at 0 for a full refund)",
-                "intro": f"Up to {left} can still be refunded to the card.",
-                "submit_label": "Refund to the card",
+                "intro": f"Up to {left} can still be refunded"
+                + (
+                    f" ({money_text(order.credit_minor, order.currency)} of it "
+                    "was paid with store credit)."
+                    if order.credit_minor
+                    else "."
+                ),
+                "submit_label": "Refund",
                 "opts": self.model._meta,
             },
         )

@@ -138,7 +138,9 @@ _MONEY_FIELDS = (
     "shipping_discount",
     "tax",
     "total",
+    "store_credit",
     "refunded",
+    "refunded_to_wallet",
 )
 CSV_HEADER = [
     "number",
@@ -270,6 +272,10 @@ class OrderAdmin(OrderBulkActionsMixin, OrderPageViewsMixin, admin.ModelAdmin):
     tax = money_column("tax_minor", "tax")
     total = money_column("total_minor", "total", sort=True)
     refunded = money_column("refunded_minor", "refunded", sort=True)
+    store_credit = money_column("credit_minor", "paid with store credit")
+    refunded_to_wallet = money_column(
+        "credit_refunded_minor", "credit part refunded to the wallet"
+    )
 
     @admin.display(description="ship to")
     def shipping_to(self, order):

@@ -18,6 +18,8 @@ class TotalsSerializer(serializers.Serializer):
     )
     tax = MoneySerializer()
     total = MoneySerializer()
+    store_credit = MoneySerializer(help_text="Store credit spent on the total.")
+    to_pay_by_card = MoneySerializer(help_text="The total less store credit.")
     prices_include_tax = serializers.BooleanField()
 
 
@@ -164,6 +166,8 @@ def order_body(order: Order) -> dict:
             ),
             "tax": _money(order.tax_minor, cur),
             "total": _money(order.total_minor, cur),
+            "store_credit": _money(order.credit_minor, cur),
+            "to_pay_by_card": _money(order.card_minor, cur),
             "prices_include_tax": order.prices_include_tax,
         },
         "lines": [

@@ -20,6 +20,11 @@ urlpatterns = [
         name="api-checkout-payment",
     ),
     path(
+        "checkouts/<uuid:checkout_id>/store-credit/",
+        views.CheckoutStoreCreditApi.as_view(),
+        name="api-checkout-store-credit",
+    ),
+    path(
         "checkouts/<uuid:checkout_id>/change-cart/",
         views.CheckoutChangeCartApi.as_view(),
         name="api-checkout-change-cart",

@@ -38,11 +38,13 @@ from apps.checkout.services.checkout import (
     checkout_update,
 )
 from apps.checkout.services.pricing import Totals
+from apps.checkout.services.store_credit import checkout_set_credit
 from apps.core.api.schema import raises
 from apps.core.exceptions import InvalidTransition, ValidationFailed
 from apps.core.idempotency import idempotent
 from apps.coupons.exceptions import CouponNotApplicable
 from apps.inventory.exceptions import OutOfStock
+from apps.wallets.exceptions import InsufficientCredit, WalletAmountInvalid
 
 # Checkout.email / Order.email are EmailField(max_length=254): longer is refused
 # here, not by the database (PostgreSQL would raise DataError, a 500).
@@ -195,6 +197,7 @@ class CheckoutPaymentCreateApi(CheckoutApiBase):
         CouponNotApplicable,
         PaymentProviderError,
         ShippingMethodLapsed,
+        InsufficientCredit,
     )
     def post(self, request, checkout_id):
         checkout = self.checkout_for(checkout_id)
@@ -212,6 +215,42 @@ class CheckoutPaymentCreateApi(CheckoutApiBase):
                 "status": session.status,
             }
         )
+
+
+class CheckoutStoreCreditApi(CheckoutApiBase):
+    rate_limits = {"POST": ("checkout",)}
+
+    class InputSerializer(serializers.Serializer):
+        amount = serializers.IntegerField(
+            min_value=0,
+            allow_null=True,
+            help_text="Store credit to spend, in minor units: null for all that "
+            "is available (the default), 0 for none.",
+        )
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: CheckoutSerializer},
+        summary="Choose how much store credit to spend",
+        description="Signed-in shoppers only. totals.store_credit and "
+        "totals.to_pay_by_card show the split; start payment (again) after.",
+    )
+    @idempotent
+    @raises(
+        CheckoutNotFound,
+        InvalidTransition,
+        ValidationFailed,
+        WalletAmountInvalid,
+        InsufficientCredit,
+    )
+    def post(self, request, checkout_id):
+        checkout = self.checkout_for(checkout_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        checkout = checkout_set_credit(
+            checkout=checkout, amount_minor=data.validated_data["amount"]
+        )
+        return self.respond(self.checkout_for(checkout.pk))
 
 
 class CheckoutChangeCartApi(CheckoutApiBase):

@@ -36,6 +36,7 @@ from apps.checkout.services.payments import (
 )
 from apps.checkout.services.pricing import checkout_totals, shipping_quotes
 from apps.checkout.services.refunds import order_refund, order_refund_apply
+from apps.checkout.services.store_credit import checkout_set_credit
 from apps.checkout.services.workflow_retry import finalize_payment_failed
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "checkout_payment_session",
     "checkout_payment_start",
     "checkout_set_billing_address",
+    "checkout_set_credit",
     "checkout_set_email",
     "checkout_set_shipping_address",
     "checkout_set_shipping_method",

@@ -21,11 +21,12 @@ COMPENSATE_STEP = "order.compensate"
 def order_compensate(
     *, order_id: int, reason: str, record_failure: bool = True
 ) -> Workflow | None:
-    """Refund a cancelled order's payment in full and apologise (saga step).
+    """Refund a cancelled order's card payment in full and apologise, once
+    (saga step). Its store-credit hold was released when it was cancelled.
 
-    On a Stripe failure an ``order.compensate`` workflow is left open for
-    retry (apps.checkout.workflows); success resolves it. Its retry passes
-    ``record_failure=False`` so the failure is raised to the workflow runner.
+        On a Stripe failure an ``order.compensate`` workflow is left open for
+        retry (apps.checkout.workflows); success resolves it. Its retry passes
+        ``record_failure=False`` so the failure is raised to the workflow runner.
     """
     order = Order.objects.get(pk=order_id)
     payment = billing_selectors.payment_latest_for_reference(reference=order.number)
@@ -59,7 +60,12 @@ def order_compensate(
                 kind="refund",
                 source="system",
                 message=f"Automatic full refund: {reason}"[:500],
-                data={"refund": refund.refund_id, "amount": refund.amount_minor},
+                data={
+                    "refund": refund.refund_id,
+                    "amount": refund.amount_minor,
+                    # Released with the cancellation (an order_release entry).
+                    "credit_released": locked.credit_minor,
+                },
             )
             audit_log(
                 action="refund_processed",

@@ -80,8 +80,10 @@ def order_refunded_send(
     refund_id: str,
     amount_minor: int,
     items: list[tuple[OrderLine, int]],
+    wallet_minor: int = 0,
 ) -> None:
-    """Tell the customer what was refunded, once per Stripe refund."""
+    """Tell the customer what was refunded (to the card, and as store
+    credit), once per refund."""
     notification_enqueue_template(
         kind="checkout.order_refunded",
         recipient=order.email,
@@ -90,6 +92,8 @@ def order_refunded_send(
         context={
             "order": order,
             "amount_minor": amount_minor,
+            "card_minor": amount_minor - wallet_minor,
+            "wallet_minor": wallet_minor,
             "items": [{"title": line.title, "quantity": qty} for line, qty in items],
             "refunded_at": timezone.now(),
             "fully_refunded": order.refunded_minor >= order.total_minor,

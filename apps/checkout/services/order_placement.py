@@ -66,6 +66,7 @@ def order_place_pending(
         "shipping_discount_minor": totals.shipping_discount_minor,
         "tax_minor": totals.tax_minor,
         "total_minor": totals.total_minor,
+        "credit_minor": totals.credit_minor,
         "prices_include_tax": totals.prices_include_tax,
         "taxes": list(totals.taxes),
         "coupons": [

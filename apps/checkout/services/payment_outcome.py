@@ -27,6 +27,10 @@ from apps.checkout.services.compensation import order_compensate
 from apps.checkout.services.coupon_redemption import _redeem_coupons
 from apps.checkout.services.customer_messages import order_confirmation_send
 from apps.checkout.services.orders import _event, _reservation_ref, _status_event
+from apps.checkout.services.store_credit import (
+    order_credit_capture,
+    order_credit_release,
+)
 from apps.core.audit import audit_log, audit_log_many, audit_row
 from apps.core.exceptions import InvalidTransition
 from apps.coupons import services as coupon_services
@@ -40,6 +44,7 @@ from apps.inventory.exceptions import (
     VariantUnavailable,
 )
 from apps.inventory.services import ReservationRequest
+from apps.wallets.exceptions import HoldNotFound, InsufficientCredit
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -116,18 +121,25 @@ def _complete_checkout(checkout_id: uuid.UUID | None) -> None:
 
 
 def _check_amount(order: Order, paid_minor: int, paid_currency: str) -> None:
-    """Raise PaymentAmountMismatch unless what was paid is the order's total."""
+    """Raise PaymentAmountMismatch unless what was paid is the order's card
+    part (its total less store credit)."""
     if (paid_minor, paid_currency.upper()) != (
-        order.total_minor,
+        order.card_minor,
         order.currency.upper(),
     ):
         raise PaymentAmountMismatch(
             f"Paid {paid_minor} {paid_currency.upper()}, the order"
-            f" total is {order.total_minor} {order.currency.upper()}.",
+            f" total is {order.total_minor} {order.currency.upper()}"
+            + (
+                f" ({order.credit_minor} in store credit)."
+                if order.credit_minor
+                else "."
+            ),
             details={
                 "paid_minor": paid_minor,
                 "paid_currency": paid_currency.upper(),
                 "total_minor": order.total_minor,
+                "card_minor": order.card_minor,
                 "currency": order.currency,
             },
         )
@@ -141,6 +153,8 @@ UNFULFILLABLE = (
     QuantityLimitExceeded,
     CouponNotApplicable,
     CouponNotFound,
+    InsufficientCredit,
+    HoldNotFound,
 )
 
 
@@ -220,8 +234,7 @@ def _take_payment(
         # Coupons first (in their own savepoint), then stock (whose services
         # are atomic themselves): a failure of either leaves nothing
         # half-written, and no savepoint is spent on a coupon-less order.
-        _redeem_coupons(order)
-        _commit_stock(order, _reservation_ref(order), lines)
+        _settle(order, lines)
     except UNFULFILLABLE as exc:
         # A lapsed hold taken again can meet a variant deactivated or
         # limited since: the money still has to go back.
@@ -230,6 +243,55 @@ def _take_payment(
     _mark_paid(order, intent_id=payment.intent_id, source=source, request=request)
     order_confirmation_send(order, lines=lines)
     return None
+
+
+def order_paid_by_credit(*, order_id: int, request: HttpRequest | None = None) -> Order:
+    """Finalise a pending order that store credit pays in full (no intent):
+    coupons redeemed, stock committed and the credit hold captured, once.
+
+    Raise what made it unfulfillable (OutOfStock, CouponNotApplicable, …)
+    after cancelling it, its stock hold and credit hold released.
+    """
+    with transaction.atomic():
+        order = (
+            Order.objects.select_for_update().prefetch_related("lines").get(pk=order_id)
+        )
+        if order.status != ST.PENDING_PAYMENT:
+            return order
+        lines = list(order.lines.all())
+        try:
+            _settle(order, lines)
+        except UNFULFILLABLE as exc:
+            _cancel_unfulfillable(order, reason=str(exc), source="store_credit")
+            failure = exc
+        else:
+            _mark_paid(
+                order,
+                intent_id="by store credit",
+                source="store_credit",
+                request=request,
+            )
+            order_confirmation_send(order, lines=lines)
+            return order
+    raise failure
+
+
+def _settle(order: Order, lines: list[OrderLine]) -> None:
+    """Redeem the coupons, commit the stock and capture the store credit.
+
+    With store credit all three share a savepoint: a capture that fails
+    after the stock commit must not leave the units sold. Without, no
+    savepoint is spent (coupon uses are given back by the cancellation).
+    """
+    if not order.credit_minor:
+        _redeem_coupons(order)
+        _commit_stock(order, _reservation_ref(order), lines)
+        return
+    # Stock before the wallet, as payment start locks them: no deadlock.
+    with transaction.atomic():
+        _redeem_coupons(order)
+        _commit_stock(order, _reservation_ref(order), lines)
+        order_credit_capture(order=order)
 
 
 def _record_payment_succeeded(payment: Payment) -> None:
@@ -273,6 +335,7 @@ def _cancel_unfulfillable(order: Order, *, reason: str, source: str) -> None:
     """Give back the stock hold and coupon uses, and cancel the order."""
     inventory_services.stock_release(ref=_reservation_ref(order))
     coupon_services.coupon_redemptions_release(order_ref=order.number)
+    order_credit_release(order=order)
     ORDER_STATES.move(
         order,
         ST.CANCELLED,
@@ -303,6 +366,9 @@ def order_payment_failed(
         )
         if order is None or order.status != ST.PENDING_PAYMENT:
             return order
+        # The shopper may retry with another card: payment start (or the
+        # success, on the same intent) holds the credit again.
+        order_credit_release(order=order)
         checkout = (
             Checkout.objects.select_for_update().filter(pk=order.checkout_id).first()
             if order.checkout_id is not None
@@ -335,6 +401,7 @@ def _cancel_unpaid_locked(order: Order, *, source: str, message: str) -> Order:
     """Cancel a locked ``pending_payment`` order, release its stock hold and
     let its cart change again (nothing is being charged for it any more)."""
     inventory_services.stock_release(ref=_reservation_ref(order))
+    order_credit_release(order=order)
     cart_services.cart_payment_unlock(cart_id=order.cart_id)
     ORDER_STATES.move(
         order, ST.CANCELLED, event=_status_event(source=source, message=message)

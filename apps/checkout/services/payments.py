@@ -34,10 +34,15 @@ from apps.checkout.services.checkout import (
 )
 from apps.checkout.services.order_placement import order_place_pending
 from apps.checkout.services.payment_outcome import (
+    order_paid_by_credit,
     order_payment_canceled,
     order_payment_succeeded,
 )
 from apps.checkout.services.pricing import PricingReads, Totals, checkout_totals
+from apps.checkout.services.store_credit import (
+    order_credit_hold,
+    order_credit_release,
+)
 from apps.core.audit import audit_log
 from apps.core.exceptions import InvalidTransition
 from apps.inventory import selectors as inventory_selectors
@@ -82,7 +87,12 @@ def checkout_payment_start(
     transaction that prices it: from then on what is charged cannot change
     until ``checkout_change_cart``. Raise OutOfStock (details name the lines),
     ShippingMethodLapsed (409) when the chosen method no longer quotes,
-    CheckoutIncomplete, InvalidTransition, PaymentProviderError.
+    CheckoutIncomplete, InvalidTransition, PaymentProviderError, and
+    InsufficientCredit when the store credit chosen is no longer there.
+
+    Store credit is held in the same transaction as the stock; the intent
+    is for the card part only. An order credit pays in full has no intent
+    and is finalised at once (its session has no client secret).
     """
     with transaction.atomic():
         # PostgreSQL cannot lock the nullable side of an outer join: lock the
@@ -138,6 +148,7 @@ def checkout_payment_start(
             checkout.totals_fingerprint = fingerprint
             changed = ["totals_version", "totals_fingerprint"]
         order = order_place_pending(checkout=checkout, totals=totals, first=first)
+        order_credit_hold(order=order, totals=totals)
         cart_services.cart_payment_lock(cart_id=checkout.cart_id)
         # One UPDATE of the checkout: the new fingerprint rides on the move.
         moved = checkout.state == S.PAYMENT and checkout_move_locked(
@@ -148,10 +159,12 @@ def checkout_payment_start(
         # Per order too: after a cancelled order the checkout gets a new
         # order, whose intent must not be Stripe's replay of the cancelled one.
         key = f"checkout:{checkout.pk}:{order.number}:v{checkout.totals_version}"
+    if order.credit_minor and not order.card_minor:
+        return _pay_by_credit(order, request=request)
     # No transaction from here: Stripe.
     payment = billing_services.payment_intent_ensure(
         reference=order.number,
-        amount_minor=order.total_minor,
+        amount_minor=order.card_minor,
         currency=order.currency,
         idempotency_key=key,
         metadata={"order_number": order.number, "checkout_id": str(checkout.pk)},
@@ -171,6 +184,31 @@ def checkout_payment_start(
         currency=payment.currency,
         publishable_key=publishable_key(),
         status=payment.status,
+    )
+
+
+def _pay_by_credit(order: Order, *, request: HttpRequest | None) -> PaymentSession:
+    """Finalise an order store credit pays in full. An intent opened for it
+    before the shopper chose more credit is cancelled first, so it can never
+    be charged too. Raise InvalidTransition while that intent is processing.
+    """
+    earlier = billing_selectors.payment_latest_for_reference(reference=order.number)
+    if earlier is not None and earlier.status != IntentStatus.CANCELED:
+        earlier = billing_services.payment_cancel(payment=earlier)
+        if earlier.status != IntentStatus.CANCELED:
+            raise InvalidTransition(
+                "A card payment for this order is under way; try again shortly.",
+                details={"from": earlier.status},
+            )
+    order = order_paid_by_credit(order_id=order.pk, request=request)
+    return PaymentSession(
+        order=order,
+        payment_intent_id="",
+        client_secret="",
+        amount_minor=0,
+        currency=order.currency,
+        publishable_key=publishable_key(),
+        status=IntentStatus.SUCCEEDED,
     )
 
 
@@ -194,11 +232,13 @@ def checkout_payment_session(
     ).first()
     if order is None or order.total_minor != totals.total_minor:
         return None
+    if order.credit_minor and not order.card_minor:
+        return None  # nothing to pay by card
     payment = billing_selectors.payment_latest_for_reference(reference=order.number)
     if payment is None or not payment.is_open:
         return None
     if (payment.amount_minor, payment.currency.upper()) != (
-        order.total_minor,
+        order.card_minor,
         order.currency.upper(),
     ):
         return None
@@ -283,6 +323,8 @@ def checkout_change_cart(
                 details={"from": latest.status},
             )
         inventory_services.stock_release(ref=locked.reservation_ref)
+        if pending is not None:
+            order_credit_release(order=pending)
         cart_services.cart_payment_unlock(cart_id=locked.cart_id)
         if locked.state in (S.REVIEW, S.PAYMENT_FAILED):
             checkout_move_locked(locked, S.PAYMENT)
@@ -385,6 +427,8 @@ def checkout_complete(
     if payment.last_error and payment.status == IntentStatus.REQUIRES_PAYMENT_METHOD:
         with transaction.atomic():
             locked = Checkout.objects.select_for_update().get(pk=checkout.pk)
+            # Declined: the credit goes back until the shopper pays again.
+            order_credit_release(order=order)
             if locked.state in (S.REVIEW, S.PROCESSING):
                 locked.last_error = payment.last_error
                 checkout_move_locked(

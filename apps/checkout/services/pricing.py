@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from apps.carts import selectors as cart_selectors
 from apps.carts.selectors import CartPricingInput, CartView
-from apps.checkout.models import Checkout, ShippingMethod
+from apps.checkout.models import Checkout, Order, ShippingMethod
 from apps.checkout.services.pricing_config import pricing_config
 from apps.core.money import percent_of
 from apps.coupons.pricing import TaxRate as PricingTaxRate
+from apps.wallets import selectors as wallet_selectors
 
 if TYPE_CHECKING:
     from apps.inventory.models import Variant
@@ -61,6 +62,15 @@ class Totals:
     # another country or currency): such a method counts as not chosen.
     shipping_quote: ShippingQuote | None = None
     shipping_method_lapsed: bool = False
+    # Store credit spent on this total (signed-in shoppers with a balance).
+    credit_minor: int = 0
+    # What the shopper asked for was more than the balance now holds.
+    credit_short: bool = False
+
+    @property
+    def card_minor(self) -> int:
+        """What is left to pay by card after store credit."""
+        return self.total_minor - self.credit_minor
 
     @property
     def shipping_missing(self) -> bool:
@@ -78,12 +88,17 @@ class Totals:
             "shipping": None if self.shipping_missing else money(shipping),
             "tax": money(self.tax_minor),
             "total": money(self.total_minor),
+            "store_credit": money(self.credit_minor),
+            "to_pay_by_card": money(self.card_minor),
             "prices_include_tax": self.prices_include_tax,
         }
 
     def fingerprint(self) -> str:
         lines = [(li.variant_id, li.quantity, li.total_minor) for li in self.view.lines]
-        raw = json.dumps([lines, self.total_minor, self.tax_minor, self.currency])
+        parts: list[Any] = [lines, self.total_minor, self.tax_minor, self.currency]
+        if self.credit_minor:
+            parts.append(self.credit_minor)
+        raw = json.dumps(parts)
         return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -140,6 +155,8 @@ class PricingReads:
         default_factory=dict
     )
     inclusive: bool | None = None
+    credit_balance: int | None = None
+    credit_held: int | None = None
 
     def variants(self) -> dict[int, Variant] | None:
         """The cart's variants (product loaded) as read for pricing, if read."""
@@ -338,6 +355,7 @@ def checkout_totals(
         ]
         tax_minor = b.tax_minor
         total = b.total_minor
+    credit, short = _credit(checkout, cart.currency, total, reads)
     return Totals(
         view=view,
         currency=cart.currency,
@@ -356,4 +374,47 @@ def checkout_totals(
         shipping_method_lapsed=bool(
             requires_shipping and checkout.shipping_method_id and quote is None
         ),
+        credit_minor=credit,
+        credit_short=short,
+    )
+
+
+def _credit(
+    checkout: Checkout, currency: str, total_minor: int, reads: PricingReads
+) -> tuple[int, bool]:
+    """Return the store credit to spend and whether the balance falls short
+    of what the shopper asked for.
+
+    All the balance by default (``credit_requested_minor`` empty), at most
+    the total; none for guests or a shopper who chose none (no query then).
+    """
+    requested = checkout.credit_requested_minor
+    if checkout.user_id is None or requested == 0 or total_minor <= 0:
+        return 0, False
+    if reads.credit_balance is None:
+        reads.credit_balance = wallet_selectors.wallet_balance_for_user_id(
+            user_id=checkout.user_id, currency=currency
+        )
+    balance = reads.credit_balance
+    wanted = total_minor if requested is None else min(requested, total_minor)
+    if balance < wanted and checkout.totals_fingerprint:
+        # Payment started: this checkout's own hold is spendable by it.
+        if reads.credit_held is None:
+            reads.credit_held = checkout_credit_held(checkout)
+        balance += reads.credit_held
+    return min(wanted, balance), requested is not None and balance < wanted
+
+
+def checkout_credit_held(checkout: Checkout) -> int:
+    """Store credit the checkout's pending order holds now (0 when none)."""
+    row = (
+        Order.objects.filter(checkout=checkout, status=Order.Status.PENDING_PAYMENT)
+        .exclude(credit_hold_ref="")
+        .values_list("credit_hold_ref", flat=True)
+        .first()
+    )
+    if row is None or checkout.user_id is None:
+        return 0
+    return wallet_selectors.wallet_held_for(
+        user_id=checkout.user_id, currency=checkout.cart.currency, reference=row
     )

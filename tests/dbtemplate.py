@@ -157,7 +157,9 @@ def prepare_postgres(db: dict, *, fresh: bool) -> None:
 
     digest = schema_digest()
     base = db["TEST"].get("NAME") or f"test_{db['NAME']}"
-    template = f"test_{db['NAME']}_template_{digest}"
+    # Named by the schema alone: every checkout and database name with the
+    # same migrations and pins shares one template.
+    template = f"test_shop_template_{digest}"
     db["TEST"]["NAME"] = f"{base}_{digest}"
     db["TEST"]["TEMPLATE"] = template
     conninfo = _pg_url(db, "postgres")

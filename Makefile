@@ -44,6 +44,7 @@ run: seed
 # Each worker has its own database copy, localstripe, cache keys and queues.
 TEST_WORKERS ?= auto
 test: install browser
+	$(BIN)/python -m tests.dbtemplate
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: install

@@ -145,25 +145,17 @@ def _pg_url(db: dict, name: str) -> str:
     return f"postgres://{user}{password}@{host}:{port}/{name}"
 
 
-def prepare_postgres(db: dict, *, fresh: bool) -> None:
-    """Point this process's test database at a migrated template.
+def postgres_template(db: dict) -> str:
+    """The migrated PostgreSQL template for the current schema, built if missing.
 
-    Mutates the settings dict: TEST.NAME gains the schema digest (a database
-    built from older migrations is never reused) and TEST.TEMPLATE names the
-    template, so Django's own CREATE DATABASE copies it.
+    Named by the schema alone: every checkout and database name with the same
+    migrations and pins shares one template.
     """
     import psycopg
     from psycopg import sql
 
-    digest = schema_digest()
-    base = db["TEST"].get("NAME") or f"test_{db['NAME']}"
-    # Named by the schema alone: every checkout and database name with the
-    # same migrations and pins shares one template.
-    template = f"test_shop_template_{digest}"
-    db["TEST"]["NAME"] = f"{base}_{digest}"
-    db["TEST"]["TEMPLATE"] = template
-    conninfo = _pg_url(db, "postgres")
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    template = f"test_shop_template_{schema_digest()}"
+    with psycopg.connect(_pg_url(db, "postgres"), autocommit=True) as conn:
         # One builder per template across every process and checkout.
         key = int(hashlib.sha256(template.encode()).hexdigest()[:15], 16)
         conn.execute("SELECT pg_advisory_lock(%s)", (key,))
@@ -189,9 +181,50 @@ def prepare_postgres(db: dict, *, fresh: bool) -> None:
                 )
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
-        if fresh:
+    return template
+
+
+def prepare_postgres(db: dict, *, fresh: bool) -> None:
+    """Point this process's test database at a migrated template.
+
+    Mutates the settings dict: TEST.NAME gains the schema digest (a database
+    built from older migrations is never reused) and TEST.TEMPLATE names the
+    template, so Django's own CREATE DATABASE copies it.
+    """
+    import psycopg
+    from psycopg import sql
+
+    base = db["TEST"].get("NAME") or f"test_{db['NAME']}"
+    db["TEST"]["NAME"] = f"{base}_{schema_digest()}"
+    db["TEST"]["TEMPLATE"] = postgres_template(db)
+    if fresh:
+        with psycopg.connect(_pg_url(db, "postgres"), autocommit=True) as conn:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                     sql.Identifier(db["TEST"]["NAME"])
                 )
             )
+
+
+def main() -> None:
+    """Build the template for DATABASE_URL (SQLite when unset) before pytest.
+
+    `make test` and CI run this first, so a new machine's migrations (minutes
+    on a busy one) are not under the per-test timeout of the first test.
+    """
+    import django
+
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    django.setup()
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("postgresql"):
+        sys.stdout.write(f"test template: {postgres_template(db)}\n")
+    else:
+        sys.stdout.write(f"test template: {sqlite_template()}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from django.core.cache import cache
-from django.db import transaction
 from django.db.models.signals import post_delete, post_save
+
+from apps.core.cache_versions import cache_version, cache_version_bump
 
 VERSION_KEY = "inventory:catalogue-version"
 PAGE_SECONDS = 60
@@ -24,28 +24,12 @@ CSRF_PLACEHOLDER = "__CSRF_TOKEN_PLACEHOLDER__"
 
 
 def catalogue_version() -> int:
-    version = cache.get(VERSION_KEY)
-    if version is None:
-        cache.add(VERSION_KEY, 1, timeout=None)
-        version = cache.get(VERSION_KEY, 1)
-    return int(version)
+    return cache_version(VERSION_KEY)
 
 
 def catalogue_changed() -> None:
-    """Make every cached catalogue page stale, now and again after commit.
-
-    Now, so this process stops serving the old page; after commit, because a
-    request may cache the old rows between this bump and the commit.
-    """
-
-    def bump() -> None:
-        try:
-            cache.incr(VERSION_KEY)
-        except ValueError:  # not set yet (or evicted): any new number will do
-            cache.add(VERSION_KEY, 1, timeout=None)
-
-    bump()
-    transaction.on_commit(bump)
+    """Make every cached catalogue page stale, now and again after commit."""
+    cache_version_bump(VERSION_KEY)
 
 
 def page_key(kind: str, *parts: Any) -> str:

@@ -12,12 +12,10 @@ signal (a queryset ``update()``), or in another process's local-memory cache
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models import Model, prefetch_related_objects
 from django.db.models.signals import post_delete, post_save
 
@@ -28,6 +26,7 @@ from apps.checkout.models import (
     TaxSettings,
     WeightBand,
 )
+from apps.core.cache_versions import cache_version, cache_version_bump
 
 VERSION_KEY = "checkout:pricing-config-version"
 CONFIG_SECONDS = 300
@@ -41,20 +40,6 @@ class PricingConfig:
     # The active methods in their order, zone loaded, weight bands prefetched
     # for the weight-priced ones.
     shipping_methods: tuple[ShippingMethod, ...]
-
-
-def _fresh_version() -> int:
-    # Not 1: a version key evicted and started again must not meet a copy
-    # still cached under an old number.
-    return time.time_ns() // 1_000_000
-
-
-def _version() -> int:
-    version = cache.get(VERSION_KEY)
-    if version is None:
-        cache.add(VERSION_KEY, _fresh_version(), timeout=None)
-        version = cache.get(VERSION_KEY, 0)
-    return int(version)
 
 
 def _load() -> PricingConfig:
@@ -73,7 +58,7 @@ def _load() -> PricingConfig:
 
 def pricing_config() -> PricingConfig:
     """Return the pricing setup, from the cache when it holds the current one."""
-    key = f"checkout:pricing-config:{_version()}"
+    key = f"checkout:pricing-config:{cache_version(VERSION_KEY)}"
     config = cache.get(key)
     if config is None:
         config = _load()
@@ -82,20 +67,8 @@ def pricing_config() -> PricingConfig:
 
 
 def pricing_config_changed() -> None:
-    """Make the cached setup stale, now and again after commit.
-
-    Now, so this process stops using the old one; after commit, because a
-    request may cache the old rows between this bump and the commit.
-    """
-
-    def bump() -> None:
-        try:
-            cache.incr(VERSION_KEY)
-        except ValueError:  # not set yet (or evicted): a new number will do
-            cache.add(VERSION_KEY, _fresh_version(), timeout=None)
-
-    bump()
-    transaction.on_commit(bump)
+    """Make the cached setup stale, now and again after commit."""
+    cache_version_bump(VERSION_KEY)
 
 
 def _changed(sender: type[Model], **kwargs: Any) -> None:

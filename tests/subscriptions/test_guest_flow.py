@@ -164,13 +164,64 @@ class Flaky:
         return self.real(flow)
 
 
+def _staff_client(client, django_user_model):
+    staff = django_user_model.objects.create_superuser(
+        email="staff@example.com", password="pw"
+    )
+    client.force_login(staff)
+    return client
+
+
+def _failure_mails():
+    return [m for m in mail.outbox if "could not be completed" in m.subject]
+
+
+def _assert_kept_up_to(flow, step):
+    """What a step that keeps failing leaves: everything before it, kept.
+
+    A step that can still succeed is not compensated: the payment stands (the
+    Stripe subscription stays active, nothing is refunded), the visitor gets
+    no failure email, the flow stays ``processing`` at that step, and only
+    the effects of the steps before it exist.
+    """
+    from apps.accounts.models import User
+
+    assert (flow.status, flow.current_step) == ("processing", step)
+    assert "compensation" not in flow.steps
+    assert (
+        gw.subscription_retrieve(subscription_id=flow.stripe_subscription_id).status
+        == "active"
+    )
+    assert not _failure_mails()
+    assert not OutboxEvent.objects.filter(topic="subscribe_flow.failed").exists()
+    welcome = Notification.objects.filter(kind="subscriptions.guest_welcome")
+    if step == "identity":
+        assert flow.user is None
+        assert not User.objects.filter(email="guest@example.com").exists()
+    else:
+        assert flow.user.email == "guest@example.com"
+    if step in ("identity", "subscription"):
+        assert not Subscription.objects.exists()
+    else:
+        assert Subscription.objects.get(pk=flow.subscription_id).status == "active"
+    if step == "notification":
+        assert LicenceKey.objects.get(pk=flow.licence_id).status == "active"
+        assert welcome.count() == 1
+    else:
+        # The key and its email are made together, or not at all.
+        assert not LicenceKey.objects.exists()
+        assert not welcome.exists()
+
+
 @pytest.mark.parametrize(
     "step", ["identity", "subscription", "licence", "notification"]
 )
 def test_a_step_that_keeps_failing_leaves_a_workflow_admin_retry_completes(
     api_client,
+    client,
     pushed_price,
     django_capture_on_commit_callbacks,
+    django_user_model,
     monkeypatch,
     eager_retries,
     step,
@@ -180,27 +231,140 @@ def test_a_step_that_keeps_failing_leaves_a_workflow_admin_retry_completes(
 
     flow = pay_and_confirm(api_client, body, django_capture_on_commit_callbacks)
 
-    assert (flow.status, flow.current_step) == ("processing", step)
     assert flaky.calls == 4  # the first try and three backed-off retries
     assert flow.retry_count == 4
     assert "injected outage" in flow.last_error
     assert flow.steps[step]["status"] == "failed"
+    _assert_kept_up_to(flow, step)
     row = Workflow.objects.get(name=WORKFLOW_NAME, reference=body["flow"])
-    assert row.payload["step"] == step
-    # Nothing is refunded for a step that can still succeed.
-    assert "compensation" not in flow.steps
-    assert not [m for m in mail.outbox if "could not be completed" in m.subject]
+    assert (row.status, row.payload["step"]) == ("open", step)
+    assert f"step {step}: RuntimeError: injected outage" in row.last_error
 
+    # Staff retry the row from the FailedWorkflow admin ("Retry now").
+    staff = _staff_client(client, django_user_model)
+    assert staff.get("/admin/core/workflow/").status_code == 200
     flaky.broken = False
     with django_capture_on_commit_callbacks(execute=True):
-        row = workflow_retry_now(workflow_id=row.pk)
+        r = staff.post(
+            "/admin/core/workflow/",
+            {"action": "retry", "_selected_action": [row.pk]},
+        )
 
+    assert r.status_code == 302
+    row.refresh_from_db()
     assert row.status == "resolved"
     flow.refresh_from_db()
-    assert flow.status == "completed"
-    assert Subscription.objects.filter(user=flow.user).count() == 1
-    assert LicenceKey.objects.filter(user=flow.user).count() == 1
+    assert (flow.status, flow.current_step) == ("completed", "done")
+    assert Subscription.objects.get(user=flow.user).status == "active"
+    assert LicenceKey.objects.get(user=flow.user).status == "active"
+    assert Notification.objects.filter(kind="subscriptions.guest_welcome").count() == 1
     assert len(welcome_mails()) == 1
+    assert "compensation" not in flow.steps
+    assert OutboxEvent.objects.filter(topic="subscribe_flow.completed").count() == 1
+
+
+class CannotComplete:
+    """Make one saga step find the purchase cannot be honoured (permanent)."""
+
+    def __init__(self, monkeypatch, step):
+        self.calls = 0
+        monkeypatch.setitem(guest_steps.STEPS, step, self)
+
+    def __call__(self, flow):
+        from apps.subscriptions.services.guest_flow import FlowCannotComplete
+
+        self.calls += 1
+        raise FlowCannotComplete("injected", "This purchase cannot be honoured.")
+
+
+@pytest.mark.parametrize(
+    "step", ["identity", "subscription", "licence", "notification"]
+)
+def test_a_step_that_cannot_complete_compensates_what_was_made(
+    api_client, pushed_price, django_capture_on_commit_callbacks, monkeypatch, step
+):
+    """A permanent failure after payment undoes the purchase, once, not retried.
+
+    Whatever the steps before it made is undone: the Stripe subscription is
+    cancelled and its payment refunded in full, our subscription (if made)
+    follows to canceled and its key (if issued) is revoked; the visitor is
+    emailed why; the flow ends failed with no Workflow row left to retry.
+    An account made by the identity step stays (it is only an email).
+    """
+    failing = CannotComplete(monkeypatch, step)
+    body = start(api_client, pushed_price(amount=1100))
+
+    flow = pay_and_confirm(api_client, body, django_capture_on_commit_callbacks)
+
+    assert failing.calls == 1  # not retried
+    assert (flow.status, flow.failure_reason) == ("failed", "injected")
+    assert flow.current_step == step
+    refund = refund_retrieve(refund_id=flow.steps["compensation"]["refund"])
+    assert (refund.amount_minor, refund.status) == (1100, "succeeded")
+    assert (
+        gw.subscription_retrieve(subscription_id=flow.stripe_subscription_id).status
+        == "canceled"
+    )
+    if step in ("identity", "subscription"):
+        assert not Subscription.objects.exists()
+    else:
+        assert Subscription.objects.get(pk=flow.subscription_id).status == "canceled"
+    if step == "notification":
+        assert LicenceKey.objects.get(pk=flow.licence_id).status == "revoked"
+    else:
+        assert not LicenceKey.objects.exists()
+    (failed,) = _failure_mails()
+    assert "refunded in full" in failed.body
+    assert OutboxEvent.objects.filter(topic="subscribe_flow.failed").count() == 1
+    assert not OutboxEvent.objects.filter(topic="subscribe_flow.completed").exists()
+    assert not Workflow.objects.exclude(status="resolved").exists()
+
+
+def test_a_declined_payment_makes_nothing_and_the_flow_fails_when_stripe_gives_up(
+    api_client, pushed_price, django_capture_on_commit_callbacks
+):
+    """A failure at the payment step: no saga runs, nothing to compensate.
+
+    The payment is the visitor's own step (on the page), so a decline is not
+    retried by Celery and leaves no Workflow row: the flow waits for another
+    card. When Stripe gives the first invoice up (voided: what Stripe does to
+    an unpaid first invoice after about a day, here done at once on
+    localstripe) the subscription is incomplete_expired and the flow ends
+    ``failed`` (``payment_failed``) with no account, subscription, key,
+    refund or email.
+    """
+    from apps.accounts.models import User
+    from apps.billing.exceptions import PaymentDeclined
+    from apps.billing.gateway.testing import _client
+    from tests.subscriptions.conftest import CARD_DECLINED
+
+    body = start(api_client, pushed_price(amount=900))
+    with pytest.raises(PaymentDeclined):
+        confirm(body["client_secret"], card=CARD_DECLINED)
+    with django_capture_on_commit_callbacks(execute=True):
+        r = api_client.post(f"{START}{body['flow']}/confirm/")
+    assert r.status_code == 200
+    assert r.json()["status"] == "awaiting_payment"
+
+    flow = SubscribeFlow.objects.get(token=body["flow"])
+    snap = gw.subscription_retrieve(subscription_id=flow.stripe_subscription_id)
+    _client().v1.invoices.void_invoice(snap.latest_invoice_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        r = api_client.post(f"{START}{body['flow']}/confirm/")
+
+    assert r.json()["status"] == "failed"
+    flow.refresh_from_db()
+    assert (flow.status, flow.failure_reason) == ("failed", "payment_failed")
+    assert flow.current_step == "payment"
+    assert flow.user is None
+    assert not User.objects.filter(email="guest@example.com").exists()
+    assert not Subscription.objects.exists()
+    assert not LicenceKey.objects.exists()
+    assert not Notification.objects.exists()
+    assert "compensation" not in flow.steps  # nothing was charged
+    assert not Workflow.objects.exists()
+    assert OutboxEvent.objects.filter(topic="subscribe_flow.failed").count() == 1
+    assert mail.outbox == []
 
 
 def test_rerunning_every_step_duplicates_nothing(

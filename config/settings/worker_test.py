@@ -15,3 +15,17 @@ EMAIL_BACKEND = env("WORKER_TEST_EMAIL_BACKEND", default=EMAIL_BACKEND)
 # The test suite gives each worker a queue of its own; tasks this worker
 # queues itself (a notification after finalising an order) go there too.
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+
+# Test-only modules the worker imports at start (a saga test's hang points:
+# tests/subscriptions/saga_worker_hooks.py).
+CELERY_IMPORTS = env.list("WORKER_TEST_IMPORTS", default=[])
+
+# A test that kills a worker starts the next one with a short visibility
+# timeout, so Redis hands the dead worker's unacknowledged task back within
+# seconds instead of kombu's hour; restores are checked every second.
+if _visibility := env.int("WORKER_TEST_VISIBILITY_TIMEOUT", default=0):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": _visibility,
+        "unacked_restore_interval": 1,
+        "unacked_restore_throttle": 1,
+    }

@@ -335,7 +335,7 @@ def test_a_declined_payment_makes_nothing_and_the_flow_fails_when_stripe_gives_u
     """
     from apps.accounts.models import User
     from apps.billing.exceptions import PaymentDeclined
-    from apps.billing.gateway.testing import _client
+    from apps.billing.gateway.testing import invoice_void
     from tests.subscriptions.conftest import CARD_DECLINED
 
     body = start(api_client, pushed_price(amount=900))
@@ -348,7 +348,7 @@ def test_a_declined_payment_makes_nothing_and_the_flow_fails_when_stripe_gives_u
 
     flow = SubscribeFlow.objects.get(token=body["flow"])
     snap = gw.subscription_retrieve(subscription_id=flow.stripe_subscription_id)
-    _client().v1.invoices.void_invoice(snap.latest_invoice_id)
+    invoice_void(invoice_id=snap.latest_invoice_id)
     with django_capture_on_commit_callbacks(execute=True):
         r = api_client.post(f"{START}{body['flow']}/confirm/")
 

@@ -60,6 +60,7 @@ class CartLineView:
     notices: tuple[Notice, ...]
     max_quantity: int
     is_priced: bool
+    is_gift_card: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,6 +383,7 @@ def cart_view(
                 sku=variant.sku,
                 title=f"{variant.product.title} {variant.display_title}".strip(),
                 product_slug=variant.product.slug,
+                is_gift_card=variant.is_gift_card,
                 quantity=line.quantity,
                 unit_price_minor=variant.price_minor,
                 added_unit_price_minor=line.unit_price_minor,

@@ -33,6 +33,55 @@ class EmailForm(ServiceErrorsMixin, forms.Form):
     )
 
 
+class GiftDeliveryForm(ServiceErrorsMixin, forms.Form):
+    """Who gets the codes of the gift cards in the cart, and when."""
+
+    gift_recipient_email = forms.EmailField(
+        required=False,
+        label="Send the gift card to",
+        help_text="Their email address; leave empty to get the code yourself.",
+    )
+    gift_message = forms.CharField(
+        required=False, max_length=500, label="Message", widget=forms.Textarea
+    )
+    gift_send_on = forms.DateField(
+        required=False,
+        label="Send on",
+        help_text="Leave empty to send it once the order is paid.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    @classmethod
+    def for_cart(cls, data, checkout, view) -> "GiftDeliveryForm | None":
+        """The form for a cart with gift cards in it, else None."""
+        if not any(line.is_gift_card for line in view.lines):
+            return None
+        return cls(
+            data,
+            initial={
+                "gift_recipient_email": checkout.gift_recipient_email,
+                "gift_message": checkout.gift_message,
+                "gift_send_on": checkout.gift_send_on,
+            },
+        )
+
+    def delivery(self) -> dict:
+        """The cleaned fields as checkout_set_gift_delivery takes them."""
+        return {
+            "recipient_email": self.cleaned_data["gift_recipient_email"],
+            "message": self.cleaned_data["gift_message"],
+            "send_on": self.cleaned_data["gift_send_on"],
+        }
+
+
+class GiftCardCodeForm(forms.Form):
+    code = forms.CharField(
+        max_length=64,
+        label="Gift card code",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+
 class AddressForm(ServiceErrorsMixin, forms.Form):
     name = forms.CharField(max_length=150, label="Full name")
     line1 = forms.CharField(max_length=255, label="Address line 1")

@@ -182,6 +182,13 @@ class Checkout(TimeStampedModel):
         help_text="Store credit the shopper chose to spend; empty means all "
         "that is available (signed-in shoppers only).",
     )
+    gift_recipient_email = models.EmailField(
+        blank=True, help_text="Who gets the gift cards' codes; empty: the buyer."
+    )
+    gift_message = models.CharField(max_length=500, blank=True)
+    gift_send_on = models.DateField(
+        null=True, blank=True, help_text="Day the codes are emailed; empty: at once."
+    )
 
     class Meta:
         constraints = [

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.checkout import order_views, views
+from apps.checkout import credit_views, order_views, views
 
 app_name = "checkout"
 urlpatterns = [
@@ -24,8 +24,13 @@ urlpatterns = [
     path("<uuid:checkout_id>/payment/", views.checkout_payment, name="payment"),
     path(
         "<uuid:checkout_id>/store-credit/",
-        views.checkout_store_credit,
+        credit_views.checkout_store_credit,
         name="store-credit",
+    ),
+    path(
+        "<uuid:checkout_id>/gift-card/",
+        credit_views.checkout_gift_card,
+        name="gift-card",
     ),
     path("change-cart/", views.checkout_change_cart, name="change-cart"),
     path("<uuid:checkout_id>/complete/", views.checkout_complete, name="complete"),

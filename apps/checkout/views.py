@@ -23,6 +23,8 @@ from apps.checkout.exceptions import (
 from apps.checkout.forms import (
     BillingForm,
     EmailForm,
+    GiftCardCodeForm,
+    GiftDeliveryForm,
     ShippingAddressForm,
     ShippingMethodForm,
     StoreCreditForm,
@@ -30,7 +32,6 @@ from apps.checkout.forms import (
 from apps.checkout.models import Checkout
 from apps.checkout.services.orders import order_public_path
 from apps.core.exceptions import ApplicationError, ValidationFailed
-from apps.core.money import to_minor
 from apps.core.ratelimit import rate_limit, rate_limited_page
 from apps.core.ratelimit import usage as ratelimit_usage
 from apps.inventory.exceptions import OutOfStock
@@ -195,8 +196,14 @@ def checkout_email(request, checkout_id):
             "marketing_consent": checkout.marketing_consent,
         },
     )
-    if request.method == "POST" and form.is_valid():
+    gift_form = GiftDeliveryForm.for_cart(_posted(request), checkout, totals.view)
+    gift_ok = gift_form is None or gift_form.is_valid()
+    if request.method == "POST" and form.is_valid() and gift_ok:
         try:
+            if gift_form is not None:
+                services.checkout_set_gift_delivery(
+                    checkout=checkout, **gift_form.delivery()
+                )
             checkout = services.checkout_set_email(
                 checkout=checkout,
                 email=form.cleaned_data["email"],
@@ -204,15 +211,24 @@ def checkout_email(request, checkout_id):
             )
             return redirect(_step_url(checkout, _next(checkout)))
         except ValidationFailed as exc:
-            form.add_service_errors(exc.details.get("fields", {}))
+            fields = exc.details.get("fields", {})
+            gifts = gift_form is not None and "gift_send_on" in fields
+            (gift_form if gifts else form).add_service_errors(fields)  # type: ignore[union-attr]
         except ApplicationError as exc:
             messages.error(request, exc.message)
     login_next = reverse("checkout:start")
     return render(
         request,
         "checkout/email.html",
-        _context(checkout, S.IDENTIFICATION, totals, form=form, login_next=login_next),
-        status=400 if form.errors else 200,
+        _context(
+            checkout,
+            S.IDENTIFICATION,
+            totals,
+            form=form,
+            gift_form=gift_form,
+            login_next=login_next,
+        ),
+        status=400 if form.errors or (gift_form and gift_form.errors) else 200,
     )
 
 
@@ -425,6 +441,7 @@ def checkout_payment(request, checkout_id):
             ),
             order=session.order if session else None,
             credit_form=StoreCreditForm() if checkout.user_id else None,
+            gift_card_form=GiftCardCodeForm(),
             credit_balance=wallet_selectors.wallet_balance_for_user_id(
                 user_id=checkout.user_id, currency=totals.currency
             )
@@ -432,28 +449,6 @@ def checkout_payment(request, checkout_id):
             else 0,
         ),
     )
-
-
-@require_POST
-@limit
-def checkout_store_credit(request, checkout_id):
-    """Choose how much store credit to spend, then back to review and pay."""
-    checkout = _checkout(request, checkout_id)
-    form = StoreCreditForm(request.POST)
-    if form.is_valid():
-        amount = form.cleaned_data["amount"]
-        try:
-            services.checkout_set_credit(
-                checkout=checkout,
-                amount_minor=None
-                if amount is None
-                else to_minor(amount, checkout.cart.currency),
-            )
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-    else:
-        messages.error(request, "Enter an amount of store credit, or leave it empty.")
-    return redirect(_step_url(checkout, S.PAYMENT))
 
 
 @require_POST

@@ -179,6 +179,11 @@ class Variant(TimeStampedModel):
     compare_at_price_minor = models.PositiveBigIntegerField(null=True, blank=True)
     weight_grams = models.PositiveIntegerField(default=0)
     track_stock = models.BooleanField(default=True)
+    is_gift_card = models.BooleanField(
+        default=False,
+        help_text="Paying for it issues a gift card of its price, emailed with "
+        "its code; sell it with no weight and no stock tracking.",
+    )
     allow_backorder = models.BooleanField(default=False)
     backorder_lead_days = models.PositiveSmallIntegerField(null=True, blank=True)
     expected_ship_date = models.DateField(null=True, blank=True)

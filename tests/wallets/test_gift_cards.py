@@ -228,3 +228,55 @@ def test_gift_card_admin_issue_shows_code_once_and_void_needs_confirmation(
     )
     card.refresh_from_db()
     assert card.status == "void"
+
+
+def test_gift_card_twenty_wrong_codes_are_throttled_unknown_and_empty_answer_alike(
+    api_client,
+):
+    """Well-formed codes that guessing would try: unknown ones and one whose
+    balance is used up, alternated, from one signed-in client."""
+    used_up = _issue(1_000).code
+    services.gift_card_redeem(code=used_up, user=UserFactory())
+    api_client.force_authenticate(UserFactory())
+    codes = [
+        used_up if n % 2 else f"ACDEFGHJKMNPQR{ALPHABET[n]}{ALPHABET[n]}"
+        for n in range(20)
+    ]
+
+    answers = [
+        api_client.post("/api/v1/gift-cards/redeem/", {"code": c}, format="json")
+        for c in codes
+    ]
+
+    assert [r.status_code for r in answers[:10]] == [400] * 10
+    assert {r.status_code for r in answers[10:]} == {429}
+    assert answers[0].json() == answers[1].json()  # unknown, then used up
+    assert answers[0].json()["error"]["code"] == "gift_card_invalid"
+    assert answers[10].json()["error"]["code"] == "rate_limited"
+    assert int(answers[10]["Retry-After"]) > 0
+    # Balance checks count the same guesses, and another address does not
+    # free the account.
+    balance = api_client.post(
+        "/api/v1/gift-cards/balance/", {"code": used_up}, format="json"
+    )
+    elsewhere = api_client.post(
+        "/api/v1/gift-cards/redeem/",
+        {"code": used_up},
+        format="json",
+        REMOTE_ADDR="203.0.113.9",
+    )
+    assert balance.status_code == elsewhere.status_code == 429
+    assert LedgerEntry.objects.count() == 1  # the first customer's redeem
+
+
+def test_gift_card_wrong_codes_on_the_pages_are_throttled(client):
+    client.force_login(UserFactory())
+    answers = [
+        client.post(
+            reverse("wallets:gift-card-redeem"),
+            {"code": f"ACDEFGHJKMNPQR{ALPHABET[n]}{ALPHABET[n]}"},
+        ).status_code
+        for n in range(20)
+    ]
+    assert answers[:10] == [200] * 10  # the form again, with its error
+    assert set(answers[10:]) == {429}

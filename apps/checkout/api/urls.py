@@ -25,6 +25,11 @@ urlpatterns = [
         name="api-checkout-store-credit",
     ),
     path(
+        "checkouts/<uuid:checkout_id>/gift-card/",
+        views.CheckoutGiftCardApi.as_view(),
+        name="api-checkout-gift-card",
+    ),
+    path(
         "checkouts/<uuid:checkout_id>/change-cart/",
         views.CheckoutChangeCartApi.as_view(),
         name="api-checkout-change-cart",

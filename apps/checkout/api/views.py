@@ -6,8 +6,10 @@ shopper's checkouts and orders answer 404 to everyone else.
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from apps.billing.exceptions import PaymentDeclined, PaymentProviderError
@@ -39,12 +41,20 @@ from apps.checkout.services.checkout import (
 )
 from apps.checkout.services.pricing import Totals
 from apps.checkout.services.store_credit import checkout_set_credit
+from apps.core import ratelimit
 from apps.core.api.schema import raises
 from apps.core.exceptions import InvalidTransition, ValidationFailed
 from apps.core.idempotency import idempotent
+from apps.core.ratelimit import RateLimitThrottle
 from apps.coupons.exceptions import CouponNotApplicable
 from apps.inventory.exceptions import OutOfStock
-from apps.wallets.exceptions import InsufficientCredit, WalletAmountInvalid
+from apps.wallets.exceptions import (
+    GiftCardExpired,
+    GiftCardInvalid,
+    InsufficientCredit,
+    WalletAmountInvalid,
+)
+from apps.wallets.throttling import gift_card_limit_hit
 
 # Checkout.email / Order.email are EmailField(max_length=254): longer is refused
 # here, not by the database (PostgreSQL would raise DataError, a 500).
@@ -249,6 +259,51 @@ class CheckoutStoreCreditApi(CheckoutApiBase):
         data.is_valid(raise_exception=True)
         checkout = checkout_set_credit(
             checkout=checkout, amount_minor=data.validated_data["amount"]
+        )
+        return self.respond(self.checkout_for(checkout.pk))
+
+
+class _GiftCardThrottle(BaseThrottle):
+    """The gift-card guessing limit the redeem and balance APIs count too."""
+
+    def allow_request(self, request, view) -> bool:
+        used = gift_card_limit_hit(request)
+        if used is not None:
+            raise Throttled(wait=used.time_left, detail=ratelimit.MESSAGE)
+        return True
+
+
+class CheckoutGiftCardApi(CheckoutApiBase):
+    rate_limits = {"POST": ("checkout",)}
+    throttle_classes = [RateLimitThrottle, _GiftCardThrottle]
+
+    class InputSerializer(serializers.Serializer):
+        code = serializers.CharField(max_length=64)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: CheckoutSerializer},
+        summary="Redeem a gift card into the wallet and spend it here",
+        description="Signed-in shoppers only (a guest checkout is 400 "
+        "wallet_amount_invalid: sign in first). The card's balance goes to the "
+        "wallet, and the checkout spends all the wallet's credit, up to the "
+        "total. Unknown, used-up and someone else's codes answer alike.",
+    )
+    @idempotent
+    @raises(
+        CheckoutNotFound,
+        InvalidTransition,
+        ValidationFailed,
+        WalletAmountInvalid,
+        GiftCardInvalid,
+        GiftCardExpired,
+    )
+    def post(self, request, checkout_id):
+        checkout = self.checkout_for(checkout_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.checkout_gift_card_apply(
+            checkout=checkout, code=data.validated_data["code"], user=request.user
         )
         return self.respond(self.checkout_for(checkout.pk))
 

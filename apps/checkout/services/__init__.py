@@ -16,6 +16,11 @@ from apps.checkout.services.compensation import order_compensate
 from apps.checkout.services.coupon_redemption import customer_order_count
 from apps.checkout.services.customer_messages import order_confirmation_send
 from apps.checkout.services.fulfilment import order_fulfil
+from apps.checkout.services.gift_cards import (
+    checkout_gift_card_apply,
+    checkout_set_gift_delivery,
+    order_gift_cards_issue,
+)
 from apps.checkout.services.order_sweeps import (
     orders_cancel_abandoned,
     orders_finalize_stuck,
@@ -44,6 +49,7 @@ __all__ = [
     "address_clean",
     "checkout_change_cart",
     "checkout_complete",
+    "checkout_gift_card_apply",
     "checkout_hold_renew",
     "checkout_next_step",
     "checkout_payment_session",
@@ -51,6 +57,7 @@ __all__ = [
     "checkout_set_billing_address",
     "checkout_set_credit",
     "checkout_set_email",
+    "checkout_set_gift_delivery",
     "checkout_set_shipping_address",
     "checkout_set_shipping_method",
     "checkout_shipping_quotes",
@@ -63,6 +70,7 @@ __all__ = [
     "order_compensate",
     "order_confirmation_send",
     "order_fulfil",
+    "order_gift_cards_issue",
     "order_payment_canceled",
     "order_payment_failed",
     "order_payment_succeeded",

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.db import transaction
+from django.db.models import Prefetch
 
 from apps.billing import selectors as billing_selectors
 from apps.billing import services as billing_services
@@ -26,6 +27,7 @@ from apps.checkout.services.checkout import checkout_move_locked
 from apps.checkout.services.compensation import order_compensate
 from apps.checkout.services.coupon_redemption import _redeem_coupons
 from apps.checkout.services.customer_messages import order_confirmation_send
+from apps.checkout.services.gift_cards import order_gift_cards_issue
 from apps.checkout.services.orders import _event, _reservation_ref, _status_event
 from apps.checkout.services.store_credit import (
     order_credit_capture,
@@ -55,6 +57,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ST = Order.Status
+
+
+def _lines_with_variant() -> Prefetch:
+    """Joined, not a second prefetch: the gift-card check reads each line's
+    variant (a fresh Prefetch per query, as Django may mutate one)."""
+    return Prefetch("lines", queryset=OrderLine.objects.select_related("variant"))
 
 
 def _commit_stock(order: Order, ref: str, lines: list[OrderLine]) -> None:
@@ -187,7 +195,7 @@ def order_payment_succeeded(
         # stock commit, the email and the caller's response alike.
         order = (
             Order.objects.select_for_update()
-            .prefetch_related("lines")
+            .prefetch_related(_lines_with_variant())
             .filter(number=payment.reference)
             .first()
         )
@@ -241,6 +249,7 @@ def _take_payment(
         _cancel_unfulfillable(order, reason=str(exc), source=source)
         return str(exc)
     _mark_paid(order, intent_id=payment.intent_id, source=source, request=request)
+    order_gift_cards_issue(order=order, lines=lines)
     order_confirmation_send(order, lines=lines)
     return None
 
@@ -254,7 +263,9 @@ def order_paid_by_credit(*, order_id: int, request: HttpRequest | None = None) -
     """
     with transaction.atomic():
         order = (
-            Order.objects.select_for_update().prefetch_related("lines").get(pk=order_id)
+            Order.objects.select_for_update()
+            .prefetch_related(_lines_with_variant())
+            .get(pk=order_id)
         )
         if order.status != ST.PENDING_PAYMENT:
             return order
@@ -271,6 +282,7 @@ def order_paid_by_credit(*, order_id: int, request: HttpRequest | None = None) -
                 source="store_credit",
                 request=request,
             )
+            order_gift_cards_issue(order=order, lines=lines)
             order_confirmation_send(order, lines=lines)
             return order
     raise failure

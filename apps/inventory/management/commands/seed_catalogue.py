@@ -93,7 +93,7 @@ PRODUCTS: list[tuple[str, str, str, str, int, int, list[tuple[Any, ...]]]] = [
      [("ONE", {}, 30, {"track_stock": True})]),
     ("gift-card", "Gift Card", "accessories",
      "Sent by email; never expires.", 5000, 0,
-     [("50", {"value": "$50"}, 0, {"track_stock": False})]),
+     [("50", {"value": "$50"}, 0, {"track_stock": False, "is_gift_card": True})]),
 ]  # fmt: skip
 
 

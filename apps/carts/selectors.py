@@ -342,6 +342,7 @@ def cart_view(
                     category_ids=frozenset(
                         c for c in (category.pk, category.parent_id) if c
                     ),
+                    discountable=not variant.is_gift_card,
                 )
             )
 

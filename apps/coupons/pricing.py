@@ -48,6 +48,9 @@ class PricingLine:
     unit_price_minor: int
     product_id: int | None = None
     category_ids: frozenset[int] = frozenset()
+    # False for a gift card: a discount on one would turn a coupon into
+    # store credit (the card is issued at face value).
+    discountable: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +76,8 @@ class CouponRule:
 
     def is_eligible(self, line: PricingLine) -> bool:
         if (
-            line.variant_id in self.exclude_variant_ids
+            not line.discountable
+            or line.variant_id in self.exclude_variant_ids
             or line.product_id in self.exclude_product_ids
             or line.category_ids & self.exclude_category_ids
         ):

@@ -181,6 +181,26 @@ def test_cart_coupon_apply_and_remove(api_client):
     assert response.json()["totals"]["total"]["amount"] == 4000
 
 
+def test_cart_coupon_never_discounts_a_gift_card_line(api_client):
+    # A discounted gift card would be issued at face value: coupon money
+    # turned into store credit.
+    sweater = VariantFactory(stock=10, price_minor=2000)
+    gift_card = VariantFactory(price_minor=5000, track_stock=False, is_gift_card=True)
+    CouponFactory(code="TENOFF", value=1000)
+    cart = _create(api_client)
+    _add(api_client, cart["id"], sweater.sku, 1)
+    _add(api_client, cart["id"], gift_card.sku, 1)
+    response = api_client.post(
+        f"/api/v1/carts/{cart['id']}/coupons/", {"code": "tenoff"}, format="json"
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["totals"]["discount"]["amount"] == 200
+    discounts = {line["sku"]: line["discounts"] for line in body["lines"]}
+    assert discounts[gift_card.sku] == []
+    assert discounts[sweater.sku][0]["amount"]["amount"] == 200
+
+
 # --- every coupon error code through the API ------------------------------------
 
 

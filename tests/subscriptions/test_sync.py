@@ -286,3 +286,33 @@ def test_webhook_storm_five_times_shuffled_matches_one_ordered_delivery(
     assert expected["outbox"].count("subscription.changed") == 2
     assert expected["outbox"].count("subscription.renewed") == 1
     assert len([s for s in expected["emails"] if s.startswith("Receipt")]) == 1
+
+
+def test_invoice_payment_intent_events_sync_the_invoice_and_subscription(
+    pushed_price, django_capture_on_commit_callbacks
+):
+    endpoint = webhook_endpoint()
+    user = UserFactory()
+    start = services.subscription_create(user=user, price_id=pushed_price().pk)
+    sub = start.subscription
+    invoice_id = stripe_get(f"/v1/subscriptions/{sub.stripe_id}")["latest_invoice"]
+    services.invoice_sync(stripe_id=invoice_id)  # invoice.created, earlier
+    intent_id = Invoice.objects.get(stripe_id=invoice_id).payment_intent_id
+    assert intent_id
+    confirm(start.client_secret)
+
+    # Only the intent's event arrives (the others are late or lost).
+    intent = stripe_get(f"/v1/payment_intents/{intent_id}")
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(2):  # and again: nothing more changes
+            body = event_body("payment_intent.succeeded", intent)
+            assert deliver(endpoint, body).status_code == 200
+
+    sub.refresh_from_db()
+    assert sub.status == "active"
+    assert Invoice.objects.get(stripe_id=invoice_id).status == "paid"
+    assert [(f, t) for f, t, _ in history(sub)] == [
+        ("", "incomplete"),
+        ("incomplete", "active"),
+    ]
+    assert len([m for m in mail.outbox if "has started" in m.subject]) == 1

@@ -20,6 +20,7 @@ from apps.subscriptions.views import _own, _user
 
 
 def _price_id(raw: str | None) -> int | None:
+    # Also the preview's proration time: a positive whole number, or None.
     return int(raw) if raw and raw.isdigit() else None
 
 
@@ -59,7 +60,10 @@ def _apply(request: HttpRequest, subscription_id: int) -> HttpResponse:
         return redirect("subscriptions:change", subscription_id=subscription_id)
     try:
         result = services.subscription_change(
-            user=_user(request), subscription_id=subscription_id, price_id=price_id
+            user=_user(request),
+            subscription_id=subscription_id,
+            price_id=price_id,
+            proration_date=_price_id(request.POST.get("proration_date")),
         )
     except SubscriptionNotFound as exc:
         raise Http404 from exc

@@ -104,7 +104,7 @@ class SubscriptionNotResumable(Conflict):
 
 class PlanChangeInvalid(ValidationFailed):
     default_code = "same_price"
-    codes = ("same_price", "currency_mismatch")
+    codes = ("same_price", "currency_mismatch", "preview_expired")
 
     def __init__(self, message: str, *, code: str | None = None):
         super().__init__(message, code=code)
@@ -217,3 +217,12 @@ class PaymentMethodNotConfirmed(Conflict):
             "The card has not been confirmed yet; confirm it, then try again.",
             details={"setup_intent_status": status},
         )
+
+
+class NoBillingAccount(NotFound):
+    """The user has never subscribed, so Stripe has no customer to manage."""
+
+    default_code = "no_billing_account"
+
+    def __init__(self) -> None:
+        super().__init__("There is no billing account to manage yet.")

@@ -13,7 +13,7 @@ from django.dispatch import receiver
 from apps.billing import signals as billing_signals
 from apps.subscriptions import selectors
 from apps.subscriptions.entitlements import entitlements_invalidate
-from apps.subscriptions.models import Feature, Plan, PlanPrice
+from apps.subscriptions.models import Feature, Invoice, Plan, PlanPrice
 from apps.subscriptions.services.invoices import invoice_sync
 from apps.subscriptions.services.reminders import trial_ending_remind
 from apps.subscriptions.services.sync import subscription_sync
@@ -44,6 +44,21 @@ def stripe_subscription_event(
 @receiver(billing_signals.invoice_event)
 def stripe_invoice_event(*, stripe_id: str, **kwargs: Any) -> None:
     invoice_sync(stripe_id=stripe_id)
+
+
+@receiver(billing_signals.payment_succeeded, dispatch_uid="subscriptions.payment")
+@receiver(billing_signals.payment_failed, dispatch_uid="subscriptions.payment_failed")
+def stripe_invoice_intent_event(*, payment_intent_id: str, **kwargs: Any) -> None:
+    # The invoice's payment_intent.*: the intent names no invoice, so only an
+    # invoice we hold already is synced (invoice.* and the subscription's own
+    # events cover one not seen yet).
+    stripe_id = (
+        Invoice.objects.filter(payment_intent_id=payment_intent_id)
+        .values_list("stripe_id", flat=True)
+        .first()
+    )
+    if stripe_id:
+        invoice_sync(stripe_id=stripe_id)
 
 
 @receiver(access_changed)

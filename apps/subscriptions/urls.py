@@ -43,6 +43,7 @@ urlpatterns = [
         name="change",
     ),
     path("account/subscription/", views.account, name="account"),
+    path("account/billing-portal/", views.billing_portal, name="billing-portal"),
     path("account/invoices/", views.invoice_list, name="invoice-list"),
     path(
         "account/invoices/<int:invoice_id>/",

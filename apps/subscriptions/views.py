@@ -158,8 +158,22 @@ def account(request: HttpRequest) -> HttpResponse:
             "invoices": invoices,
             "offered_prices": offered,
             "licences": selectors.licence_list_for_user(user=_user(request)),
+            "billing_portal": services.billing_portal_available(),
         },
     )
+
+
+@login_required
+@require_POST
+def billing_portal(request: HttpRequest) -> HttpResponse:
+    """Send the customer to Stripe's Billing Portal (real Stripe only)."""
+    return_url = request.build_absolute_uri(reverse("subscriptions:account"))
+    try:
+        url = services.billing_portal_open(user=_user(request), return_url=return_url)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("subscriptions:account")
+    return redirect(url)
 
 
 @login_required

@@ -6,12 +6,18 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
+from apps.subscriptions.models import PlanPrice
+from tests.accounts.factories import PASSWORD, UserFactory
 from tests.conftest import ROOT, _database_url_for_subprocess, free_port, wait_for_port
+from tests.subscriptions.test_api_subscriptions import sdk_confirm
 
 pytestmark = [pytest.mark.localstripe, pytest.mark.django_db(transaction=True)]
 
@@ -86,6 +92,40 @@ def create_carts_at_once(site: str, count: int) -> list[int | str]:
         return list(pool.map(create, range(count)))
 
 
+def subscribe_as_new_user(site: str, stripe_base: str) -> dict:
+    """A new user, as the mobile app: sign in, subscribe to Starter monthly,
+    pay with 4242 at the run's localstripe, then wait for the webhook."""
+    # Hashed as the site's settings hash (the tests' own hasher is MD5).
+    hasher = PBKDF2PasswordHasher()
+    user = UserFactory(verified_email=True)
+    user.password = hasher.encode(PASSWORD, hasher.salt(), iterations=1000)
+    user.save(update_fields=["password"])
+    login = requests.post(
+        f"{site}/_allauth/app/v1/auth/login",
+        json={"email": user.email, "password": PASSWORD},
+        timeout=30,
+    )
+    assert login.status_code == 200, login.text
+    auth = {"Authorization": f"Bearer {login.json()['meta']['access_token']}"}
+    price = PlanPrice.objects.get(plan__slug="starter", interval="month", active=True)
+    started = requests.post(
+        f"{site}/api/v1/subscriptions/",
+        json={"price": price.pk},
+        headers={**auth, "Idempotency-Key": str(uuid.uuid4())},
+        timeout=60,
+    )
+    assert started.status_code == 201, started.text
+    body = started.json()
+    assert sdk_confirm(stripe_base, body).json()["status"] == "succeeded"
+    url = f"{site}/api/v1/subscriptions/{body['subscription']['id']}/"
+    deadline = time.monotonic() + 30
+    while True:  # localstripe's webhook reaches the site, which syncs
+        sub = requests.get(url, headers=auth, timeout=30).json()
+        if sub["status"] == "active" or time.monotonic() > deadline:
+            return sub
+        time.sleep(0.3)
+
+
 def test_run_dev_serves_site_with_webhooks_and_sigint_stops_everything(monkeypatch):
     for name in ("DJANGO_SUPERUSER_EMAIL", "DJANGO_SUPERUSER_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
@@ -102,14 +142,16 @@ def test_run_dev_serves_site_with_webhooks_and_sigint_stops_everything(monkeypat
     # `make run` seeds (with the same settings, so the same password hasher)
     # before it starts run_dev.py; the staff login comes from there. The demo
     # catalogue is tested on its own (tests/core/test_commands.py): seeding
-    # its pictures here again would only cost the suite half a minute.
-    subprocess.run(
-        [sys.executable, "manage.py", "seed_demo", "--staff-only"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    # its pictures here again would only cost the suite half a minute. The
+    # demo plans (seed_demo's seed_plans) are seeded, as `make run` does.
+    for command in (["seed_demo", "--staff-only"], ["seed_plans"]):
+        subprocess.run(
+            [sys.executable, "manage.py", *command],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     proc = subprocess.Popen(
         [sys.executable, "scripts/run_dev.py", "--port", str(port)],
         cwd=ROOT,
@@ -148,6 +190,18 @@ def test_run_dev_serves_site_with_webhooks_and_sigint_stops_everything(monkeypat
         signed_in = admin_login(site, "admin@example.com", "admin-demo-password")
         assert signed_in.url == f"{site}/admin/", signed_in.text[-3000:]
         assert "Dashboard | Shop admin" in signed_in.text
+
+        # /pricing/ shows the demo plans (pushed to localstripe at start),
+        # and a new user subscribes offline with the test card.
+        pricing = requests.get(f"{site}/pricing/", timeout=30)
+        assert pricing.status_code == 200
+        assert "Starter" in pricing.text
+        assert "Pro" in pricing.text
+        assert "Enterprise" not in pricing.text  # private: by direct link only
+        subscription = subscribe_as_new_user(
+            site, f"http://127.0.0.1:{localstripe_port}"
+        )
+        assert (subscription["status"], subscription["plan"]) == ("active", "starter")
 
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=30)

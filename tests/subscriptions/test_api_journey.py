@@ -10,7 +10,7 @@ from openapi_schema_validator import OAS30Validator, validate
 from apps.billing.gateway import subscriptions as gw
 from apps.subscriptions import services
 from apps.subscriptions.models import Subscription
-from tests.accounts.factories import UserFactory
+from tests.accounts.factories import PASSWORD, UserFactory
 from tests.subscriptions.test_api_subscriptions import sdk_confirm
 
 pytestmark = [pytest.mark.localstripe, pytest.mark.django_db]
@@ -77,14 +77,23 @@ class Documented:
 
 
 def test_mobile_client_journey_matches_the_documented_schema(
-    api_client, pushed_price, localstripe
+    client, api_client, pushed_price, localstripe
 ):
     starter = pushed_price(amount=1000, slug="starter")
     pro = pushed_price(amount=3000, slug="pro")
     mini = pushed_price(amount=500, slug="mini")
     plans = Documented(api_client).get("/api/v1/plans/")
     assert {"starter", "pro", "mini"} <= {p["slug"] for p in plans}
-    api_client.force_authenticate(UserFactory())
+    # As the app signs in: allauth's headless login gives the bearer token.
+    user = UserFactory(verified_email=True)
+    login = client.post(
+        "/_allauth/app/v1/auth/login",
+        {"email": user.email, "password": PASSWORD},
+        content_type="application/json",
+    )
+    assert login.status_code == 200, login.content
+    token = login.json()["meta"]["access_token"]
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     api = Documented(api_client)
 
     started = api.post("/api/v1/subscriptions/", {"price": starter.pk})
@@ -94,6 +103,9 @@ def test_mobile_client_journey_matches_the_documented_schema(
     row = Subscription.objects.get(pk=sub_id)
     services.subscription_sync(stripe_id=row.stripe_id)  # the webhook's work
     assert api.get(base)["status"] == "active"
+    mine = api.get("/api/v1/subscriptions/")
+    mine = mine["results"] if isinstance(mine, dict) else mine
+    assert [(s["id"], s["status"]) for s in mine] == [(sub_id, "active")]
 
     preview = api.get(base + "change-preview/", price=pro.pk)
     upgraded = api.post(base + "change/", {"price": pro.pk})

@@ -199,3 +199,55 @@ def test_subscription_discount_set_discounts_next_invoice(pushed_price):
 
     assert updated.discount_coupon_id == coupon.id
     assert (renewal.discount_minor, renewal.amount_paid_minor) == (300, 700)
+
+
+def test_real_stripe_preview_and_change_send_the_same_proration_date(
+    settings, monkeypatch
+):
+    # Real Stripe's request shapes (localstripe ignores proration_date): the
+    # client is a fake that records what would be sent; nothing leaves.
+    settings.STRIPE_API_HOST = "https://api.stripe.com"
+    sent = {}
+
+    class Invoices:
+        def create_preview(self, *, params):
+            sent["preview"] = params
+            return {"id": "upcoming_1"}
+
+    class Subscriptions:
+        def update(self, subscription_id, *, params, options):
+            sent["update"] = params
+            return {"id": subscription_id}
+
+    class V1:
+        invoices = Invoices()
+        subscriptions = Subscriptions()
+
+    class Client:
+        v1 = V1()
+
+    monkeypatch.setattr(gw, "_client", Client)
+    monkeypatch.setattr(gw, "_invoice_snapshot", lambda obj: obj)
+    monkeypatch.setattr(gw, "_subscription_snapshot", lambda obj: obj)
+
+    gw.invoice_preview_price_change(
+        customer_id="cus_1",
+        subscription_id="sub_1",
+        item_id="si_1",
+        price_id="price_pro",
+        proration_date=1_800_000_000,
+    )
+    gw.subscription_change_price(
+        subscription_id="sub_1",
+        item_id="si_1",
+        price_id="price_pro",
+        proration_date=1_800_000_000,
+        idempotency_key="k",
+    )
+
+    details = sent["preview"]["subscription_details"]
+    assert details["proration_date"] == 1_800_000_000
+    assert details["proration_behavior"] == "always_invoice"
+    assert sent["update"]["proration_date"] == 1_800_000_000
+    assert sent["update"]["proration_behavior"] == "always_invoice"
+    assert sent["update"]["items"] == [{"id": "si_1", "price": "price_pro"}]

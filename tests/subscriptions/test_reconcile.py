@@ -5,8 +5,9 @@ from django.core import mail
 from django.core.management import call_command
 
 from apps.subscriptions import services
-from apps.subscriptions.models import Invoice, Subscription
+from apps.subscriptions.models import Invoice, PlanPrice, Subscription
 from tests.accounts.factories import UserFactory
+from tests.conftest import admin_change_form_data
 from tests.subscriptions.conftest import confirm
 
 pytestmark = [pytest.mark.localstripe, pytest.mark.django_db]
@@ -68,3 +69,36 @@ def test_edited_used_price_old_subscriber_renews_at_the_old_amount(
     assert active.price_id == old.pk
     paid = Invoice.objects.filter(subscription=active, status="paid")
     assert [i.amount_paid_minor for i in paid] == [1200, 1200]
+
+
+def test_used_price_edited_in_admin_old_subscriber_renews_old_new_pays_new(
+    active, client, django_user_model, django_capture_on_commit_callbacks
+):
+    staff = django_user_model.objects.create_superuser(
+        email="staff-renew@example.com", password="pw"
+    )
+    client.force_login(staff)
+    old = active.price
+    url = f"/admin/subscriptions/plan/{old.plan_id}/change/"
+    data = admin_change_form_data(client.get(url))
+    with django_capture_on_commit_callbacks(execute=True):  # the push task
+        response = client.post(
+            url, {**data, "prices-0-amount_minor": "15.00"}, follow=True
+        )
+    assert "new price was created and the old one archived" in (
+        response.content.decode()
+    )
+    new = PlanPrice.objects.get(replaces=old)
+    assert (new.amount_minor, new.active) == (1500, True)
+    assert new.stripe_price_id
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("billing_simulate_renewal", subscription=active.pk)
+
+    active.refresh_from_db()
+    assert active.price_id == old.pk
+    paid = Invoice.objects.filter(subscription=active, status="paid")
+    assert sorted(i.amount_paid_minor for i in paid) == [1200, 1200]
+    # A new subscriber pays the new amount.
+    start = services.subscription_create(user=UserFactory(), price_id=new.pk)
+    assert start.amount_due_minor == 1500

@@ -7,6 +7,7 @@ import requests
 from django.core import mail
 
 from apps.billing import gateway
+from apps.billing.gateway import subscriptions as gw
 from apps.core.models import OutboxEvent
 from apps.subscriptions import services
 from apps.subscriptions.models import Invoice, SubscriptionEvent
@@ -162,3 +163,156 @@ def test_paid_renewal_invoice_sends_one_receipt_and_renewed_event(
     renewed = OutboxEvent.objects.filter(topic="subscription.renewed")
     assert [e.payload["invoice"] for e in renewed] == [renewal["id"]]
     assert Invoice.objects.filter(subscription=sub, status="paid").count() == 2
+
+
+def _life_step_events(sub, types: tuple[str, ...], invoice_types: tuple[str, ...]):
+    """What Stripe sends now about the subscription and its latest invoice."""
+    subscription = stripe_get(f"/v1/subscriptions/{sub.stripe_id}")
+    invoice = stripe_get(f"/v1/invoices/{subscription['latest_invoice']}")
+    return [(t, subscription) for t in types] + [(t, invoice) for t in invoice_types]
+
+
+def _live_a_life(user, starter, pro, on_step):
+    """Drive one subscription's life at Stripe only; ``on_step`` gets its events.
+
+    Our row learns everything after the subscribe call from the events alone:
+    the payment, the upgrade, a renewal and the cancellation all happen at
+    Stripe (as a dashboard, a retry or Stripe's clock would), not through our
+    services.
+    """
+    start = services.subscription_create(user=user, price_id=starter.pk)
+    sub = start.subscription
+    created = ("customer.subscription.created",)
+    invoiced = ("invoice.created", "invoice.finalized")
+    paid = ("invoice.payment_succeeded", "invoice.paid")
+    updated = ("customer.subscription.updated",)
+    on_step(_life_step_events(sub, created, invoiced))
+    confirm(start.client_secret)
+    on_step(_life_step_events(sub, updated, paid))
+    snap = gw.subscription_retrieve(subscription_id=sub.stripe_id)
+    gw.subscription_change_price(
+        subscription_id=sub.stripe_id,
+        item_id=snap.item_id,
+        price_id=pro.stripe_price_id,
+        idempotency_key=f"storm-upgrade-{sub.pk}",
+    )
+    on_step(_life_step_events(sub, updated, invoiced + paid))
+    gw.renewal_invoice_create_and_pay(
+        customer_id=snap.customer,
+        subscription_id=sub.stripe_id,
+        idempotency_key=f"storm-renewal-{sub.pk}",
+    )
+    on_step(_life_step_events(sub, (), invoiced + paid))
+    gw.subscription_cancel(
+        subscription_id=sub.stripe_id,
+        at_period_end=True,
+        idempotency_key=f"storm-cancel-{sub.pk}",
+    )
+    on_step(_life_step_events(sub, updated, ()))
+    return sub
+
+
+def _outcome(sub):
+    sub.refresh_from_db()
+    return {
+        "subscription": (sub.status, sub.price_id, sub.cancel_at_period_end),
+        # Reasons name the event that carried the change; the change is what
+        # must not differ.
+        "history": [
+            (e.from_status, e.to_status, e.details)
+            for e in SubscriptionEvent.objects.filter(subscription=sub).order_by("pk")
+        ],
+        "invoices": sorted(
+            Invoice.objects.filter(subscription=sub).values_list(
+                "status", "amount_paid_minor"
+            )
+        ),
+        "outbox": sorted(
+            OutboxEvent.objects.filter(
+                aggregate_type="subscription", aggregate_id=str(sub.pk)
+            ).values_list("topic", flat=True)
+        ),
+        "emails": sorted(m.subject for m in mail.outbox if sub.user.email in m.to),
+    }
+
+
+def test_webhook_storm_five_times_shuffled_matches_one_ordered_delivery(
+    pushed_price, django_capture_on_commit_callbacks
+):
+    endpoint = webhook_endpoint()
+    starter = pushed_price(amount=1000)
+    pro = pushed_price(amount=3000)
+
+    def send(events):
+        with django_capture_on_commit_callbacks(execute=True):
+            for event_type, obj in events:
+                assert deliver(endpoint, event_body(event_type, obj)).status_code == 200
+
+    # One ordered delivery: each event once, as it happens.
+    ordered = _live_a_life(UserFactory(), starter, pro, send)
+
+    # The storm: every event 5 times, shuffled; a fifth of them arrive late,
+    # mixed into the next step's batch (stale by then).
+    rng = random.Random(13)
+    late: list = []
+
+    def storm(events):
+        batch = events * 4 + late
+        late[:] = list(events)
+        rng.shuffle(batch)
+        send(batch)
+
+    stormed = _live_a_life(UserFactory(), starter, pro, storm)
+    rng.shuffle(late)
+    send(late)
+
+    expected = _outcome(ordered)
+    assert _outcome(stormed) == expected
+    assert expected["subscription"] == ("active", pro.pk, True)
+    # One history row per real change: subscribed, paid, upgraded, cancel
+    # scheduled (the renewal changes no status, price or cancel flag).
+    assert [(f, t) for f, t, _ in expected["history"]] == [
+        ("", "incomplete"),
+        ("incomplete", "active"),
+        ("active", "active"),
+        ("active", "active"),
+    ]
+    assert expected["history"][2][2] == {"from_price": starter.pk, "to_price": pro.pk}
+    assert expected["history"][3][2] == {"cancel_at_period_end": True}
+    assert expected["invoices"] == [("paid", 1000), ("paid", 2000), ("paid", 3000)]
+    assert expected["outbox"].count("subscription.started") == 1
+    # The upgrade and the scheduled cancellation; the upgrade's proration
+    # invoice is no renewal, the simulated one is.
+    assert expected["outbox"].count("subscription.changed") == 2
+    assert expected["outbox"].count("subscription.renewed") == 1
+    assert len([s for s in expected["emails"] if s.startswith("Receipt")]) == 1
+
+
+def test_invoice_payment_intent_events_sync_the_invoice_and_subscription(
+    pushed_price, django_capture_on_commit_callbacks
+):
+    endpoint = webhook_endpoint()
+    user = UserFactory()
+    start = services.subscription_create(user=user, price_id=pushed_price().pk)
+    sub = start.subscription
+    invoice_id = stripe_get(f"/v1/subscriptions/{sub.stripe_id}")["latest_invoice"]
+    services.invoice_sync(stripe_id=invoice_id)  # invoice.created, earlier
+    intent_id = Invoice.objects.get(stripe_id=invoice_id).payment_intent_id
+    assert intent_id
+    confirm(start.client_secret)
+
+    # Only the intent's event arrives (the others are late or lost).
+    intent = stripe_get(f"/v1/payment_intents/{intent_id}")
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(2):  # and again: nothing more changes
+            body = event_body("payment_intent.succeeded", intent)
+            assert deliver(endpoint, body).status_code == 200
+
+    sub.refresh_from_db()
+    assert sub.status == "active"
+    assert Invoice.objects.get(stripe_id=invoice_id).status == "paid"
+    assert [(f, t) for f, t, _ in history(sub)] == [
+        ("", "incomplete"),
+        ("incomplete", "active"),
+    ]
+    assert len([m for m in mail.outbox if "has started" in m.subject]) == 1

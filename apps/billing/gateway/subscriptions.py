@@ -247,10 +247,17 @@ def subscription_change_price(
     item_id: str,
     price_id: str,
     prorate: bool = True,
+    proration_date: int | None = None,
     idempotency_key: str,
 ) -> SubscriptionSnapshot:
-    """Swap the subscription's price now, prorating the rest of the period."""
+    """Swap the subscription's price now, prorating the rest of the period.
+
+    ``proration_date`` (epoch seconds) is the preview's: Stripe then prorates
+    from the same second, so the charge equals the preview to the cent.
+    """
     params: dict[str, Any] = {"items": [{"id": item_id, _price_key(): price_id}]}
+    if prorate and proration_date is not None:
+        params["proration_date"] = proration_date
     if not gateway.is_localstripe():
         params["proration_behavior"] = "always_invoice" if prorate else "none"
         params["payment_behavior"] = "pending_if_incomplete"
@@ -436,9 +443,14 @@ def invoice_list(
 
 
 def invoice_preview_price_change(
-    *, customer_id: str, subscription_id: str, item_id: str, price_id: str
+    *,
+    customer_id: str,
+    subscription_id: str,
+    item_id: str,
+    price_id: str,
+    proration_date: int | None = None,
 ) -> InvoiceSnapshot:
-    """Preview the invoice a price change now would produce (proration)."""
+    """Preview the invoice a price change at ``proration_date`` would produce."""
     params: dict[str, Any] = {
         "customer": customer_id,
         "subscription": subscription_id,
@@ -446,6 +458,8 @@ def invoice_preview_price_change(
             "items": [{"id": item_id, _price_key(): price_id}],
         },
     }
+    if proration_date is not None:
+        params["subscription_details"]["proration_date"] = proration_date
     if not gateway.is_localstripe():
         params["subscription_details"]["proration_behavior"] = "always_invoice"
     preview = _translate(

@@ -243,6 +243,11 @@ class ChangePreviewOutputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["upgrade", "downgrade"])
     amount_due = serializers.SerializerMethodField()
     effective_at = serializers.DateTimeField(allow_null=True)
+    proration_date = serializers.IntegerField(
+        allow_null=True,
+        help_text="An upgrade's proration time (Unix seconds). Send it with the "
+        "change, within 30 minutes, to be charged exactly amount_due.",
+    )
 
     @extend_schema_field(MoneySerializer)
     def get_amount_due(self, obj: Any) -> dict[str, Any]:
@@ -291,6 +296,13 @@ class SubscriptionChangeApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         price = serializers.IntegerField(min_value=1)
+        proration_date = serializers.IntegerField(
+            required=False,
+            min_value=1,
+            max_value=2**53,
+            help_text="The change preview's proration_date: the upgrade is "
+            "then charged the previewed amount (else prorated from now).",
+        )
 
         class Meta:
             ref_name = "SubscriptionChangeInput"
@@ -327,6 +339,7 @@ class SubscriptionChangeApi(APIView):
             user=_user(request),
             subscription_id=subscription_id,
             price_id=body.validated_data["price"],
+            proration_date=body.validated_data.get("proration_date"),
         )
         if isinstance(result, ScheduledChange):
             data = {"subscription": result.subscription, "scheduled_for": result.due_at}

@@ -22,6 +22,10 @@ from apps.subscriptions.services.plans import (
     plan_push,
     plan_queue_push,
 )
+from apps.subscriptions.services.portal import (
+    billing_portal_available,
+    billing_portal_open,
+)
 from apps.subscriptions.services.subscribe import (
     SubscriptionStart,
     customer_get_or_create,
@@ -33,6 +37,8 @@ __all__ = [
     "ChangePreview",
     "PriceAmountChange",
     "SubscriptionStart",
+    "billing_portal_available",
+    "billing_portal_open",
     "customer_get_or_create",
     "invoice_apply",
     "invoice_sync",

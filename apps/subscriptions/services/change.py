@@ -9,7 +9,7 @@ interval, is our own ScheduledChange row, applied by beat when it is due.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.db import transaction
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
 CHANGEABLE = ("trialing", "active")
 LEASE = timedelta(minutes=10)
+# How long a preview's proration time may be charged: long enough to read the
+# page and confirm, short enough that nobody picks a cheaper past second.
+PREVIEW_VALID_FOR = timedelta(minutes=30)
 
 
 def _per_day(price: PlanPrice) -> float:
@@ -56,6 +59,9 @@ class ChangePreview:
     amount_due_minor: int
     currency: str
     effective_at: datetime | None
+    # An upgrade's proration time (epoch seconds): the change that passes it
+    # back is charged exactly the preview's amount.
+    proration_date: int | None = None
 
 
 def _checked(
@@ -91,33 +97,69 @@ def subscription_change_preview(
     if not is_upgrade(sub.price, price):
         return ChangePreview("downgrade", 0, price.currency, sub.current_period_end)
     snap = gw.subscription_retrieve(subscription_id=sub.stripe_id)
+    at = int(timezone.now().timestamp())
     preview = gw.invoice_preview_price_change(
         customer_id=snap.customer,
         subscription_id=sub.stripe_id,
         item_id=snap.item_id,
         price_id=price.stripe_price_id,
+        proration_date=at,
     )
     return ChangePreview(
-        "upgrade", preview.amount_due_minor, preview.currency, timezone.now()
+        "upgrade",
+        preview.amount_due_minor,
+        preview.currency,
+        datetime.fromtimestamp(at, tz=UTC),
+        proration_date=at,
     )
+
+
+def _proration_date_checked(sub: Subscription, proration_date: int | None) -> None:
+    if proration_date is None:
+        return
+    now = timezone.now()
+    try:
+        at = datetime.fromtimestamp(proration_date, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        at = now + timedelta(days=1)  # no real time: refused below
+    starts = sub.current_period_start
+    if (
+        at < now - PREVIEW_VALID_FOR
+        or at > now + timedelta(minutes=1)
+        or (starts is not None and at < starts)
+    ):
+        raise PlanChangeInvalid(
+            "The price shown has expired; look at the change again.",
+            code="preview_expired",
+        )
 
 
 def subscription_change(
-    *, user: User, subscription_id: int, price_id: int
+    *,
+    user: User,
+    subscription_id: int,
+    price_id: int,
+    proration_date: int | None = None,
 ) -> Subscription | ScheduledChange:
     """Upgrade now (prorated) or schedule a downgrade for the period end.
 
-    Raise PlanChangeInvalid (same_price, currency_mismatch),
+    An upgrade given its preview's ``proration_date`` is prorated from that
+    second, so it is charged the previewed amount; without one, from now.
+
+    Raise PlanChangeInvalid (same_price, currency_mismatch, preview_expired
+    for a proration date outside the last 30 minutes or the current period),
     PlanChangeNotAllowed, and the subscribe errors for an unusable price.
     """
     sub, price = _checked(user=user, subscription_id=subscription_id, price_id=price_id)
     if is_upgrade(sub.price, price):
+        _proration_date_checked(sub, proration_date)
         snap = gw.subscription_change_price(
             subscription_id=sub.stripe_id,
             item_id=_item_id(sub),
             price_id=price.stripe_price_id,
+            proration_date=proration_date,
             idempotency_key=f"subscription-change-{sub.pk}-{price.pk}-"
-            f"{sub.updated_at.timestamp():.6f}",
+            f"{sub.updated_at.timestamp():.6f}-{proration_date or 'now'}",
         )
         PlanPrice.objects.filter(pk=price.pk, used_at__isnull=True).update(
             used_at=timezone.now()

@@ -33,8 +33,9 @@ FIELDS = (
 def _is_renewal(invoice: Invoice, snap: InvoiceSnapshot) -> bool:
     if snap.billing_reason:
         return snap.billing_reason == "subscription_cycle"
-    # localstripe sets no billing_reason: a paid invoice after the first one.
-    if invoice.subscription_id is None:
+    # localstripe sets no billing_reason: a paid invoice after the first one,
+    # other than a plan change's (its proration lines give it away).
+    if invoice.subscription_id is None or any(line.proration for line in snap.lines):
         return False
     return (
         Invoice.objects.filter(

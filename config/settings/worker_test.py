@@ -15,3 +15,7 @@ EMAIL_BACKEND = env("WORKER_TEST_EMAIL_BACKEND", default=EMAIL_BACKEND)
 # The test suite gives each worker a queue of its own; tasks this worker
 # queues itself (a notification after finalising an order) go there too.
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+
+# Test-only hooks a worker test loads into this process: a moved clock
+# (tests/worker_clock.py), a Stripe stand-in (tests/dunning/worker_stripe.py).
+CELERY_IMPORTS = env.list("WORKER_TEST_IMPORTS", default=[])

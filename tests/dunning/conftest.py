@@ -2,8 +2,8 @@
 
 Celery is eager here: ``beat`` calls the beat task the way the scheduler
 would, inside ``django_capture_on_commit_callbacks`` so the emails and
-follow-up tasks it queues after commit run too. The real worker variant is
-not part of this suite.
+follow-up tasks it queues after commit run too. The same paths in a real
+worker process, at moved times, are in test_worker.py (the services pass).
 """
 
 from datetime import timedelta

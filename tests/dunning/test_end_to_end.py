@@ -2,7 +2,9 @@
 
 Time is moved with time_machine on the shop's side; localstripe keeps its own
 clock, which nothing here depends on. Celery runs eagerly and the beat task
-is called as the scheduler would call it (see conftest).
+is called as the scheduler would call it (see conftest). Access is checked
+where the subscriber meets it: the licence key's status and entitlements_for.
+test_worker.py runs the same two cases in a real worker process.
 """
 
 from datetime import timedelta

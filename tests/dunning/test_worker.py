@@ -116,6 +116,13 @@ def test_worker_schedule_grace_suspends_licence_and_card_update_recovers(
     case = _fail_renewal(active)
     assert licence_statuses(active) == ["active"]
     assert entitled(active)
+    retries = case.actions.filter(kind="retry").order_by("due_at")
+    assert [r.due_at - case.failed_at for r in retries] == [
+        1 * DAY,
+        3 * DAY,
+        5 * DAY,
+        7 * DAY,
+    ]
 
     for day, tried in ((1, 1), (3, 2), (5, 3)):
         clock(case.failed_at + day * DAY + MINUTE)
@@ -131,6 +138,7 @@ def test_worker_schedule_grace_suspends_licence_and_card_update_recovers(
     assert case.actions.get(kind="grace_end").status == A.SUCCEEDED
     failed = case.actions.filter(kind="retry", status=A.FAILED)
     assert set(failed.values_list("runs", flat=True)) == {1}
+    assert len(set(failed.values_list("idempotency_key", flat=True))) == 3
     assert beat() == 0  # nothing else due at day 5: each action ran once
     assert _wait_for(lambda: _sent(case, "dunning.reminder") == 1)
 

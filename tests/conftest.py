@@ -295,7 +295,14 @@ def stop_celery_worker(proc: subprocess.Popen) -> str:
 
 
 @pytest.fixture
-def celery_worker(transactional_db, settings, request):
+def celery_worker_env() -> dict[str, str]:
+    """Extra environment for the `celery_worker` process; a module overrides it
+    (e.g. WORKER_TEST_IMPORTS, read by config/settings/worker_test.py)."""
+    return {}
+
+
+@pytest.fixture
+def celery_worker(transactional_db, settings, request, celery_worker_env):
     """Run a real `celery worker` process against the test database and Redis.
 
     Tests using it must be `transaction=True` (the worker only sees committed
@@ -314,6 +321,7 @@ def celery_worker(transactional_db, settings, request):
         "REDIS_URL": settings.REDIS_URL,
         "STRIPE_API_HOST": settings.STRIPE_API_HOST,
         "CELERY_TASK_DEFAULT_QUEUE": queue,
+        **celery_worker_env,
     }
     settings.CELERY_TASK_ALWAYS_EAGER = False
     app.conf.task_always_eager = False

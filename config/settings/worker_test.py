@@ -16,8 +16,9 @@ EMAIL_BACKEND = env("WORKER_TEST_EMAIL_BACKEND", default=EMAIL_BACKEND)
 # queues itself (a notification after finalising an order) go there too.
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 
-# Test-only modules the worker imports at start (a saga test's hang points:
-# tests/subscriptions/saga_worker_hooks.py).
+# Test-only modules a worker test loads into this process: a saga's hang
+# points (tests/subscriptions/saga_worker_hooks.py), a moved clock
+# (tests/worker_clock.py), a Stripe stand-in (tests/dunning/worker_stripe.py).
 CELERY_IMPORTS = env.list("WORKER_TEST_IMPORTS", default=[])
 
 # A test that kills a worker starts the next one with a short visibility

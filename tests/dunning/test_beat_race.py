@@ -3,7 +3,9 @@
 The retry's gateway call is replaced by a counting fake for these tests only:
 100 localstripe payments would be slow, and what is under test is the claim,
 not Stripe. The fake keeps Stripe's idempotency contract: a repeated key is
-answered with the first result and charges nothing new.
+answered with the first result and charges nothing new. Threads here;
+test_worker_claims.py and test_worker_reaper.py do the same with real worker
+processes, a real SIGKILL and localstripe's idempotency-key replay.
 """
 
 import threading

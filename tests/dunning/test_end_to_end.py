@@ -2,7 +2,9 @@
 
 Time is moved with time_machine on the shop's side; localstripe keeps its own
 clock, which nothing here depends on. Celery runs eagerly and the beat task
-is called as the scheduler would call it (see conftest).
+is called as the scheduler would call it (see conftest). Access is checked
+where the subscriber meets it: the licence key's status and entitlements_for.
+test_worker.py runs the same two cases in a real worker process.
 """
 
 from datetime import timedelta
@@ -21,7 +23,7 @@ from apps.dunning.models import DunningAction, DunningCase
 from apps.subscriptions.models import Customer, Subscription
 from apps.subscriptions.signals import payment_method_updated
 from tests.accounts.factories import UserFactory
-from tests.dunning.conftest import DAY, subjects
+from tests.dunning.conftest import DAY, entitled, licence_statuses, subjects
 
 pytestmark = [pytest.mark.localstripe, pytest.mark.django_db]
 
@@ -41,6 +43,9 @@ def test_soft_declines_follow_the_policy_until_a_card_update_recovers(
     assert sub.status == "past_due"
     assert sub.grace_until == case.grace_until == case.failed_at + 5 * DAY
     assert sub.grants_access(timezone.now())
+    # Grace: the licence and the plan's features stay while the case is open.
+    assert licence_statuses(sub) == ["active"]
+    assert entitled(sub)
     assert len(subjects("Your payment for")) == 1  # "did not go through"
     retries = case.actions.filter(kind="retry").order_by("due_at")
     assert [r.due_at - case.failed_at for r in retries] == [
@@ -58,6 +63,10 @@ def test_soft_declines_follow_the_policy_until_a_card_update_recovers(
         assert (
             case.actions.filter(kind="retry", status=A.SCHEDULED).count() == 4 - tried
         )
+        in_grace = day < 5
+        assert licence_statuses(sub) == ["active" if in_grace else "suspended"], day
+        assert entitled(sub) is in_grace, day
+    assert case.actions.get(kind="grace_end").status == A.SUCCEEDED
     assert {r.decline_code for r in failed} == {"generic_decline"}
     assert len({r.idempotency_key for r in failed}) == 3
     assert beat() == 0  # nothing else due: each action ran once
@@ -81,6 +90,9 @@ def test_soft_declines_follow_the_policy_until_a_card_update_recovers(
     assert sub.status == "active"
     assert sub.grace_until is None
     assert sub.grants_access(timezone.now())
+    # Recovery reinstates the same licence key and the plan's features.
+    assert licence_statuses(sub) == ["active"]
+    assert entitled(sub)
     assert case.invoice.__class__.objects.get(pk=case.invoice_id).status == "paid"
 
     time_machine.move_to(case.failed_at + 8 * DAY + MINUTE)
@@ -91,9 +103,10 @@ def test_soft_declines_follow_the_policy_until_a_card_update_recovers(
     assert not case.actions.filter(status=A.SCHEDULED).exists()
     name = sub.price.plan.name
     # Once each; the receipt is the subscriptions app's for the paid renewal,
-    # the licence key the one issued when the subscription started.
+    # the start and licence key emails the subscription's own at its start.
     assert sorted(subjects()) == sorted(
         [
+            f"Your {name} subscription has started",
             "Your licence key",
             f"Your payment for {name} did not go through",
             f"Reminder: your payment for {name} is still due",
@@ -109,6 +122,13 @@ def test_unrecovered_case_runs_to_the_final_action_and_cancels(
     time_machine.move_to(timezone.now())
     case = fail_renewal(active, renewals.CARD_DECLINED_ON_CHARGE)
     mail.outbox.clear()
+    assert licence_statuses(active) == ["active"]
+    assert entitled(active)
+
+    time_machine.move_to(case.failed_at + 5 * DAY + MINUTE)
+    beat()
+    assert licence_statuses(active) == ["suspended"]
+    assert not entitled(active)
 
     time_machine.move_to(case.failed_at + 8 * DAY + MINUTE)
     beat()
@@ -120,6 +140,9 @@ def test_unrecovered_case_runs_to_the_final_action_and_cancels(
     assert case.close_reason == "cancel"
     assert sub.status == "canceled"
     assert not sub.grants_access(timezone.now())
+    # The subscription ended: its licence is revoked, no features remain.
+    assert licence_statuses(sub) == ["revoked"]
+    assert not entitled(sub)
     assert case.actions.filter(kind="retry", status=A.FAILED).count() == 4
     assert case.actions.get(kind="final").status == A.SUCCEEDED
     name = sub.price.plan.name

@@ -5,8 +5,10 @@ parts: what a shopper needs (amounts, items, links) is in each.
 """
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.utils import timezone
 
@@ -15,24 +17,10 @@ from apps.checkout.models import Order
 from apps.inventory.services import back_in_stock_subscribe, stock_adjust
 from tests.billing.factories import RefundFactory
 from tests.checkout.factories import OrderFactory, OrderLineFactory
+from tests.email_parts import assert_base, email_parts
 from tests.inventory.factories import ProductImageFactory, VariantFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def _parts(message) -> tuple[str, str]:
-    """The text body and the HTML alternative of one sent email."""
-    (html, mimetype) = message.alternatives[0]
-    assert mimetype == "text/html"
-    return message.body, html
-
-
-def _assert_base(text: str, html: str) -> None:
-    """Both parts come from the shared base: a full document and a footer."""
-    assert html.lstrip().startswith("<!DOCTYPE html>")
-    assert "/pages/contact/" in html
-    assert "/pages/contact/" in text
-    assert "<" not in text.replace("<!", "")  # no markup leaks into the text part
 
 
 def test_order_confirmation_lists_items_picture_address_and_every_total(
@@ -64,8 +52,8 @@ def test_order_confirmation_lists_items_picture_address_and_every_total(
         services.order_confirmation_send(order)
 
     (message,) = mail.outbox
-    text, html = _parts(message)
-    _assert_base(text, html)
+    text, html = email_parts(message)
+    assert_base(text, html)
     for part in (text, html):
         assert order.number in part
         assert "$20.00" in part  # subtotal and the line
@@ -93,8 +81,8 @@ def test_shipped_email_links_to_the_carriers_tracking_page(
         services.order_fulfil(order=order, carrier="UPS", tracking_number="1Z 999AA1")
 
     (message,) = mail.outbox
-    text, html = _parts(message)
-    _assert_base(text, html)
+    text, html = email_parts(message)
+    assert_base(text, html)
     link = "https://www.ups.com/track?tracknum=1Z%20999AA1"
     assert link in text
     assert f'href="{link}"' in html
@@ -116,8 +104,8 @@ def test_refund_email_says_amount_items_date_and_that_the_order_is_partial(
 
     (message,) = mail.outbox
     assert message.subject == f"$10.00 refunded on order {order.number}"
-    text, html = _parts(message)
-    _assert_base(text, html)
+    text, html = email_parts(message)
+    assert_base(text, html)
     today = timezone.localdate().strftime("%-d %B %Y")
     for part in (text, html):
         assert "$10.00" in part
@@ -141,8 +129,8 @@ def test_cancellation_email_for_an_order_left_unpaid(
 
     (message,) = mail.outbox
     assert message.subject == f"Order {order.number} has been cancelled"
-    text, html = _parts(message)
-    _assert_base(text, html)
+    text, html = email_parts(message)
+    assert_base(text, html)
     for part in (text, html):
         assert "not been charged" in part
         assert "$15.00" in part
@@ -157,8 +145,8 @@ def test_back_in_stock_email_has_both_parts(django_capture_on_commit_callbacks):
         stock_adjust(variant_id=variant.pk, quantity_delta=3, reason="receive")
 
     (message,) = mail.outbox
-    text, html = _parts(message)
-    _assert_base(text, html)
+    text, html = email_parts(message)
+    assert_base(text, html)
     for part in (text, html):
         assert "Wool Beanie" in part
         assert f"/products/{variant.product.slug}/" in part
@@ -172,7 +160,51 @@ def test_apology_email_after_an_order_that_could_not_be_completed():
     text = render_to_string("checkout/email/order_apology_message.txt", context)
     html = render_to_string("checkout/email/order_apology_message.html", context)
 
-    _assert_base(text, html)
+    assert_base(text, html)
     for part in (text, html):
         assert "sold out" in part
         assert "$15.00" in part
+
+
+def test_every_email_template_has_a_text_and_an_html_part():
+    """A new ``*_message.txt`` without its ``.html`` sibling fails here."""
+    root = Path(settings.BASE_DIR) / "templates"
+    texts = sorted(root.glob("**/email/*_message.txt"))
+    assert len(texts) >= 25, "the glob no longer finds the email templates"
+    missing = [
+        str(text.relative_to(root))
+        for text in texts
+        if not text.with_suffix(".html").exists()
+    ]
+    assert missing == []
+    no_subject = [
+        str(text.relative_to(root))
+        for text in texts
+        if not text.with_name(text.name.replace("_message", "_subject")).exists()
+    ]
+    assert no_subject == []
+
+
+def test_shop_email_templates_extend_the_one_base():
+    """Both parts share the base (logo link, footer, autoescape off in text).
+
+    allauth's templates (``account/email/``) have their own base, kept apart.
+    Dunning's HTML parts still wrap their text part (``white-space: pre-line``),
+    so its text parts cannot extend the text base yet.
+    """
+    root = Path(settings.BASE_DIR) / "templates"
+    texts = [
+        text
+        for text in sorted(root.glob("**/email/*_message.txt"))
+        if text.parent.parent.name not in {"account", "dunning"}
+    ]
+    off_base = [
+        str(path.relative_to(root))
+        for text in texts
+        for path, base in (
+            (text, '{% extends "email/base.txt" %}'),
+            (text.with_suffix(".html"), '{% extends "email/base.html" %}'),
+        )
+        if not path.read_text().startswith(base)
+    ]
+    assert off_base == []

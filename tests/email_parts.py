@@ -24,6 +24,7 @@ def sent_to(recipient: str, subject_part: str):
     (message,) = [
         m for m in mail.outbox if m.to == [recipient] and subject_part in m.subject
     ]
+    assert "&amp;" not in message.subject  # a header is plain text
     return message
 
 

@@ -20,10 +20,12 @@ from apps.subscriptions import services
 from apps.subscriptions.models import Plan
 from apps.subscriptions.services import payment_method
 from apps.subscriptions.services.reminders import trial_ending_reminders_send
+from apps.subscriptions.usage.record import UsageInput, usage_record_many
 from tests.accounts.factories import UserFactory
 from tests.email_parts import both_parts
 from tests.subscriptions.conftest import confirm, intent_id
 from tests.subscriptions.factories import SubscriptionFactory
+from tests.subscriptions.usage_helpers import subscriber
 
 pytestmark = [pytest.mark.localstripe, pytest.mark.django_db]
 
@@ -278,3 +280,27 @@ def test_guest_failed_email_says_the_payment_was_refunded(
     for part in (text, html):
         assert "refunded in full" in part
         assert "No licence key from this purchase works" in part
+
+
+def test_usage_alert_email_says_how_much_is_used_and_when_it_resets(
+    basic_plan, time_machine, django_capture_on_commit_callbacks
+):
+    time_machine.move_to("2026-03-10T15:00:00Z", tick=False)
+    user = subscriber(basic_plan, user=UserFactory(email="usage@example.com"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        usage_record_many(
+            events=[
+                UsageInput(
+                    user_id=user.pk, metric="api_calls", quantity=8, idempotency_key="a"
+                )
+            ],
+            source="api",
+        )
+
+    text, html = both_parts("usage@example.com", "80 %")
+    assert "You have used 8 of the 10 api_calls" in text
+    assert "<strong>8</strong> of the 10 api_calls" in html
+    for part in (text, html):
+        assert "11 March 2026" in part  # the day's window resets at midnight UTC
+    _assert_link(text, html, ACCOUNT)

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db.models import Q
-from django.template import TemplateDoesNotExist
+from django.template import Context, TemplateDoesNotExist, engines
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -45,9 +45,16 @@ SENDING_LEASE = timedelta(minutes=15)
 
 
 def render_email(template_prefix: str, context: dict[str, Any]) -> tuple[str, str, str]:
-    """Render `<prefix>_subject.txt`, `<prefix>_message.txt` and optional `.html`."""
+    """Render `<prefix>_subject.txt`, `<prefix>_message.txt` and optional `.html`.
+
+    The subject is a plain-text header: rendered without HTML escaping, so a
+    plan called "Studio & Co" is not mailed as "Studio &amp; Co".
+    """
+    # The Django backend's Engine renders a Context with autoescape off.
+    engine = engines["django"].engine  # type: ignore[attr-defined]
+    subject_template = engine.get_template(f"{template_prefix}_subject.txt")
     subject = " ".join(
-        render_to_string(f"{template_prefix}_subject.txt", context).split()
+        subject_template.render(Context(context, autoescape=False)).split()
     )
     text = render_to_string(f"{template_prefix}_message.txt", context)
     html: str

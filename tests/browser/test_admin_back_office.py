@@ -1,13 +1,16 @@
 """Staff back office in a real browser at desktop and phone widths: the
-dashboard and the variant generator fit the screen and pass axe-core."""
+dashboard, an order with a note, a partial shipment and its invoice, the bulk
+refund confirmation and the variant generator fit the screen and pass axe-core."""
 
 import pytest
 from django.utils import timezone
 
+from apps.checkout.services.fulfilment import fulfilment_create
 from apps.inventory.models import Variant
 from tests.accounts.factories import PASSWORD, UserFactory
 from tests.billing.factories import PaymentFactory, RefundFactory
-from tests.checkout.factories import OrderFactory
+from tests.browser.checks import no_horizontal_overflow, serious_violations
+from tests.checkout.factories import OrderFactory, OrderLineFactory
 from tests.inventory.factories import ProductFactory, ProductTypeFactory, VariantFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -45,25 +48,6 @@ def shop():
     return tee
 
 
-def _no_horizontal_overflow(page) -> None:
-    width, inner = page.evaluate(
-        "[document.documentElement.scrollWidth, window.innerWidth]"
-    )
-    assert width <= inner, f"{page.url}: scrollWidth {width} > innerWidth {inner}"
-
-
-def _serious_violations(page) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    assert results.response["passes"], "axe-core did not run"
-    return [
-        f"{page.url}: {v['id']} ({v['impact']}) {v['help']}"
-        for v in results.response["violations"]
-        if v["impact"] in {"serious", "critical"}
-    ]
-
-
 @pytest.mark.parametrize("viewport", VIEWPORTS)
 def test_admin_dashboard_fits_and_passes_axe(staff_page, shop, viewport):
     page = staff_page
@@ -77,8 +61,8 @@ def test_admin_dashboard_fits_and_passes_axe(staff_page, shop, viewport):
     assert "LOW-STOCK-VARIANT-WITH-A-LONG-SKU" in text
     assert "insufficient funds" in text
     assert page.get_by_test_id("dashboard-charts").is_visible()
-    _no_horizontal_overflow(page)
-    assert _serious_violations(page) == []
+    no_horizontal_overflow(page)
+    assert serious_violations(page) == []
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
@@ -93,8 +77,8 @@ def test_admin_variant_generator_creates_the_missing_variants(
 
     assert "6 new variants of 6" in page.get_by_test_id("variant-plan").text_content()
     assert page.input_value("#id_price_minor") == "25.00"
-    _no_horizontal_overflow(page)
-    problems = _serious_violations(page)
+    no_horizontal_overflow(page)
+    problems = serious_violations(page)
 
     page.get_by_role("button", name="Create 6 variants").click()
     page.wait_for_url(f"**/admin/inventory/product/{shop.pk}/change/")
@@ -108,3 +92,79 @@ def test_admin_variant_generator_creates_the_missing_variants(
     page.get_by_role("link", name="Generate variants").click()
     assert "0 new variants of 6" in page.get_by_test_id("variant-plan").text_content()
     assert problems == []
+
+
+@pytest.fixture
+def order_with_history():
+    """A paid order with 2 lines of 2 units: 1 unit of the first shipped."""
+    order = OrderFactory(paid=True, paid_at=timezone.now(), lines=0)
+    first = OrderLineFactory(
+        order=order,
+        title="Heavy Hoodie — Oat, XL with a rather long name for a phone",
+        sku="HOODIE-OAT-XL-WITH-A-LONG-SKU",
+        quantity=2,
+    )
+    OrderLineFactory(order=order, quantity=2)
+    fulfilment_create(
+        order_id=order.pk,
+        quantities={first.pk: 1},
+        carrier="UPS",
+        tracking_number="1Z999AA10123456784",
+    )
+    return order
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_admin_order_with_note_partial_shipment_and_invoice_fits_and_passes_axe(
+    staff_page, order_with_history, viewport
+):
+    page = staff_page
+    order = order_with_history
+    page.set_viewport_size({"width": viewport, "height": 900})
+    page.goto(f"/admin/checkout/order/{order.pk}/change/")
+    page.fill("#order-note-form textarea[name=body]", "Customer called: gift wrap.")
+    page.locator("#order-note-form").get_by_role("button", name="Add note").click()
+    page.wait_for_url(f"**/admin/checkout/order/{order.pk}/change/")
+
+    assert "Customer called: gift wrap." in page.locator("#order-notes").inner_text()
+    shipments = page.locator("#order-fulfilments").inner_text()
+    assert "1Z999AA10123456784" in shipments
+    assert "1 × HOODIE-OAT-XL-WITH-A-LONG-SKU" in shipments
+    assert page.get_by_role("link", name="Ship items…").is_visible()  # 3 units left
+    invoice = page.get_by_role("link", name="Invoice (PDF)")
+    assert invoice.is_visible()
+    pdf = page.request.get(invoice.get_attribute("href"))
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.body().startswith(b"%PDF")
+    no_horizontal_overflow(page)
+    assert serious_violations(page) == []
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_admin_bulk_refund_confirmation_lists_orders_fits_and_passes_axe(
+    staff_page, viewport
+):
+    page = staff_page
+    orders = [
+        OrderFactory(paid=True, paid_at=timezone.now(), lines=2),
+        OrderFactory(paid=True, paid_at=timezone.now(), currency="EUR"),
+        OrderFactory(payment=False),  # not refundable: listed, and skipped
+    ]
+    page.set_viewport_size({"width": viewport, "height": 900})
+    page.goto("/admin/checkout/order/")
+    for order in orders:
+        page.check(f"input[name=_selected_action][value='{order.pk}']")
+    page.select_option("select[name=action]", "refund_in_full")
+    page.get_by_role("button", name="Go").click()
+    page.wait_for_load_state()
+
+    text = page.locator("#content").inner_text()
+    assert "Refund in full" in text
+    for order in orders:
+        assert order.number in text
+    assert "$25.00" in text
+    assert "€" in text
+    assert "not refundable" in text
+    assert page.get_by_role("button", name="Yes, refund these amounts").is_visible()
+    no_horizontal_overflow(page)
+    assert serious_violations(page) == []

@@ -1,4 +1,5 @@
-"""Acceptance 1–2: a guest buys through the pages with localstripe's Stripe.js."""
+"""Acceptance 1–2: a guest buys through the pages with localstripe's Stripe.js;
+the cart and each checkout step fit 1280 and 390 px screens and pass axe-core."""
 
 import re
 
@@ -11,6 +12,7 @@ from apps.billing.models import Payment
 from apps.checkout.models import Order
 from apps.inventory.models import StockItem
 from tests.accounts.factories import PASSWORD, UserFactory
+from tests.browser.checks import no_horizontal_overflow, serious_violations
 from tests.checkout.factories import ShippingMethodFactory
 from tests.inventory.factories import VariantFactory
 
@@ -29,15 +31,23 @@ def product(localstripe, transactional_db):
     ).product
 
 
-def _to_payment(page, product, email="guest@example.com"):
+def _to_payment(page, product, email="guest@example.com", at_each_page=None):
+    """Walk from the product page to the card form; call ``at_each_page(name)``
+    on the cart and on each checkout step once it has loaded."""
+    seen = at_each_page or (lambda name: None)
     page.goto(f"/products/{product.slug}/")
     page.check("input[name=sku]")
     page.click("button:has-text('Add to cart')")
     page.wait_for_url("**/cart/")
+    seen("cart")
     page.click("button:has-text('Checkout')")
+    page.wait_for_selector("input[name=email]")
+    seen("email step")
     page.fill("input[name=email]", email)
     page.click("button:has-text('Continue')")
+    page.wait_for_selector("input[name=line1]")
     assert page.locator(".checkout-progress").is_visible()
+    seen("address step")
     page.fill("input[name=name]", "Ada Lovelace")
     page.fill("input[name=line1]", "1600 Amphitheatre Pkwy")
     page.fill("input[name=city]", "Mountain View")
@@ -45,9 +55,47 @@ def _to_payment(page, product, email="guest@example.com"):
     page.fill("input[name=postal_code]", "94043")
     page.select_option("select[name=country]", "US")
     page.click("button:has-text('Continue')")
+    page.wait_for_selector("input[name=shipping_method]")
+    seen("shipping step")
     page.check("input[name=shipping_method]")
     page.click("button:has-text('Continue to payment')")
     page.wait_for_selector("input[placeholder=number]")
+    seen("payment step")
+
+
+@pytest.mark.parametrize("viewport", [1280, 390])
+def test_cart_and_each_checkout_step_fit_the_screen_and_pass_axe(
+    page, localstripe, viewport
+):
+    ShippingMethodFactory(
+        name="Standard delivery, 3 to 5 working days", price_minor=500
+    )
+    product = VariantFactory(
+        product__title="Heavy Hoodie with a rather long name for a phone screen",
+        option_values={"colour": "Oat", "size": "XL"},
+        stock=5,
+        weight_grams=800,
+        price_minor=6500,
+        sku="HOODIE-OAT-XL-WITH-A-LONG-SKU",
+    ).product
+    page.set_viewport_size({"width": viewport, "height": 900})
+    visited, problems = [], []
+
+    def check(name):
+        visited.append(name)
+        no_horizontal_overflow(page)
+        problems.extend(serious_violations(page, name=name))
+
+    _to_payment(page, product, at_each_page=check)
+
+    assert visited == [
+        "cart",
+        "email step",
+        "address step",
+        "shipping step",
+        "payment step",
+    ]
+    assert problems == []
 
 
 def _pay(page, card):

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from apps.inventory.images import PHONE_MAX_WIDTH, product_image_add
+from tests.browser.checks import no_horizontal_overflow
 from tests.inventory.factories import CategoryFactory, VariantFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -45,13 +46,6 @@ def catalogue():
     return tee
 
 
-def _no_horizontal_overflow(page) -> None:
-    width, inner = page.evaluate(
-        "[document.documentElement.scrollWidth, window.innerWidth]"
-    )
-    assert width <= inner, f"{page.url}: scrollWidth {width} > innerWidth {inner}"
-
-
 @pytest.mark.parametrize("viewport", [1280, 390])
 def test_storefront_pages_fit_the_screen(page, live_server, catalogue, viewport):
     page.set_viewport_size({"width": viewport, "height": 900})
@@ -62,7 +56,7 @@ def test_storefront_pages_fit_the_screen(page, live_server, catalogue, viewport)
         "/products/pocket-tee/",
     ):
         page.goto(url)
-        _no_horizontal_overflow(page)
+        no_horizontal_overflow(page)
     assert page.get_by_text("Pocket Tee").first.is_visible()
 
     # The search for a word only in the description found the product.
@@ -78,7 +72,7 @@ def test_storefront_pages_fit_the_screen(page, live_server, catalogue, viewport)
     assert "Only 1 of Pocket Tee — Navy, M available." in page.content()
     assert page.locator(f"#sku-{catalogue.pk}").is_checked()
     assert page.input_value("#id_quantity") == "3"
-    _no_horizontal_overflow(page)
+    no_horizontal_overflow(page)
 
 
 def test_product_page_on_a_phone_loads_at_most_800px_picture(

@@ -11,6 +11,7 @@ from django.test import Client
 from apps.checkout.services.orders import order_public_path
 from tests.accounts.factories import UserFactory
 from tests.billing.factories import RefundFactory
+from tests.browser.checks import no_horizontal_overflow
 from tests.checkout.factories import OrderFactory, OrderLineFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -58,13 +59,6 @@ def pages(live_server):
     }
 
 
-def _no_horizontal_overflow(page) -> None:
-    width, inner = page.evaluate(
-        "[document.documentElement.scrollWidth, window.innerWidth]"
-    )
-    assert width <= inner, f"{page.url}: scrollWidth {width} > innerWidth {inner}"
-
-
 @pytest.mark.parametrize("viewport", [1280, 390])
 def test_order_and_flat_pages_fit_and_pass_axe(browser, live_server, pages, viewport):
     from axe_playwright_python.sync_playwright import Axe
@@ -79,7 +73,7 @@ def test_order_and_flat_pages_fit_and_pass_axe(browser, live_server, pages, view
             if client.cookies.get(settings.SESSION_COOKIE_NAME):
                 _with_session(page, live_server, client)
             page.goto(url)
-            _no_horizontal_overflow(page)
+            no_horizontal_overflow(page)
             if name == "confirmation":
                 assert page.get_by_test_id("account-offer").is_visible()
                 assert page.get_by_test_id("continue-shopping").is_visible()

@@ -4,35 +4,35 @@ Each test triggers the email through the service that sends it and reads both
 parts: what a shopper needs (amounts, items, links) is in each.
 """
 
+import datetime as dt
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.utils import timezone
 
+from apps.analytics.services.jobs import range_compute
+from apps.analytics.services.weekly import weekly_summary_send
 from apps.checkout import services
 from apps.checkout.models import Order
+from apps.checkout.services.customer_messages import order_apology_send
+from apps.dunning.services.emails import KINDS as DUNNING_KINDS
+from apps.dunning.services.emails import case_email_send
 from apps.inventory.services import back_in_stock_subscribe, stock_adjust
+from apps.webhooks.models import Endpoint
+from apps.webhooks.services.endpoints import endpoint_delivery_dead
+from tests.accounts.factories import UserFactory
+from tests.analytics.factories import at, history
 from tests.billing.factories import RefundFactory
 from tests.checkout.factories import OrderFactory, OrderLineFactory
+from tests.dunning.factories import DunningCaseFactory
+from tests.email_parts import assert_base, both_parts, email_parts
 from tests.inventory.factories import ProductImageFactory, VariantFactory
+from tests.subscriptions.factories import PlanPriceFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def _parts(message) -> tuple[str, str]:
-    """The text body and the HTML alternative of one sent email."""
-    (html, mimetype) = message.alternatives[0]
-    assert mimetype == "text/html"
-    return message.body, html
-
-
-def _assert_base(text: str, html: str) -> None:
-    """Both parts come from the shared base: a full document and a footer."""
-    assert html.lstrip().startswith("<!DOCTYPE html>")
-    assert "/pages/contact/" in html
-    assert "/pages/contact/" in text
-    assert "<" not in text.replace("<!", "")  # no markup leaks into the text part
 
 
 def test_order_confirmation_lists_items_picture_address_and_every_total(
@@ -64,8 +64,8 @@ def test_order_confirmation_lists_items_picture_address_and_every_total(
         services.order_confirmation_send(order)
 
     (message,) = mail.outbox
-    text, html = _parts(message)
-    _assert_base(text, html)
+    text, html = email_parts(message)
+    assert_base(text, html)
     for part in (text, html):
         assert order.number in part
         assert "$20.00" in part  # subtotal and the line
@@ -93,8 +93,8 @@ def test_shipped_email_links_to_the_carriers_tracking_page(
         services.order_fulfil(order=order, carrier="UPS", tracking_number="1Z 999AA1")
 
     (message,) = mail.outbox
-    text, html = _parts(message)
-    _assert_base(text, html)
+    text, html = email_parts(message)
+    assert_base(text, html)
     link = "https://www.ups.com/track?tracknum=1Z%20999AA1"
     assert link in text
     assert f'href="{link}"' in html
@@ -116,8 +116,8 @@ def test_refund_email_says_amount_items_date_and_that_the_order_is_partial(
 
     (message,) = mail.outbox
     assert message.subject == f"$10.00 refunded on order {order.number}"
-    text, html = _parts(message)
-    _assert_base(text, html)
+    text, html = email_parts(message)
+    assert_base(text, html)
     today = timezone.localdate().strftime("%-d %B %Y")
     for part in (text, html):
         assert "$10.00" in part
@@ -141,8 +141,8 @@ def test_cancellation_email_for_an_order_left_unpaid(
 
     (message,) = mail.outbox
     assert message.subject == f"Order {order.number} has been cancelled"
-    text, html = _parts(message)
-    _assert_base(text, html)
+    text, html = email_parts(message)
+    assert_base(text, html)
     for part in (text, html):
         assert "not been charged" in part
         assert "$15.00" in part
@@ -157,22 +157,133 @@ def test_back_in_stock_email_has_both_parts(django_capture_on_commit_callbacks):
         stock_adjust(variant_id=variant.pk, quantity_delta=3, reason="receive")
 
     (message,) = mail.outbox
-    text, html = _parts(message)
-    _assert_base(text, html)
+    text, html = email_parts(message)
+    assert_base(text, html)
     for part in (text, html):
         assert "Wool Beanie" in part
         assert f"/products/{variant.product.slug}/" in part
 
 
-def test_apology_email_after_an_order_that_could_not_be_completed():
-    from django.template.loader import render_to_string
+def test_every_email_template_has_a_text_and_an_html_part():
+    """A new ``*_message.txt`` without its ``.html`` sibling fails here."""
+    root = Path(settings.BASE_DIR) / "templates"
+    texts = sorted(root.glob("**/email/*_message.txt"))
+    assert len(texts) >= 25, "the glob no longer finds the email templates"
+    missing = [
+        str(text.relative_to(root))
+        for text in texts
+        if not text.with_suffix(".html").exists()
+    ]
+    assert missing == []
+    no_subject = [
+        str(text.relative_to(root))
+        for text in texts
+        if not text.with_name(text.name.replace("_message", "_subject")).exists()
+    ]
+    assert no_subject == []
 
+
+def test_shop_email_templates_extend_the_one_base():
+    """Both parts share the base (logo link, footer, autoescape off in text).
+
+    allauth's templates (``account/email/``) have their own base, kept apart.
+    """
+    root = Path(settings.BASE_DIR) / "templates"
+    texts = [
+        text
+        for text in sorted(root.glob("**/email/*_message.txt"))
+        if text.parent.parent.name != "account"
+    ]
+    off_base = [
+        str(path.relative_to(root))
+        for text in texts
+        for path, base in (
+            (text, '{% extends "email/base.txt" %}'),
+            (text.with_suffix(".html"), '{% extends "email/base.html" %}'),
+        )
+        if not path.read_text().startswith(base)
+    ]
+    assert off_base == []
+
+
+def test_apology_email_after_an_order_that_could_not_be_completed(
+    django_capture_on_commit_callbacks,
+):
     order = OrderFactory(refunded=True)
-    context = {"order": order, "lines": list(order.lines.all()), "reason": "sold out"}
-    text = render_to_string("checkout/email/order_apology_message.txt", context)
-    html = render_to_string("checkout/email/order_apology_message.html", context)
 
-    _assert_base(text, html)
+    with django_capture_on_commit_callbacks(execute=True):
+        order_apology_send(order, reason="sold out")
+
+    text, html = both_parts(order.email, order.number)
     for part in (text, html):
         assert "sold out" in part
         assert "$15.00" in part
+
+
+@pytest.mark.parametrize("kind", DUNNING_KINDS)
+def test_dunning_email_has_both_parts_with_amount_and_link(
+    kind, settings, django_capture_on_commit_callbacks
+):
+    settings.SITE_URL = "https://shop.example"
+    case = DunningCaseFactory(
+        invoice__amount_due_minor=1250,
+        invoice__currency="USD",
+        invoice__subscription__user__email="late@example.com",
+        invoice__subscription__price__plan__name="Studio & Co",
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        case_email_send(case=case, kind=kind)
+
+    text, html = both_parts("late@example.com", "Studio & Co")
+    assert "Studio & Co" in text
+    assert "Studio &amp; Co" in html
+    link = {
+        "authenticate": f"https://shop.example/dunning/payments/{case.pk}/",
+        "recovered": None,
+    }.get(kind, "https://shop.example/account/subscription/")
+    for part in (text, html):
+        assert "$12.50" in part
+    if link:
+        assert link in text
+        assert f'href="{link}"' in html
+
+
+def test_weekly_summary_email_has_both_parts_with_the_figures(
+    django_capture_on_commit_callbacks,
+):
+    staff = UserFactory(is_staff=True, email="boss@example.com")
+    basic = PlanPriceFactory(amount_minor=1000)
+    history([(at("2026-01-01"), "active", basic, None)])
+    history([(at("2026-01-07"), "active", basic, None)])
+    range_compute(start=dt.date(2025, 12, 28), end=dt.date(2026, 1, 11))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert weekly_summary_send(today=dt.date(2026, 1, 12)) == 1
+
+    text, html = both_parts(staff.email, "Week of 5 Jan 2026")
+    assert "MRR: $20.00 (+$10.00)" in text
+    for part in (text, html):
+        assert "$20.00" in part
+        assert "/staff/analytics/" in part
+
+
+def test_endpoint_disabled_email_tells_staff_which_endpoint_and_why(
+    settings, django_capture_on_commit_callbacks
+):
+    settings.WEBHOOKS_DISABLE_AFTER_DEAD = 1
+    settings.WEBHOOKS_ALERT_EMAILS = ["ops@example.com"]
+    endpoint = Endpoint.objects.create(
+        url="https://hooks.example/orders", event_types=["order.*"], secret="s"
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        endpoint_delivery_dead(endpoint_id=endpoint.pk)
+
+    (message,) = mail.outbox
+    text, html = email_parts(message)
+    assert_base(text, html)
+    for part in (text, html):
+        assert "https://hooks.example/orders" in part
+        assert "1 deliveries in a row went dead." in part
+        assert f"/admin/webhooks/endpoint/{endpoint.pk}/change/" in part

@@ -183,3 +183,108 @@ def test_cached_page_gives_each_visitor_a_working_csrf_token(client):
         "/cart/add/", {"csrfmiddlewaretoken": token, "sku": variant.sku, "quantity": 1}
     )
     assert response.status_code == 302
+
+
+def _warm(client, *urls: str) -> list[bytes]:
+    """Serve each page once so the next request could be a cache hit."""
+    pages = [client.get(url).content for url in urls]
+    for url in urls:
+        with CaptureQueriesContext(connection) as queries:
+            client.get(url)
+        assert len(queries) <= 1, f"{url} is not served from the cache"
+    return pages
+
+
+def test_cached_product_and_list_pages_change_when_product_is_renamed(client):
+    variant = VariantFactory(stock=3, product__title="Old Mug")
+    product = variant.product
+    urls = ("/products/", f"/products/{product.slug}/")
+    for page in _warm(client, *urls):
+        assert b"Old Mug" in page
+
+    product.title = "Stoneware Mug"
+    product.save(update_fields=["title"])
+
+    for url in urls:
+        page = client.get(url).content
+        assert b"Stoneware Mug" in page, url
+        assert b"Old Mug" not in page, url
+
+
+def test_cached_product_and_search_pages_change_when_description_changes(client):
+    variant = VariantFactory(stock=3, product__description="Glazed by hand.")
+    product = variant.product
+    detail, search = f"/products/{product.slug}/", "/products/?q=speckled"
+    product_page, search_page = _warm(client, detail, search)
+    assert b"Glazed by hand." in product_page
+    assert search_page.count(b'data-testid="product-card"') == 0
+
+    product.description = "A speckled glaze, fired twice."
+    product.save(update_fields=["description"])
+
+    page = client.get(detail).content
+    assert b"A speckled glaze, fired twice." in page
+    assert b"Glazed by hand." not in page
+    assert _cards(client.get(search)) == 1
+
+
+def _rendition(name: str) -> list[dict]:
+    return [{"name": f"products/r/{name}-240.webp", "width": 240, "height": 240}]
+
+
+def test_cached_product_and_list_pages_show_a_newly_added_image(client):
+    variant = VariantFactory(stock=3)
+    urls = ("/products/", f"/products/{variant.product.slug}/")
+    for page in _warm(client, *urls):
+        assert b"first-photo" not in page
+
+    ProductImageFactory(product=variant.product, renditions=_rendition("first-photo"))
+
+    for url in urls:
+        assert b"products/r/first-photo-240.webp" in client.get(url).content, url
+
+
+def test_cached_product_and_list_pages_change_when_an_image_is_replaced(client):
+    variant = VariantFactory(stock=3)
+    image = ProductImageFactory(
+        product=variant.product, renditions=_rendition("old-photo")
+    )
+    urls = ("/products/", f"/products/{variant.product.slug}/")
+    for page in _warm(client, *urls):
+        assert b"products/r/old-photo-240.webp" in page
+
+    # What product_image_renditions_refresh saves after a new upload.
+    image.renditions = _rendition("new-photo")
+    image.save(update_fields=["renditions"])
+
+    for url in urls:
+        page = client.get(url).content
+        assert b"products/r/new-photo-240.webp" in page, url
+        assert b"old-photo" not in page, url
+
+
+def test_cached_product_page_changes_when_an_image_is_uploaded_through_the_service(
+    client, settings, tmp_path
+):
+    import io
+
+    from PIL import Image
+
+    from apps.inventory.images import product_image_add
+
+    settings.MEDIA_ROOT = tmp_path
+    variant = VariantFactory(stock=3)
+    url = f"/products/{variant.product.slug}/"
+    (before,) = _warm(client, url)
+    assert b"<picture>" not in before
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (800, 600), (200, 80, 40)).save(buffer, "JPEG")
+    buffer.seek(0)
+    product_image_add(
+        product_id=variant.product_id, file=buffer, filename="kiln.jpg", alt_text="x"
+    )
+
+    page = client.get(url).content
+    assert b"<picture>" in page
+    assert b"kiln" in page

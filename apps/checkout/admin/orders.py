@@ -34,8 +34,14 @@ def _address(address: dict | None) -> str:
     return "\n".join(p for p in parts if p)
 
 
+# The tables scroll inside their fieldset on a phone; this template makes
+# that fieldset focusable so the scrolling box is reachable by keyboard.
+SCROLLING_TABULAR = "checkout/admin/edit_inline/tabular_scroll.html"
+
+
 class OrderLineInline(admin.TabularInline):
     model = OrderLine
+    template = SCROLLING_TABULAR
     extra = 0
     can_delete = False
     fields = (
@@ -78,6 +84,7 @@ class OrderLineInline(admin.TabularInline):
 
 class OrderEventInline(admin.TabularInline):
     model = OrderEvent
+    template = SCROLLING_TABULAR
     extra = 0
     can_delete = False
     fields = (

@@ -238,6 +238,9 @@ class CheckoutStoreCreditApi(CheckoutApiBase):
             "is available (the default), 0 for none.",
         )
 
+        class Meta:
+            ref_name = "CheckoutStoreCreditInput"
+
     @extend_schema(
         request=InputSerializer,
         responses={200: CheckoutSerializer},
@@ -279,6 +282,9 @@ class CheckoutGiftCardApi(CheckoutApiBase):
 
     class InputSerializer(serializers.Serializer):
         code = serializers.CharField(max_length=64)
+
+        class Meta:
+            ref_name = "CheckoutGiftCardInput"
 
     @extend_schema(
         request=InputSerializer,

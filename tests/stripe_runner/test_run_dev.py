@@ -219,6 +219,8 @@ def test_run_dev_serves_site_with_webhooks_and_sigint_stops_everything(monkeypat
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
                 proc.wait()
+            # The servers' own log, in the failure report beside the assertion.
+            sys.stdout.write((proc.stdout.read() if proc.stdout else "")[-8000:])
         data_file.unlink(missing_ok=True)
 
     assert proc.returncode == 0, output

@@ -11,8 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from apps.billing.models import Payment
+from apps.billing.models import Payment, PaymentRefund
 from apps.checkout import services
+from apps.checkout.exceptions import RefundNotPossible
 from apps.checkout.models import Checkout, Order
 from apps.wallets import services as wallet_services
 from apps.wallets.models import GiftCard, LedgerEntry, Wallet
@@ -315,3 +316,52 @@ def test_gift_card_codes_at_checkout_share_the_guessing_limit(
         "/api/v1/gift-cards/redeem/", {"code": "ACDEFGHJKMNPQRTU"}, format="json"
     )
     assert redeem.status_code == 429
+
+
+# --- refunding an order that bought gift cards -------------------------------
+
+
+def _buy_gift_card(client, make_cart, buyer, django_capture_on_commit_callbacks):
+    client.force_login(buyer)
+    cart = make_cart(lines=((gift_card_variant(5_000), 1),), user=buyer)
+    checkout, _ = services.checkout_start(cart=cart, user=buyer)
+    checkout = _to_payment(Checkout.objects.get(pk=checkout.pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        order, _ = _pay_by_card_on_the_page(client, checkout)
+    assert order.status == "paid"
+    return order
+
+
+def test_refunding_a_gift_card_order_voids_the_unused_card(
+    client, make_cart, localstripe, django_capture_on_commit_callbacks
+):
+    buyer = UserFactory()
+    order = _buy_gift_card(client, make_cart, buyer, django_capture_on_commit_callbacks)
+    card = GiftCard.objects.get()
+
+    services.order_refund(order=order)
+
+    card.refresh_from_db()
+    order.refresh_from_db()
+    assert (card.status, card.balance_minor, card.code_encrypted) == ("void", 0, "")
+    assert order.refunded_minor == order.total_minor == 5_000
+    assert PaymentRefund.objects.get().amount_minor == 5_000
+
+
+def test_a_redeemed_gift_card_order_cannot_be_refunded_and_nothing_moves(
+    client, make_cart, localstripe, django_capture_on_commit_callbacks
+):
+    # Otherwise the buyer would hold the credit and have the money back too.
+    buyer = UserFactory()
+    order = _buy_gift_card(client, make_cart, buyer, django_capture_on_commit_callbacks)
+    [code] = {c for m in mail.outbox for c in CODE.findall(m.body)}
+    wallet_services.gift_card_redeem(code=code, user=buyer)
+
+    with pytest.raises(RefundNotPossible, match="already been redeemed"):
+        services.order_refund(order=order)
+
+    order.refresh_from_db()
+    assert (order.status, order.refunded_minor) == ("paid", 0)
+    assert not PaymentRefund.objects.exists()
+    assert Wallet.objects.get(user=buyer).balance_minor == 5_000
+    assert GiftCard.objects.get().status == "active"

@@ -105,6 +105,37 @@ def order_gift_cards_issue(*, order: Order, lines: list[OrderLine]) -> int:
     return issued
 
 
+def order_gift_cards_void_for_refund(
+    *, lines: dict[int, OrderLine], plan: dict[int, int], actor: Any = None
+) -> None:
+    """Void the gift cards that the refunded units of gift-card lines bought.
+
+    Call before any money moves: a card already redeemed or spent cannot be
+    taken back, so its line cannot be refunded (RefundNotPossible).
+    """
+    from apps.checkout.exceptions import RefundNotPossible
+
+    gift_line_ids = set(
+        OrderLine.objects.filter(pk__in=plan, variant__is_gift_card=True).values_list(
+            "pk", flat=True
+        )
+    )
+    for pk in sorted(gift_line_ids):
+        line = lines[pk]
+        keys = [f"order-line:{line.pk}:{unit}" for unit in range(line.quantity)]
+        voided = wallet_services.gift_cards_void_unused(
+            issue_keys=keys,
+            voided_total=line.refunded_quantity + plan[pk],
+            actor=actor if getattr(actor, "is_authenticated", False) else None,
+            reason="order refunded",
+        )
+        if not voided:
+            raise RefundNotPossible(
+                "A gift card bought with this order has already been redeemed "
+                "or spent, so its line cannot be refunded."
+            )
+
+
 def checkout_gift_card_apply(
     *, checkout: Checkout, code: str, user: User | None
 ) -> LedgerEntry:

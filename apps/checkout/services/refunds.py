@@ -18,6 +18,7 @@ from apps.billing.gateway.types import IntentStatus
 from apps.checkout.exceptions import RefundNotPossible
 from apps.checkout.models import ORDER_STATES, Order, OrderEvent, OrderLine
 from apps.checkout.services.customer_messages import order_refunded_send
+from apps.checkout.services.gift_cards import order_gift_cards_void_for_refund
 from apps.checkout.services.orders import _event, _status_event
 from apps.checkout.services.store_credit import order_credit_refund
 from apps.core.audit import audit_log
@@ -139,6 +140,8 @@ def order_refund(
     )
     if split.wallet_minor and order.user_id is None:
         raise RefundNotPossible("A guest order cannot be refunded as store credit.")
+    # A gift card's money goes back only with the card itself.
+    order_gift_cards_void_for_refund(lines=lines, plan=plan, actor=actor)
     key = f"refund:{order.number}:{order.refunded_minor}:{amount}"
     refund = None
     if split.stripe_minor:

@@ -8,6 +8,7 @@ from apps.wallets.services.gift_cards import (
     gift_card_resend,
     gift_card_void,
     gift_cards_send_due,
+    gift_cards_void_unused,
 )
 from apps.wallets.services.ledger import (
     wallet_capture,
@@ -26,6 +27,7 @@ __all__ = [
     "gift_card_resend",
     "gift_card_void",
     "gift_cards_send_due",
+    "gift_cards_void_unused",
     "wallet_capture",
     "wallet_credit",
     "wallet_debit",

@@ -284,7 +284,7 @@ def gift_card_redeem(*, code: str, user: User) -> LedgerEntry:
     return entry
 
 
-def gift_card_void(*, card_id: int, actor: User, reason: str) -> GiftCard:
+def gift_card_void(*, card_id: int, actor: User | None, reason: str) -> GiftCard:
     """Void a card: its remaining balance leaves, recorded in the audit log.
     Voiding twice is a no-op."""
     with transaction.atomic():
@@ -308,3 +308,35 @@ def gift_card_void(*, card_id: int, actor: User, reason: str) -> GiftCard:
             },
         )
     return card
+
+
+def gift_cards_void_unused(
+    *, issue_keys: list[str], voided_total: int, actor: User | None, reason: str
+) -> bool:
+    """Void unused cards among ``issue_keys`` until ``voided_total`` are void.
+
+    For a refund of the order that bought them: the money goes back only
+    with the card. Cards voided before count (a refund retried after its
+    card refund failed voids nothing twice). Return False, voiding nothing,
+    when too few unused cards remain: redeemed or spent ones cannot be
+    taken back.
+    """
+    with transaction.atomic():
+        cards = list(
+            GiftCard.objects.select_for_update()
+            .filter(issue_key__in=issue_keys)
+            .order_by("pk")
+        )
+        missing = voided_total - sum(c.status == GiftCard.Status.VOID for c in cards)
+        unused = [
+            c
+            for c in cards
+            if c.status == GiftCard.Status.ACTIVE
+            and c.redeemed_at is None
+            and c.balance_minor == c.initial_minor
+        ]
+        if missing > len(unused):
+            return False
+        for card in unused[: max(0, missing)]:
+            gift_card_void(card_id=card.pk, actor=actor, reason=reason)
+    return True

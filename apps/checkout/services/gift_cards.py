@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 
+from apps.checkout.exceptions import RefundNotPossible
 from apps.checkout.models import Checkout, Order, OrderLine
 from apps.checkout.services.checkout import _lock_editable
 from apps.checkout.services.store_credit import checkout_set_credit
@@ -113,8 +114,6 @@ def order_gift_cards_void_for_refund(
     Call before any money moves: a card already redeemed or spent cannot be
     taken back, so its line cannot be refunded (RefundNotPossible).
     """
-    from apps.checkout.exceptions import RefundNotPossible
-
     gift_line_ids = set(
         OrderLine.objects.filter(pk__in=plan, variant__is_gift_card=True).values_list(
             "pk", flat=True

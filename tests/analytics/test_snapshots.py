@@ -149,3 +149,30 @@ def test_snapshot_carry_forward_recomputes_discounts_that_start_or_run_out(basic
     assert mrr[("2026-01-04", runs_out.pk)] == 1000
     assert mrr[("2025-12-29", clamped.pk)] == 900
     assert mrr[("2025-12-30", clamped.pk)] == 1000
+
+
+def test_snapshot_carry_forward_sees_month_end_coupons_run_out_together(basic):
+    """Coupons of Jan 28 to 31 + 1 month all run out on Feb 28, 2026."""
+    subs = []
+    for redeemed in ("2026-01-28", "2026-01-29", "2026-01-30", "2026-01-31"):
+        sub = history([(at("2025-12-01"), "active", basic, None)])
+        coupon_redeemed(sub, when=at(redeemed, 23), duration="repeating", months=1)
+        subs.append(sub)
+    days = [D("2026-02-25") + dt.timedelta(days=n) for n in range(6)]
+    full = {}
+    for day in days:
+        snapshot_write(day=day)
+        full[day] = _rows(day)
+    DailySubscriptionSnapshot.objects.filter(day__gt=days[0]).delete()
+    for day in days[1:]:
+        snapshot_carry_forward(day=day)
+        assert _rows(day) == full[day], day
+    by_day = {
+        day: sorted(
+            DailySubscriptionSnapshot.objects.filter(day=day).values_list(
+                "mrr_minor", flat=True
+            )
+        )
+        for day in (D("2026-02-27"), D("2026-02-28"))
+    }
+    assert by_day == {D("2026-02-27"): [750] * 4, D("2026-02-28"): [1000] * 4}

@@ -287,13 +287,9 @@ def _discount_changed(*, day: dt.date) -> QuerySet[CouponRedemption, Any]:
         .distinct()
     )
     for months in months_list:
-        first = add_months(day.replace(day=1), -months)
-        redeemed_on = [
-            first + dt.timedelta(days=n)
-            for n in range(31)
-            if (first + dt.timedelta(days=n)).month == first.month
-            and add_months(first + dt.timedelta(days=n), months) == day
-        ]
+        if months is None:  # a repeating coupon always has months (constraint)
+            continue
+        redeemed_on = _redeemed_on_running_out(day=day, months=months)
         if redeemed_on:
             during |= Q(
                 coupon__duration_in_months=months,
@@ -314,3 +310,18 @@ def _discount_changed(*, day: dt.date) -> QuerySet[CouponRedemption, Any]:
         )
         .values("r_subscription")
     )
+
+
+def _redeemed_on_running_out(*, day: dt.date, months: int) -> list[dt.date]:
+    """The redemption dates whose ``months`` run out on ``day``, oldest first.
+
+    One date, several at a month's end (Jan 28–31 + 1 month = Feb 28 in 2026),
+    or none (nothing + 1 month is Mar 31 when February is shorter).
+    """
+    first = add_months(day.replace(day=1), -months)
+    month_days = (first + dt.timedelta(days=n) for n in range(31))
+    return [
+        date
+        for date in month_days
+        if date.month == first.month and add_months(date, months) == day
+    ]

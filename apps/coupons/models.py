@@ -261,7 +261,13 @@ class CouponRedemption(models.Model):
                 name="coupons_redemption_target_valid",
             ),
         ]
-        indexes = [models.Index(fields=["coupon", "customer_key"])]
+        indexes = [
+            models.Index(fields=["coupon", "customer_key"]),
+            # A subscription's discount on a day (analytics, once per row).
+            models.Index(
+                fields=["order_ref", "created_at"], name="coupons_redemption_ref_at"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.coupon_id} → {self.order_ref}"

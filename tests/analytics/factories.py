@@ -2,8 +2,11 @@
 
 import datetime as dt
 
+from apps.coupons.models import CouponRedemption
+from apps.coupons.services.subscription import subscription_ref
 from apps.subscriptions.models import PlanPrice, Subscription, SubscriptionEvent
 from tests.accounts.factories import UserFactory
+from tests.coupons.factories import CouponFactory, CouponRedemptionFactory
 
 
 def at(day: str, hour: int = 12) -> dt.datetime:
@@ -46,3 +49,31 @@ def history(steps, *, user=None) -> Subscription:
         )
         SubscriptionEvent.objects.filter(pk=event.pk).update(created_at=when)
     return sub
+
+
+def coupon_redeemed(
+    sub: Subscription,
+    *,
+    when: dt.datetime,
+    duration: str = "forever",
+    months: int | None = None,
+    kind: str = "percentage",
+    value: int = 2500,
+) -> CouponRedemption:
+    """Record a coupon's use by ``sub`` at ``when``, as the coupon services do."""
+    coupon = CouponFactory(
+        for_subscriptions=True,
+        kind=kind,
+        value=value,
+        duration=duration,
+        duration_in_months=months,
+    )
+    redemption = CouponRedemptionFactory(
+        coupon=coupon,
+        order_ref=subscription_ref(sub.pk),
+        target=CouponRedemption.Target.SUBSCRIPTION,
+        customer_key=f"user:{sub.user_id}",
+        user=sub.user,
+    )
+    CouponRedemption.objects.filter(pk=redemption.pk).update(created_at=when)
+    return redemption

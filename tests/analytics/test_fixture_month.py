@@ -1,4 +1,4 @@
-"""A hand-computed month of 20 customers: every figure of every day by hand.
+"""A hand-computed month of 22 customers: every figure of every day by hand.
 
 Prices (MRR by DEFINITIONS.md, one round-half-up step):
 
@@ -11,6 +11,15 @@ Prices (MRR by DEFINITIONS.md, one round-half-up step):
     quarter USD 30.00 / 3 months   → 3000 ÷ 3 = 1000
     annual+ USD 2,400.00 / year    → 240000 ÷ 12 = 20000
 
+Subscription coupons (the latest redemption before the day's end is the
+discount; DEFINITIONS.md):
+
+    25 % off forever          on basic: 1000 × (1 − 0.25)      = 750
+    10.00 off, repeating 2 months, redeemed Nov 5 12:00, on pro:
+                              3000 − 1000 = 2000 while in force; Nov 5 + 2
+                              months = Jan 5, so in force to Jan 4, 3000 Jan 5
+    50 % off once             ignored: MRR stays the full price
+
 Customers (events at 12:00 UTC):
 
     A  basic, active since Dec 20
@@ -18,7 +27,8 @@ Customers (events at 12:00 UTC):
     C  pro, active Dec 20; downgraded to basic Jan 3         contraction −2000
     D  annual, active Dec 1; cancel_at_period_end Dec 15;
        canceled at the end of the paid term Jan 4           churn −10000
-    E  basic trial Dec 28; paid Jan 2                        new +1000
+    E  basic trial Dec 28 with a `once` 50 % coupon;
+       paid Jan 2 (the once coupon is ignored)               new +1000
     F  basic trial Dec 28; canceled Jan 3 (never paid)       no movement
     G  basic, active Dec 20; past_due Jan 2; recovered Jan 4 no movement
     H  basic, active Nov 1, canceled Dec 10; new
@@ -36,19 +46,22 @@ Customers (events at 12:00 UTC):
     R  annual Dec 1; upgraded to annual+ Jan 3 mid-term      expansion +10000
     S  basic, active Dec 20; past_due from Dec 30 on         no movement (at risk)
     T  annual trial Dec 28; paid Jan 4                       new +10000
+    U  basic, active Dec 20 with a `forever` 25 % coupon     no movement (750)
+    V  pro, active Oct 1; `repeating` 1000 off for 2 months
+       from Nov 5; the months run out Jan 5 (2000 → 3000)    expansion +1000
 
 USD MRR by day:
 
     Jan 1  A1000 B1000 C3000 D10000 G1000 K1000
-           M1000 N1000 Q1000 R10000 S1000                        = 31000
-    Jan 2  31000 + 2000 (B) + 1000 (E) + 1000 (O)                = 35000
-    Jan 3  35000 − 2000 (C) + 1000 (H) − 1000 (M) + 10000 (R)    = 43000
-    Jan 4  43000 − 10000 (D) − 1000 (N) − 1000 (O) + 10000 (T)   = 41000
-    Jan 5  41000 − 1000 (K) + 1000 (M)                           = 41000
+           M1000 N1000 Q1000 R10000 S1000 U750 V2000             = 33750
+    Jan 2  33750 + 2000 (B) + 1000 (E) + 1000 (O)                = 37750
+    Jan 3  37750 − 2000 (C) + 1000 (H) − 1000 (M) + 10000 (R)    = 45750
+    Jan 4  45750 − 10000 (D) − 1000 (N) − 1000 (O) + 10000 (T)   = 43750
+    Jan 5  43750 − 1000 (K) + 1000 (M) + 1000 (V)                = 44750
 
 MRR at risk (past_due): S all days, G on Jan 2 and 3.
-Paying customers: Jan 1 11, Jan 2 13 (+E, O), Jan 3 13 (+H, −M),
-Jan 4 11 (−D, N, O, +T), Jan 5 11 (−K, +M). Trialing: E F T, F T, T, 0, 0.
+Paying customers: Jan 1 13, Jan 2 15 (+E, O), Jan 3 15 (+H, −M),
+Jan 4 13 (−D, N, O, +T), Jan 5 13 (−K, +M). Trialing: E F T, F T, T, 0, 0.
 
 EUR MRR: Jan 1 1083 (I) + 900 (P) = 1983; Jan 2 + 900 (J) = 2883;
 Jan 3..5 − 900 (P) = 1983.
@@ -73,7 +86,7 @@ from apps.analytics.models import DailyMetrics, MrrMovement
 from apps.analytics.services.jobs import range_compute
 from apps.checkout.models import Order
 from tests.accounts.factories import UserFactory
-from tests.analytics.factories import at, history
+from tests.analytics.factories import at, coupon_redeemed, history
 from tests.billing.factories import RefundFactory
 from tests.checkout.factories import CheckoutFactory, OrderFactory, OrderLineFactory
 from tests.subscriptions.factories import PlanPriceFactory
@@ -93,7 +106,7 @@ def month():
     free = PlanPriceFactory(amount_minor=0)
     quarter = PlanPriceFactory(amount_minor=3000, interval_count=3)
     annual_plus = PlanPriceFactory(amount_minor=240000, interval="year")
-    users = {name: UserFactory() for name in "ABCDEFGHIJKLMNOPQRST"}
+    users = {name: UserFactory() for name in "ABCDEFGHIJKLMNOPQRSTUV"}
     start = at("2025-12-20")
     history([(start, "active", basic, None)], user=users["A"])
     history(
@@ -112,13 +125,14 @@ def month():
         ],
         user=users["D"],
     )
-    history(
+    e = history(
         [
             (at("2025-12-28"), "trialing", basic, None),
             (at("2026-01-02"), "active", basic, None),
         ],
         user=users["E"],
     )
+    coupon_redeemed(e, when=at("2025-12-28"), duration="once", value=5000)
     history(
         [
             (at("2025-12-28"), "trialing", basic, None),
@@ -193,6 +207,17 @@ def month():
         ],
         user=u["T"],
     )
+    subscription = history([(start, "active", basic, None)], user=u["U"])
+    coupon_redeemed(subscription, when=start, duration="forever", value=2500)
+    subscription = history([(at("2025-10-01"), "active", pro, None)], user=u["V"])
+    coupon_redeemed(
+        subscription,
+        when=at("2025-11-05"),
+        duration="repeating",
+        months=2,
+        kind="fixed_amount",
+        value=1000,
+    )
 
     with time_machine.travel(at("2026-01-02", 9), tick=False):
         paid = OrderFactory(
@@ -228,11 +253,11 @@ def month():
 # day: (mrr, at_risk, scheduled_churn, paying, trialing,
 #       new, reactivation, expansion, contraction, churn, net_new)
 USD_SUBSCRIPTIONS = {
-    "2026-01-01": (31000, 1000, 10000, 11, 3, 0, 0, 0, 0, 0, 0),
-    "2026-01-02": (35000, 2000, 10000, 13, 2, 2000, 0, 2000, 0, 0, 4000),
-    "2026-01-03": (43000, 2000, 10000, 13, 1, 0, 1000, 10000, -2000, -1000, 8000),
-    "2026-01-04": (41000, 1000, 0, 11, 0, 10000, 0, 0, 0, -12000, -2000),
-    "2026-01-05": (41000, 1000, 0, 11, 0, 0, 1000, 0, 0, -1000, 0),
+    "2026-01-01": (33750, 1000, 10000, 13, 3, 0, 0, 0, 0, 0, 0),
+    "2026-01-02": (37750, 2000, 10000, 15, 2, 2000, 0, 2000, 0, 0, 4000),
+    "2026-01-03": (45750, 2000, 10000, 15, 1, 0, 1000, 10000, -2000, -1000, 8000),
+    "2026-01-04": (43750, 1000, 0, 13, 0, 10000, 0, 0, 0, -12000, -2000),
+    "2026-01-05": (44750, 1000, 0, 13, 0, 0, 1000, 1000, 0, -1000, 1000),
 }
 EUR_SUBSCRIPTIONS = {
     "2026-01-01": (1983, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0),
@@ -315,23 +340,24 @@ def test_fixture_month_movements_are_booked_per_customer(month):
         ("2026-01-04", u["O"]): ("churn", -1000),
         ("2026-01-04", u["T"]): ("new", 10000),
         ("2026-01-05", u["M"]): ("reactivation", 1000),
+        ("2026-01-05", u["V"]): ("expansion", 1000),
     }
 
 
 def test_fixture_month_rates_over_jan_2_to_5_match_hand_figures(month):
-    """USD, period Jan 2–5 against its start (Jan 1: MRR 31000, 11 paying).
+    """USD, period Jan 2–5 against its start (Jan 1: MRR 33750, 13 paying).
 
     movements: new 12000 (E 1000, O 1000, T 10000), reactivation 2000 (H, M),
-               expansion 12000 (B 2000, R 10000), contraction −2000 (C),
+               expansion 13000 (B 2000, R 10000, V 1000), contraction −2000 (C),
                churn −14000 (M 1000, D 10000, N 1000, O 1000, K 1000)
-    customer churn  = 4 (M, D, N, K) ÷ 11 paying on Jan 1; O joined and left
-                      within the period and is excluded    = 3636 bp (3636.36)
-    gross MRR churn = (2000 + 14000) ÷ 31000                 = 5161 bp (5161.29)
-    net MRR churn   = (16000 − 12000 − 2000) ÷ 31000         =  645 bp (645.16)
-    quick ratio     = (12000 + 2000 + 12000) ÷ 16000         = 1.63 (×100: 162.5)
-    ARPA on Jan 5   = 41000 ÷ 11                             = 3727 (3727.27)
-    ARR             = 12 × 41000                             = 492000
-    net new MRR     = 41000 − 31000                          = 10000
+    customer churn  = 4 (M, D, N, K) ÷ 13 paying on Jan 1; O joined and left
+                      within the period and is excluded    = 3077 bp (3076.92)
+    gross MRR churn = (2000 + 14000) ÷ 33750                 = 4741 bp (4740.74)
+    net MRR churn   = (16000 − 13000 − 2000) ÷ 33750         =  296 bp (296.30)
+    quick ratio     = (12000 + 2000 + 13000) ÷ 16000         = 1.69 (×100: 168.75)
+    ARPA on Jan 5   = 44750 ÷ 13                             = 3442 (3442.31)
+    ARR             = 12 × 44750                             = 537000
+    net new MRR     = 44750 − 33750                          = 11000
     trial conversion: E, F and T ended their trials, E and T
                       paid within 7 days: 2 ÷ 3               = 6667 bp (6666.67)
     """
@@ -343,11 +369,11 @@ def test_fixture_month_rates_over_jan_2_to_5_match_hand_figures(month):
             start=D("2026-01-02"), end=D("2026-01-05"), currency="USD"
         )
     }
-    assert tiles["churn_bp"] == 3636
-    assert tiles["gross_mrr_churn_bp"] == 5161
-    assert tiles["net_mrr_churn_bp"] == 645
-    assert tiles["quick_ratio_x100"] == 163
-    assert tiles["arpa"] == 3727
-    assert tiles["arr"] == 492000
-    assert tiles["net_new"] == 10000
+    assert tiles["churn_bp"] == 3077
+    assert tiles["gross_mrr_churn_bp"] == 4741
+    assert tiles["net_mrr_churn_bp"] == 296
+    assert tiles["quick_ratio_x100"] == 169
+    assert tiles["arpa"] == 3442
+    assert tiles["arr"] == 537000
+    assert tiles["net_new"] == 11000
     assert tiles["trial_conversion_bp"] == 6667

@@ -1,10 +1,13 @@
+import datetime as dt
 from fractions import Fraction
 
 import pytest
-from django.db.models import F
+from django.db.models import F, Value
 
 from apps.analytics.mrr import (
     Discount,
+    add_months,
+    discount_in_force,
     monthly_factor,
     mrr_minor,
     round_half_up,
@@ -112,3 +115,92 @@ def test_sql_mrr_expression_matches_python_for_every_interval():
         assert mrr == mrr_minor(
             amount_minor=amount, interval=interval, interval_count=count
         ), (amount, interval, count)
+
+
+@pytest.mark.django_db
+def test_sql_mrr_expression_with_a_discount_matches_python():
+    cases = [
+        (1000, "month", 1, 2500, 0),
+        (1000, "month", 3, 1000, 0),  # 300 exactly
+        (10002, "year", 1, 3333, 0),
+        (250, "week", 2, 0, 100),
+        (99, "day", 1, 0, 33),
+        (1000, "month", 1, 0, 1000),  # nothing left
+        (1000, "month", 1, 0, 5000),  # more off than the price: 0
+        (1000, "month", 1, 10_000, 0),  # 100 % off
+        (12000, "year", 1, 0, 1200),
+        (123457, "week", 3, 1, 0),
+        (7, "year", 7, 0, 0),
+    ]
+    for amount, interval, count, _percent, _off in cases:
+        PlanPriceFactory(amount_minor=amount, interval=interval, interval_count=count)
+    prices = list(PlanPrice.objects.order_by("pk"))
+    for price, (_amount, _interval, _count, percent, off) in zip(
+        prices, cases, strict=True
+    ):
+        got = (
+            PlanPrice.objects.filter(pk=price.pk)
+            .annotate(
+                mrr=sql_mrr_expression(
+                    amount=F("amount_minor"),
+                    interval_field="interval",
+                    interval_count=F("interval_count"),
+                    percent_off_bp=Value(percent),
+                    amount_off_minor=Value(off),
+                )
+            )
+            .values_list("mrr", flat=True)
+            .get()
+        )
+        want = mrr_minor(
+            amount_minor=price.amount_minor,
+            interval=price.interval,
+            interval_count=price.interval_count,
+            discounts=(
+                Discount("forever", percent_off_bp=percent, amount_off_minor=off),
+            ),
+        )
+        assert got == want, (price, percent, off)
+
+
+@pytest.mark.parametrize(
+    ("day", "months", "expected"),
+    [
+        ("2026-01-15", 1, "2026-02-15"),
+        ("2026-01-31", 1, "2026-02-28"),  # clamped to the month's end
+        ("2028-01-31", 1, "2028-02-29"),  # a leap year
+        ("2025-11-30", 3, "2026-02-28"),
+        ("2025-10-05", 3, "2026-01-05"),
+        ("2026-03-31", 12, "2027-03-31"),
+    ],
+)
+def test_add_months_clamps_to_the_end_of_the_month(day, months, expected):
+    assert add_months(dt.date.fromisoformat(day), months) == dt.date.fromisoformat(
+        expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("duration", "months", "day", "expected"),
+    [
+        ("forever", None, "2030-01-01", True),
+        ("once", None, "2026-01-31", False),
+        ("repeating", 1, "2026-02-27", True),
+        ("repeating", 1, "2026-02-28", False),  # Jan 31 + 1 month, clamped
+        ("repeating", 2, "2026-03-30", True),
+        ("repeating", 2, "2026-03-31", False),
+    ],
+)
+def test_discount_in_force_repeating_ends_on_the_date_n_months_on(
+    duration, months, day, expected
+):
+    redeemed_at = dt.datetime(2026, 1, 31, 23, 30, tzinfo=dt.UTC)
+    assert (
+        discount_in_force(
+            duration=duration,
+            redeemed_at=redeemed_at,
+            duration_in_months=months,
+            day=dt.date.fromisoformat(day),
+        )
+        is expected
+    )

@@ -27,10 +27,13 @@ from apps.coupons.services import (
     customer_redemptions_lock,
 )
 
+# A subscription's redemptions carry order_ref = this prefix + its id.
+SUBSCRIPTION_REF_PREFIX = "subscription-"
+
 
 def subscription_ref(subscription_id: int) -> str:
     """The redemption reference of a subscription (orders use their number)."""
-    return f"subscription-{subscription_id}"
+    return f"{SUBSCRIPTION_REF_PREFIX}{subscription_id}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,8 @@ CELERY_TASK_ALWAYS_EAGER = False
 DATABASES["default"] = env.db("DATABASE_URL")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+else:  # as the test process does (config/settings/test.py)
+    DATABASES["default"]["OPTIONS"] = {"options": "-c synchronous_commit=off"}
 
 # Worker tests that need a failing mail server set this (tests/core/test_tasks.py).
 EMAIL_BACKEND = env("WORKER_TEST_EMAIL_BACKEND", default=EMAIL_BACKEND)

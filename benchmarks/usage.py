@@ -111,6 +111,81 @@ def call(url: str, body: dict, headers: dict) -> tuple[int, float]:
     return status, time.perf_counter() - start
 
 
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, or 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _server_pids(port: str) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if b"gunicorn" in cmdline and f"127.0.0.1:{port}".encode() in cmdline:
+            pids.append(int(entry))
+    return pids
+
+
+def _backend_pids(db_name: str) -> list[int]:
+    out = subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            db_name,
+            "-Atc",
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return [int(x) for x in out.split()]
+
+
+class CpuMeter:
+    """CPU seconds of the gunicorn processes, the database's backends and this
+    client, per phase: robust to other load on the machine, unlike wall time.
+    Backends are the ones connected at the end (the workers keep theirs)."""
+
+    def __init__(self, port: str, db_name: str) -> None:
+        self.port, self.db_name = port, db_name
+
+    def snapshot(self) -> dict[str, dict[int, float] | float]:
+        return {
+            "web": {p: _proc_cpu(p) for p in _server_pids(self.port)},
+            "db": {p: _proc_cpu(p) for p in _backend_pids(self.db_name)},
+            "client": time.process_time(),
+        }
+
+    def since(self, before: dict) -> dict[str, float]:
+        after = self.snapshot()
+        out = {"client": after["client"] - before["client"]}
+        for part in ("web", "db"):
+            # A process born during the phase counts from zero.
+            out[part] = sum(
+                v - before[part].get(p, 0.0) for p, v in after[part].items()
+            )
+        return out
+
+
+METER: CpuMeter | None = None
+
+
 def measure(name: str, total: int, threads: int, events_per_call: int, job) -> None:
     latencies: list[float] = []
     failures = 0
@@ -123,10 +198,12 @@ def measure(name: str, total: int, threads: int, events_per_call: int, job) -> N
             latencies.append(elapsed)
             failures += status >= 300
 
+    cpu_before = METER.snapshot() if METER else None
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
         list(pool.map(one, range(total)))
     wall = time.perf_counter() - start
+    cpu = METER.since(cpu_before) if METER and cpu_before else None
     latencies.sort()
     p95 = latencies[max(0, int(len(latencies) * 0.95) - 1)]
     print(
@@ -134,6 +211,13 @@ def measure(name: str, total: int, threads: int, events_per_call: int, job) -> N
         f"   p50 {statistics.median(latencies) * 1000:7.1f} ms"
         f"   p95 {p95 * 1000:7.1f} ms   non-2xx {failures}/{total}"
     )
+    if cpu:
+        events = total * events_per_call
+        print(
+            f"{'':<44} CPU ms/event: web {cpu['web'] * 1000 / events:.3f}"
+            f"   PostgreSQL {cpu['db'] * 1000 / events:.3f}"
+            f"   client {cpu['client'] * 1000 / events:.3f}"
+        )
 
 
 def main() -> int:
@@ -192,7 +276,9 @@ def main() -> int:
     line = next(x for x in seeded.stdout.splitlines() if x.startswith("SEED="))
     seed = json.loads(line.removeprefix("SEED="))
 
+    global METER
     with gunicorn_serving(ROOT, env, args.workers) as base:
+        METER = CpuMeter(base.rsplit(":", 1)[1], db_name)
         print(
             f"gunicorn {args.workers} workers · PostgreSQL {db_name} · "
             f"{args.threads} client threads\n"

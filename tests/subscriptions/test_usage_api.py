@@ -242,3 +242,18 @@ def test_usage_plain_events_leaves_odd_batches_to_the_serializer():
     assert _plain_events({"events": [item, {**item, "quantity": 0}]}) is None
     assert _plain_events({"events": "x"}) is None
     assert _plain_events([item]) is None
+
+
+def test_usage_batch_keys_are_stored_exactly_as_sent(api_client, service, basic_plan):
+    user = subscriber(basic_plan)
+    keys = ['quote"d', "back\\slash", "ключ-🔑", "{a,b}", "'single'"]
+
+    response = api_client.post(
+        BATCH, {"events": [event(user, k) for k in keys]}, format="json"
+    )
+
+    assert response.json()["accepted"] == len(keys)
+    stored = UsageEvent.objects.filter(user=user).values_list(
+        "idempotency_key", flat=True
+    )
+    assert sorted(stored) == sorted(keys)

@@ -354,11 +354,13 @@ def _insert_events(
     # Sorted, so two batches sharing keys take the index entries in one order.
     events = sorted(events, key=lambda e: (e.user_id, e.idempotency_key))
     if connection.vendor == "postgresql":
-        rows = [
-            {"u": e.user_id, "m": e.metric, "q": e.quantity, "k": e.idempotency_key}
-            for e in events
-        ]
-        cursor.execute(_INSERT_EVENTS_JSON, [source, _db_time(now), json.dumps(rows)])
+        as_json = json.dumps(
+            [
+                {"u": e.user_id, "m": e.metric, "q": e.quantity, "k": e.idempotency_key}
+                for e in events
+            ]
+        )
+        cursor.execute(_INSERT_EVENTS_JSON, [source, _db_time(now), as_json])
         return {(int(r[0]), r[1]) for r in cursor.fetchall()}
     rows = ", ".join([_ROW] * len(events))
     params: list[Any] = []

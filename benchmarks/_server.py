@@ -7,7 +7,7 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 
@@ -30,7 +30,9 @@ def wait_for(url: str, timeout: float = 30.0) -> None:
 
 
 @contextlib.contextmanager
-def gunicorn_serving(root: Path, env: dict[str, str], workers: int) -> Iterator[str]:
+def gunicorn_serving(
+    root: Path, env: dict[str, str], workers: int, extra_args: Sequence[str] = ()
+) -> Iterator[str]:
     """Serve the project with gunicorn on a free loopback port; yield its base
     URL once /healthz answers, and stop the whole process group after."""
     port = free_port()
@@ -45,6 +47,7 @@ def gunicorn_serving(root: Path, env: dict[str, str], workers: int) -> Iterator[
             str(workers),
             "--log-level",
             "warning",
+            *extra_args,
         ],
         cwd=root,
         env=env,

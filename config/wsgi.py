@@ -1,3 +1,4 @@
+import gc
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -6,3 +7,10 @@ from django.core.wsgi import get_wsgi_application
 # which sets DJANGO_SETTINGS_MODULE to local settings itself).
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 application = get_wsgi_application()
+
+# Everything loaded so far (Django, the apps, their modules) lives as long as
+# the process: moved out of the collector's generations, it is no longer
+# scanned by every full collection. A quarter of a usage-ingest request's CPU
+# went to those scans (issue 14's benchmark).
+gc.collect()
+gc.freeze()

@@ -3,10 +3,11 @@
 ``entitlements_for(user)`` answers the plan's features and usage limits when
 the user's subscription grants access (``Subscription.grants_access``), and
 nothing otherwise. The answer is cached per user; ``access_changed`` (status,
-plan or grace changes, after commit) drops it, and the key carries the plan
-catalogue's version, so a staff edit of a plan's features or limits reaches
-every cached user at once. A past_due subscription loses access when its
-grace ends without any signal, so the entry never outlives ``grace_until``.
+plan or grace changes, after commit) drops it, and the entry carries the plan
+catalogue's version (read with it in one round trip), so a staff edit of a
+plan's features or limits reaches every cached user at once. A past_due
+subscription loses access when its grace ends without any signal, so the
+entry never outlives ``grace_until``.
 """
 
 from __future__ import annotations
@@ -49,12 +50,7 @@ NONE = Entitlements(granted=False)
 
 
 def _cache_key(user_id: int) -> str:
-    # Reading the version through the catalogue keeps one definition of it.
-    version = cache.get(selectors.VERSION_KEY)
-    if version is None:
-        selectors.catalogue()
-        version = cache.get(selectors.VERSION_KEY)
-    return f"subscriptions:entitlements:{version}:{user_id}"
+    return f"subscriptions:entitlements:{user_id}"
 
 
 def _build(user_id: int, now: datetime) -> tuple[Entitlements, int, datetime | None]:
@@ -95,15 +91,25 @@ def entitlements_for(user: Any) -> Entitlements:
         return NONE
     key = _cache_key(user.pk)
     now = timezone.now()
-    cached = cache.get(key)
-    if isinstance(cached, tuple) and len(cached) == 2:
-        result, valid_until = cached
-        if isinstance(result, Entitlements) and (
-            valid_until is None or now < valid_until
+    # One round trip for both: the entry carries the catalogue version it was
+    # built under, and an entry from another version is rebuilt.
+    found = cache.get_many([selectors.VERSION_KEY, key])
+    version = found.get(selectors.VERSION_KEY)
+    if version is None:
+        # Reading the version through the catalogue keeps one definition of it.
+        selectors.catalogue()
+        version = cache.get(selectors.VERSION_KEY)
+    cached = found.get(key)
+    if isinstance(cached, tuple) and len(cached) == 3:
+        built_under, result, valid_until = cached
+        if (
+            built_under == version
+            and isinstance(result, Entitlements)
+            and (valid_until is None or now < valid_until)
         ):
             return result
     result, ttl, valid_until = _build(user.pk, now)
-    cache.set(key, (result, valid_until), ttl)
+    cache.set(key, (version, result, valid_until), ttl)
     return result
 
 

@@ -1,11 +1,18 @@
 """The batch endpoint (service API key) and the usage reads."""
 
 import pytest
+from django.db import connection
 from rest_framework_api_key.models import APIKey
 
+from apps.subscriptions.api.usage import (
+    UsageBatchEventSerializer,
+    UsageInputSerializer,
+    _plain_event,
+    _plain_events,
+)
 from apps.subscriptions.models import UsageCounter, UsageEvent
 from tests.accounts.factories import UserFactory
-from tests.subscriptions.usage_helpers import subscriber
+from tests.subscriptions.usage_helpers import plan_with, subscriber
 
 pytestmark = pytest.mark.django_db
 
@@ -151,3 +158,102 @@ def test_usage_list_query_count_does_not_grow_with_metrics(
         response = api_client.get("/api/v1/usage/")
 
     assert len(response.json()) == 2 * count
+
+
+@pytest.mark.parametrize("size", [1, 2, 1000])
+def test_usage_batch_query_count_does_not_grow_with_events(
+    api_client, service, django_assert_num_queries, size
+):
+    plan = plan_with(slug="roomy", limits={"api_calls": {"per_day": 10**6}})
+    user = subscriber(plan)
+    payload = {"events": [event(user, f"k{i}") for i in range(size)]}
+    api_client.post(BATCH, {"events": [event(user, "warm")]}, format="json")
+
+    # The key, the user, the events' insert, the counters' statement(s), and
+    # the transaction's two (savepoints inside the test's transaction).
+    # SQLite has no CTE insert: one more statement for the second window.
+    # PostgreSQL records a lone event with its counters in one statement.
+    on_postgres = connection.vendor == "postgresql"
+    queries = (5 if size == 1 else 6) if on_postgres else 7
+    with django_assert_num_queries(queries):
+        response = api_client.post(BATCH, payload, format="json")
+
+    assert response.json()["accepted"] == size
+
+
+VALID = {"metric": "api_calls", "quantity": 3, "idempotency_key": "k-1"}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"extra": "ignored"},
+        {"metric": "api-calls_2"},
+        {"metric": "a" * 50},
+        {"metric": "a" * 51},
+        {"metric": "api calls"},
+        {"metric": "api_calls\n"},
+        {"metric": "dé"},
+        {"metric": ""},
+        {"metric": 5},
+        {"metric": None},
+        {"quantity": 1},
+        {"quantity": 1_000_000},
+        {"quantity": 1_000_001},
+        {"quantity": 0},
+        {"quantity": "3"},
+        {"quantity": 3.0},
+        {"quantity": True},
+        {"quantity": None},
+        {"idempotency_key": "k" * 255},
+        {"idempotency_key": "k" * 256},
+        {"idempotency_key": " k "},
+        {"idempotency_key": ""},
+        {"idempotency_key": "   "},
+        {"idempotency_key": "a\x00b"},
+        {"idempotency_key": "a\ud800b"},
+        {"idempotency_key": 12},
+        {"idempotency_key": "ünïcode-ключ"},
+        {"user": 7},
+        {"user": 0},
+        {"user": "7"},
+        {"user": True},
+    ],
+)
+def test_usage_plain_event_check_agrees_with_the_serializer(change):
+    item = {**VALID, "user": 1, **change}
+    for with_user, serializer in (
+        (False, UsageInputSerializer),
+        (True, UsageBatchEventSerializer),
+    ):
+        plain = _plain_event(item, with_user=with_user)
+        checked = serializer(data=item)
+        if plain is not None:  # taken as it is: the serializer agrees exactly
+            assert checked.is_valid(), checked.errors
+            assert plain == dict(checked.validated_data)
+
+
+def test_usage_plain_events_leaves_odd_batches_to_the_serializer():
+    item = {**VALID, "user": 1}
+    assert _plain_events({"events": [item]}) == [item]
+    assert _plain_events({"events": []}) is None
+    assert _plain_events({"events": [item] * 1001}) is None
+    assert _plain_events({"events": [item, {**item, "quantity": 0}]}) is None
+    assert _plain_events({"events": "x"}) is None
+    assert _plain_events([item]) is None
+
+
+def test_usage_batch_keys_are_stored_exactly_as_sent(api_client, service, basic_plan):
+    user = subscriber(basic_plan)
+    keys = ['quote"d', "back\\slash", "ключ-🔑", "{a,b}", "'single'"]
+
+    response = api_client.post(
+        BATCH, {"events": [event(user, k) for k in keys]}, format="json"
+    )
+
+    assert response.json()["accepted"] == len(keys)
+    stored = UsageEvent.objects.filter(user=user).values_list(
+        "idempotency_key", flat=True
+    )
+    assert sorted(stored) == sorted(keys)

@@ -3,9 +3,11 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from apps.core.models import Notification
+from apps.subscriptions.api.usage import UsageCollectionApi
 from apps.subscriptions.entitlements import entitlements_invalidate
 from apps.subscriptions.models import Subscription, UsageCounter, UsageEvent
 from apps.subscriptions.services.effects import access_may_have_changed
@@ -49,6 +51,27 @@ def test_usage_post_counts_day_and_month_and_answers_201(api_client, user):
     ]
     assert counters(user) == {"day": 4, "month": 4}
     assert UsageEvent.objects.filter(user=user, quantity=4, source="api").count() == 1
+
+
+def test_usage_post_answers_the_windows_as_the_usage_list_shows_them(api_client, user):
+    accepted = post(api_client, 4, "a").json()
+    duplicate = post(api_client, 4, "a").json()
+
+    listed = [w for w in api_client.get(URL).json() if w["metric"] == "api_calls"]
+    assert accepted["usage"] == duplicate["usage"] == listed
+    assert UsageCollectionApi.OutputSerializer(data=accepted).is_valid()
+
+
+def test_usage_post_query_count_is_pinned(api_client, user, django_assert_num_queries):
+    post(api_client, 1, "warm")  # entitlements cached
+
+    # PostgreSQL: one statement (event and both counters) in the transaction's
+    # two (savepoints inside the test's transaction); SQLite: three statements.
+    statements = 1 if connection.vendor == "postgresql" else 3
+    with django_assert_num_queries(2 + statements):
+        response = post(api_client, 1, "a")
+
+    assert response.status_code == 201
 
 
 def test_usage_post_same_key_again_counts_nothing_and_answers_200(api_client, user):

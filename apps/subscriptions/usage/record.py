@@ -16,10 +16,19 @@ Idempotency: the raw ``UsageEvent`` is inserted first with ``ON CONFLICT DO
 NOTHING`` on (user, idempotency key). A retry finds its key taken and counts
 nothing; a concurrent twin waits on the unique index until the first commits.
 A refused event's row is deleted before commit, so a refusal can be retried.
+
+Round trips (issue 14's throughput): on PostgreSQL a single event is one
+statement (event insert, day upsert and month upsert chained in a CTE, each
+step feeding the next through RETURNING); a batch inserts all its events
+with one statement (a JSON array of rows) and moves each (user, metric)
+group's two counters with one statement. The conditional upserts are the
+same statements; only their grouping into round trips differs. SQLite (the
+embedded test database) has no data-modifying CTE and runs them one by one.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -96,6 +105,55 @@ _UPSERT_LIMITED = (
     + " WHERE subscriptions_usagecounter.used + excluded.used <= %s RETURNING used"
 )
 _UPSERT_UNLIMITED = _UPSERT + " RETURNING used"
+# PostgreSQL: both windows in one statement. The month upsert selects from
+# the day's RETURNING, so it runs only when the day accepted; (day, month)
+# come back NULL where a window refused. A NULL limit is an unlimited window.
+# Each is the pair of conditional upserts above, chained.
+_COUNT_BOTH = (
+    "WITH "
+    "day AS (INSERT INTO subscriptions_usagecounter AS c (user_id, metric, "
+    "window_kind, window_start, used, updated_at) SELECT %s, %s, %s, %s, %s, %s "
+    "ON CONFLICT (user_id, metric, window_kind, window_start) "
+    "DO UPDATE SET used = c.used + excluded.used, updated_at = excluded.updated_at "
+    "WHERE %s::bigint IS NULL OR c.used + excluded.used <= %s RETURNING used), "
+    "month AS (INSERT INTO subscriptions_usagecounter AS c (user_id, metric, "
+    "window_kind, window_start, used, updated_at) SELECT %s, %s, %s, %s, %s, %s "
+    "FROM day ON CONFLICT (user_id, metric, window_kind, window_start) "
+    "DO UPDATE SET used = c.used + excluded.used, updated_at = excluded.updated_at "
+    "WHERE %s::bigint IS NULL OR c.used + excluded.used <= %s RETURNING used) "
+    "SELECT (SELECT used FROM day), (SELECT used FROM month)"
+)
+# A single event: its insert feeds the day upsert, so a duplicate key moves
+# no counter; the first column says whether the event was new.
+_RECORD_ONE = (
+    "WITH event AS (INSERT INTO subscriptions_usageevent (user_id, metric, "
+    "quantity, idempotency_key, source, created_at) VALUES (%s, %s, %s, %s, %s, "
+    "%s) ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING 1), "
+    "day AS (INSERT INTO subscriptions_usagecounter AS c (user_id, metric, "
+    "window_kind, window_start, used, updated_at) SELECT %s, %s, %s, %s, %s, %s "
+    "FROM event "
+    "ON CONFLICT (user_id, metric, window_kind, window_start) "
+    "DO UPDATE SET used = c.used + excluded.used, updated_at = excluded.updated_at "
+    "WHERE %s::bigint IS NULL OR c.used + excluded.used <= %s RETURNING used), "
+    "month AS (INSERT INTO subscriptions_usagecounter AS c (user_id, metric, "
+    "window_kind, window_start, used, updated_at) SELECT %s, %s, %s, %s, %s, %s "
+    "FROM day ON CONFLICT (user_id, metric, window_kind, window_start) "
+    "DO UPDATE SET used = c.used + excluded.used, updated_at = excluded.updated_at "
+    "WHERE %s::bigint IS NULL OR c.used + excluded.used <= %s RETURNING used) "
+    "SELECT (SELECT count(*) FROM event), (SELECT used FROM day), "
+    "(SELECT used FROM month)"
+)
+# PostgreSQL: a batch's events travel as one JSON array, so the statement's
+# text does not grow with the batch and the driver quotes one string (its
+# array quoting, element by element in Python, cost more than the insert).
+_INSERT_EVENTS_JSON = (
+    "INSERT INTO subscriptions_usageevent (user_id, metric, quantity, "
+    "idempotency_key, source, created_at) SELECT e.u, e.m, e.q, e.k, %s, %s "
+    "FROM ROWS FROM (json_to_recordset(%s::json) AS (u bigint, m varchar, "
+    "q integer, k varchar)) WITH ORDINALITY AS e(u, m, q, k, i) ORDER BY e.i "
+    "ON CONFLICT (user_id, idempotency_key) DO NOTHING "
+    "RETURNING user_id, idempotency_key"
+)
 _TAKE_BACK = (
     "UPDATE subscriptions_usagecounter SET used = used - %s WHERE user_id = %s "
     "AND metric = %s AND window_kind = %s AND window_start = %s"
@@ -136,30 +194,68 @@ def _refusal(metric: str, limit: int, window: Window, now: datetime) -> UsageOut
     )
 
 
-def _increment(
-    cursor: Any, *, user_id: int, metric: str, plan: _Plan, n: int, now: datetime
-) -> UsageOutcome:
-    """Add ``n`` to the day and month counters, or to neither."""
-    done: list[tuple[Window, int | None, int]] = []
-    for window in plan.windows:
-        limit = _limit_for(plan, metric, window)
+def _limits(plan: _Plan, metric: str) -> list[tuple[Window, int | None]]:
+    return [(w, _limit_for(plan, metric, w)) for w in plan.windows]
+
+
+def _counter_params(
+    user_id: int, metric: str, limits: list[tuple[Window, int | None]], n: int, t: Any
+) -> list[Any]:
+    params: list[Any] = []
+    for window, limit in limits:
+        params += [user_id, metric, window.kind, _db_time(window.start), n, t]
+        params += [limit, limit]
+    return params
+
+
+def _count_one_by_one(
+    cursor: Any,
+    *,
+    user_id: int,
+    metric: str,
+    limits: list[tuple[Window, int | None]],
+    n: int,
+    now: datetime,
+) -> list[int | None]:
+    """The day's upsert, then the month's when the day accepted (SQLite)."""
+    used: list[int | None] = []
+    for window, limit in limits:
         key = (user_id, metric, window.kind, _db_time(window.start))
-        row = None
-        if limit is None or n <= limit:
-            if limit is None:
-                cursor.execute(_UPSERT_UNLIMITED, [*key, n, _db_time(now)])
-            else:
-                cursor.execute(_UPSERT_LIMITED, [*key, n, _db_time(now), limit])
-            row = cursor.fetchone()
+        if limit is None:
+            cursor.execute(_UPSERT_UNLIMITED, [*key, n, _db_time(now)])
+        else:
+            cursor.execute(_UPSERT_LIMITED, [*key, n, _db_time(now), limit])
+        row = cursor.fetchone()
+        used.append(row[0] if row else None)
         if row is None:
+            break
+    return used + [None] * (len(limits) - len(used))
+
+
+def _settle(
+    cursor: Any,
+    *,
+    user_id: int,
+    metric: str,
+    plan: _Plan,
+    limits: list[tuple[Window, int | None]],
+    used: list[int | None],
+    n: int,
+    now: datetime,
+) -> UsageOutcome:
+    """Turn the windows' new values into an outcome: accepted (and alerts) when
+    every window took ``n``, else refused, the windows that took it taken back."""
+    done: list[tuple[Window, int | None, int]] = []
+    for (window, limit), after in zip(limits, used, strict=True):
+        if after is None:
             for earlier, _, _ in done:
                 cursor.execute(
                     _TAKE_BACK,
                     [n, user_id, metric, earlier.kind, _db_time(earlier.start)],
                 )
             return _refusal(metric, limit or 0, window, now)
-        done.append((window, limit, row[0]))
-    for window, limit, used in done:
+        done.append((window, limit, after))
+    for window, limit, after in done:
         if limit:
             alerts.usage_alert_if_crossed(
                 user_id=user_id,
@@ -167,13 +263,88 @@ def _increment(
                 metric=metric,
                 window=window,
                 limit=limit,
-                before=used - n,
-                after=used,
+                before=after - n,
+                after=after,
             )
     return UsageOutcome(
         ACCEPTED,
-        usage=tuple(WindowUsage(w.kind, used, lim, w.end) for w, lim, used in done),
+        usage=tuple(WindowUsage(w.kind, u, lim, w.end) for w, lim, u in done),
     )
+
+
+def _too_big(limits: list[tuple[Window, int | None]], n: int) -> int | None:
+    """The first window whose limit alone is below ``n`` (nothing to upsert)."""
+    for i, (_, limit) in enumerate(limits):
+        if limit is not None and n > limit:
+            return i
+    return None
+
+
+def _increment(
+    cursor: Any, *, user_id: int, metric: str, plan: _Plan, n: int, now: datetime
+) -> UsageOutcome:
+    """Add ``n`` to the day and month counters, or to neither."""
+    limits = _limits(plan, metric)
+    big = _too_big(limits, n)
+    if big is not None:
+        window, limit = limits[big]
+        return _refusal(metric, limit or 0, window, now)
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            _COUNT_BOTH, _counter_params(user_id, metric, limits, n, _db_time(now))
+        )
+        used = list(cursor.fetchone())
+    else:
+        used = _count_one_by_one(
+            cursor, user_id=user_id, metric=metric, limits=limits, n=n, now=now
+        )
+    return _settle(
+        cursor,
+        user_id=user_id,
+        metric=metric,
+        plan=plan,
+        limits=limits,
+        used=used,
+        n=n,
+        now=now,
+    )
+
+
+def _record_one(
+    cursor: Any, event: UsageInput, *, plan: _Plan, source: str, now: datetime
+) -> UsageOutcome:
+    """One event on PostgreSQL: insert and both counters in one statement."""
+    limits = _limits(plan, event.metric)
+    t = _db_time(now)
+    params = [
+        event.user_id,
+        event.metric,
+        event.quantity,
+        event.idempotency_key,
+        source,
+        t,
+    ]
+    cursor.execute(
+        _RECORD_ONE,
+        params
+        + _counter_params(event.user_id, event.metric, limits, event.quantity, t),
+    )
+    inserted, *used = cursor.fetchone()
+    if not inserted:
+        return UsageOutcome(DUPLICATE)
+    outcome = _settle(
+        cursor,
+        user_id=event.user_id,
+        metric=event.metric,
+        plan=plan,
+        limits=limits,
+        used=used,
+        n=event.quantity,
+        now=now,
+    )
+    if outcome.status == REFUSED:
+        _forget([event])
+    return outcome
 
 
 def _insert_events(
@@ -182,6 +353,15 @@ def _insert_events(
     """Insert the events; return the (user, key) pairs that were new."""
     # Sorted, so two batches sharing keys take the index entries in one order.
     events = sorted(events, key=lambda e: (e.user_id, e.idempotency_key))
+    if connection.vendor == "postgresql":
+        as_json = json.dumps(
+            [
+                {"u": e.user_id, "m": e.metric, "q": e.quantity, "k": e.idempotency_key}
+                for e in events
+            ]
+        )
+        cursor.execute(_INSERT_EVENTS_JSON, [source, _db_time(now), as_json])
+        return {(int(r[0]), r[1]) for r in cursor.fetchall()}
     rows = ", ".join([_ROW] * len(events))
     params: list[Any] = []
     created = _db_time(now)
@@ -263,6 +443,13 @@ def usage_record_many(
         else:
             todo.append(i)
     with connection.cursor() as cursor:
+        if len(todo) == 1 and connection.vendor == "postgresql":
+            (i,) = todo
+            event = events[i]
+            outcomes[i] = _record_one(
+                cursor, event, plan=plans[event.user_id], source=source, now=now
+            )
+            return _in_order(events, outcomes, first_of)
         new = (
             _insert_events(cursor, [events[i] for i in todo], source=source, now=now)
             if todo
@@ -303,6 +490,15 @@ def usage_record_many(
                     refused.append(i)
     if refused:
         _forget([events[i] for i in refused])
+    return _in_order(events, outcomes, first_of)
+
+
+def _in_order(
+    events: Sequence[UsageInput],
+    outcomes: list[UsageOutcome | None],
+    first_of: dict[tuple[int, str], int],
+) -> list[UsageOutcome]:
+    """One outcome per event; a repeat inside the call answers as a duplicate."""
     result = []
     for i, event in enumerate(events):
         first = first_of[(event.user_id, event.idempotency_key)]

@@ -10,6 +10,23 @@ number of requests from a small thread pool, prints figures, stops gunicorn.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/shop_bench_inventory \
         .venv/bin/python benchmarks/inventory_pages.py [--requests 400] [--threads 4]
 
+The server side (migrate, seed, gunicorn) can run another checkout with its
+own interpreter, e.g. the code before a change, so both are measured by the
+same client code:
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/shop_bench_before \
+        .venv/bin/python benchmarks/inventory_pages.py \
+        --root ../before --python ../before/.venv/bin/python
+
+A step whose URL answers 404 in that checkout (a page it does not have yet)
+is skipped and reported as such. Besides req/s and latency, each row shows
+the server CPU milliseconds per request of the gunicorn workers and of the
+PostgreSQL backends connected to the benchmark database (utime+stime deltas
+from /proc, so robust to other load on the machine; a basket flow counts as
+one request). REDIS_URL, when set in the environment, is passed on (the
+cache then lives in Redis as in production; give each checkout its own
+Redis database).
+
 It writes to that database, so give it one of its own: it refuses to start
 unless DATABASE_URL is set in the environment (never read from .env) and names
 a PostgreSQL database, refuses the CI database, and prints which database it
@@ -66,6 +83,60 @@ def benchmark_database(database_url: str | None) -> tuple[str | None, str]:
     return name, f"{name} on {host}:{parts.port or 5432}"
 
 
+def process_ticks(pid: int) -> int:
+    """utime+stime of one process, in clock ticks (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def server_pids(gunicorn_pid: int, database: str) -> dict[str, list[int]]:
+    """The gunicorn workers (children of the master) and the PostgreSQL
+    backends whose process title names the benchmark database."""
+    pids: dict[str, list[int]] = {"web": [], "pg": []}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == gunicorn_pid:
+            pids["web"].append(int(entry))
+        elif cmdline.startswith("postgres: ") and f" {database} " in cmdline:
+            pids["pg"].append(int(entry))
+    return pids
+
+
+class CpuMeter:
+    """Server CPU spent between start() and stop(), per group, in ms."""
+
+    def __init__(self, gunicorn_pid: int, database: str) -> None:
+        self.gunicorn_pid = gunicorn_pid
+        self.database = database
+        self.tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+        self.before: dict[int, int] = {}
+
+    def start(self) -> None:
+        pids = server_pids(self.gunicorn_pid, self.database)
+        self.before = {
+            pid: process_ticks(pid) for group in pids.values() for pid in group
+        }
+
+    def stop(self) -> dict[str, float]:
+        # A backend that connected during the run started from zero ticks.
+        pids = server_pids(self.gunicorn_pid, self.database)
+        return {
+            group: sum(process_ticks(p) - self.before.get(p, 0) for p in members)
+            * self.tick_ms
+            for group, members in pids.items()
+        }
+
+
 def fetch(url: str) -> tuple[int, float]:
     start = time.perf_counter()
     try:
@@ -102,11 +173,16 @@ def basket_flow(base: str, slug: str, sku: str) -> tuple[int, float]:
     return status, time.perf_counter() - start
 
 
-def run_flows(name: str, flows: list, total: int, threads: int) -> dict:
+def run_flows(
+    name: str, flows: list, total: int, threads: int, meter: CpuMeter
+) -> dict:
+    flows[0]()  # warm up
+    meter.start()
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
         results = list(pool.map(lambda i: flows[i % len(flows)](), range(total)))
     elapsed = time.perf_counter() - start
+    cpu = meter.stop()
     latencies = sorted(lat for _, lat in results)
     return {
         "name": name,
@@ -115,17 +191,22 @@ def run_flows(name: str, flows: list, total: int, threads: int) -> dict:
         "rps": total / elapsed,
         "p50_ms": statistics.median(latencies) * 1000,
         "p95_ms": latencies[int(len(latencies) * 0.95) - 1] * 1000,
+        "web_ms": cpu["web"] / total,
+        "pg_ms": cpu["pg"] / total,
     }
 
 
-def run(name: str, urls: list[str], total: int, threads: int) -> dict:
+def run(name: str, urls: list[str], total: int, threads: int, meter: CpuMeter) -> dict:
     for url in urls[:3]:
-        fetch(url)  # warm up
+        if fetch(url)[0] == 404:
+            return {"name": name, "skipped": f"{url} answers 404 in this checkout"}
     targets = [urls[i % len(urls)] for i in range(total)]
+    meter.start()
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
         results = list(pool.map(fetch, targets))
     elapsed = time.perf_counter() - start
+    cpu = meter.stop()
     latencies = sorted(lat for _, lat in results)
     errors = sum(1 for status, _ in results if status != 200)
     return {
@@ -135,6 +216,8 @@ def run(name: str, urls: list[str], total: int, threads: int) -> dict:
         "rps": total / elapsed,
         "p50_ms": statistics.median(latencies) * 1000,
         "p95_ms": latencies[int(len(latencies) * 0.95) - 1] * 1000,
+        "web_ms": cpu["web"] / total,
+        "pg_ms": cpu["pg"] / total,
     }
 
 
@@ -143,7 +226,22 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=ROOT,
+        help="checkout whose server is measured (default: this one)",
+    )
+    parser.add_argument(
+        "--python",
+        help="interpreter for that checkout's server (default: this one for "
+        "this checkout, ROOT/.venv/bin/python for another)",
+    )
     args = parser.parse_args()
+    root = args.root.resolve()
+    python = args.python or (
+        sys.executable if root == ROOT else str(root / ".venv" / "bin" / "python")
+    )
 
     database_url = os.environ.get("DATABASE_URL")
     name, description = benchmark_database(database_url)
@@ -159,11 +257,18 @@ def main() -> int:
         "DJANGO_LOG_LEVEL": "WARNING",
         "DATABASE_URL": database_url,
     }
-    python = sys.executable
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    print(f"server: {root} at {commit or '?'} · {python}")
     for command in (["migrate", "--noinput"], ["seed_catalogue"]):
         subprocess.run(
             [python, "manage.py", *command],
-            cwd=ROOT,
+            cwd=root,
             env=env,
             check=True,
             stdout=subprocess.DEVNULL,
@@ -184,12 +289,13 @@ def main() -> int:
             "--log-level",
             "warning",
         ],
-        cwd=ROOT,
+        cwd=root,
         env=env,
         start_new_session=True,
     )
+    meter = CpuMeter(gunicorn.pid, name)
     try:
-        wait_for(f"{base}/healthz")
+        wait_for(f"{base}/healthz", timeout=120)  # slow boots on a busy machine
         with urllib.request.urlopen(f"{base}/api/v1/products/?page_size=100") as r:
             products = json.load(r)["results"]
         slugs = [p["slug"] for p in products]
@@ -204,18 +310,26 @@ def main() -> int:
             f"{args.requests} requests per row · {len(slugs)} products"
         )
         rows = [
-            run("page  /products/", [f"{base}/products/"], args.requests, args.threads),
+            run(
+                "page  /products/",
+                [f"{base}/products/"],
+                args.requests,
+                args.threads,
+                meter,
+            ),
             run(
                 "page  /products/?q=…&category=…",
                 [f"{base}/products/?q=tee", f"{base}/products/?category=kitchen"],
                 args.requests,
                 args.threads,
+                meter,
             ),
             run(
                 "page  /products/<slug>/",
                 [f"{base}/products/{slug}/" for slug in slugs],
                 args.requests,
                 args.threads,
+                meter,
             ),
             run_flows(
                 "flow  product → add → cart",
@@ -225,31 +339,41 @@ def main() -> int:
                 ],
                 max(20, args.requests // 8),
                 args.threads,
+                meter,
             ),
             run(
                 "api   /api/v1/products/",
                 [f"{base}/api/v1/products/"],
                 args.requests,
                 args.threads,
+                meter,
             ),
             run(
                 "api   /api/v1/products/<slug>/",
                 [f"{base}/api/v1/products/{slug}/" for slug in slugs],
                 args.requests,
                 args.threads,
+                meter,
             ),
         ]
     finally:
         os.killpg(gunicorn.pid, signal.SIGTERM)
         gunicorn.wait(timeout=15)
 
-    print(f"{'endpoint':34} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7}")
+    print(
+        f"{'endpoint':34} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7}"
+        f" {'web CPU ms/req':>15} {'PG CPU ms/req':>14}"
+    )
     for row in rows:
+        if "skipped" in row:
+            print(f"{row['name']:34} skipped: {row['skipped']}")
+            continue
         print(
             f"{row['name']:34} {row['rps']:8.1f} {row['p50_ms']:8.1f} "
-            f"{row['p95_ms']:8.1f} {row['errors']:7d}"
+            f"{row['p95_ms']:8.1f} {row['errors']:7d} {row['web_ms']:15.2f}"
+            f" {row['pg_ms']:14.2f}"
         )
-    return 1 if any(row["errors"] for row in rows) else 0
+    return 1 if any(row.get("errors") for row in rows) else 0
 
 
 if __name__ == "__main__":

@@ -23,9 +23,11 @@ is skipped and reported as such. Besides req/s and latency, each row shows
 the server CPU milliseconds per request of the gunicorn workers and of the
 PostgreSQL backends connected to the benchmark database (utime+stime deltas
 from /proc, so robust to other load on the machine; a basket flow counts as
-one request). REDIS_URL, when set in the environment, is passed on (the
-cache then lives in Redis as in production; give each checkout its own
-Redis database).
+one request). The server runs with benchmarks/gunicorn_query_log.py, so the
+SQL statements of every request are counted too and printed per row and
+request kind (for the basket flow: product page, add, cart). REDIS_URL,
+when set in the environment, is passed on (the cache then lives in Redis as
+in production; give each checkout its own Redis database).
 
 It writes to that database, so give it one of its own: it refuses to start
 unless DATABASE_URL is set in the environment (never read from .env) and names
@@ -43,6 +45,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -113,21 +116,42 @@ def server_pids(gunicorn_pid: int, database: str) -> dict[str, list[int]]:
 
 
 class CpuMeter:
-    """Server CPU spent between start() and stop(), per group, in ms."""
+    """Server CPU spent between start() and stop(), per group, in ms, and the
+    statements per request logged meanwhile (benchmarks/gunicorn_query_log.py)."""
 
-    def __init__(self, gunicorn_pid: int, database: str) -> None:
+    def __init__(self, gunicorn_pid: int, database: str, query_log: Path) -> None:
         self.gunicorn_pid = gunicorn_pid
         self.database = database
+        self.query_log = query_log
         self.tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
         self.before: dict[int, int] = {}
+        self.log_offset = 0
+
+    def queries(self) -> dict[str, list[int]]:
+        """Statements per request since start(), by method and path shape."""
+        counts: dict[str, list[int]] = {}
+        with self.query_log.open() as log:
+            log.seek(self.log_offset)
+            for line in log:
+                _, method, path, count = line.split()
+                if not path.startswith("/cart"):
+                    parts = path.split("/")
+                    if len(parts) > 3 and parts[-2] and parts[-3] == "products":
+                        path = "/".join([*parts[:-2], "<slug>", ""])
+                counts.setdefault(f"{method} {path}", []).append(int(count))
+        return counts
 
     def start(self) -> None:
+        self.query_log.touch()
+        self.log_offset = self.query_log.stat().st_size
         pids = server_pids(self.gunicorn_pid, self.database)
         self.before = {
             pid: process_ticks(pid) for group in pids.values() for pid in group
         }
 
     def stop(self) -> dict[str, float]:
+        # gunicorn logs a request's statements after sending its response.
+        time.sleep(0.3)
         # A backend that connected during the run started from zero ticks.
         pids = server_pids(self.gunicorn_pid, self.database)
         return {
@@ -183,6 +207,7 @@ def run_flows(
         results = list(pool.map(lambda i: flows[i % len(flows)](), range(total)))
     elapsed = time.perf_counter() - start
     cpu = meter.stop()
+    queries = meter.queries()
     latencies = sorted(lat for _, lat in results)
     return {
         "name": name,
@@ -193,6 +218,7 @@ def run_flows(
         "p95_ms": latencies[int(len(latencies) * 0.95) - 1] * 1000,
         "web_ms": cpu["web"] / total,
         "pg_ms": cpu["pg"] / total,
+        "queries": queries,
     }
 
 
@@ -207,6 +233,7 @@ def run(name: str, urls: list[str], total: int, threads: int, meter: CpuMeter) -
         results = list(pool.map(fetch, targets))
     elapsed = time.perf_counter() - start
     cpu = meter.stop()
+    queries = meter.queries()
     latencies = sorted(lat for _, lat in results)
     errors = sum(1 for status, _ in results if status != 200)
     return {
@@ -218,6 +245,7 @@ def run(name: str, urls: list[str], total: int, threads: int, meter: CpuMeter) -
         "p95_ms": latencies[int(len(latencies) * 0.95) - 1] * 1000,
         "web_ms": cpu["web"] / total,
         "pg_ms": cpu["pg"] / total,
+        "queries": queries,
     }
 
 
@@ -249,8 +277,10 @@ def main() -> int:
         print(f"inventory_pages: {description}", file=sys.stderr)
         return 2
     print(f"database: PostgreSQL {description} (migrated, demo catalogue seeded)")
+    query_log = Path(tempfile.mkdtemp(prefix="inventory-pages-")) / "queries.log"
     env = {
         **os.environ,
+        "BENCH_QUERY_LOG": str(query_log),
         "DJANGO_READ_DOT_ENV": "0",  # only the DATABASE_URL given here counts
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
         "DJANGO_DEBUG": "0",
@@ -286,6 +316,8 @@ def main() -> int:
             f"127.0.0.1:{port}",
             "--workers",
             str(args.workers),
+            "--config",
+            str(ROOT / "benchmarks" / "gunicorn_query_log.py"),
             "--log-level",
             "warning",
         ],
@@ -293,7 +325,7 @@ def main() -> int:
         env=env,
         start_new_session=True,
     )
-    meter = CpuMeter(gunicorn.pid, name)
+    meter = CpuMeter(gunicorn.pid, name, query_log)
     try:
         wait_for(f"{base}/healthz", timeout=120)  # slow boots on a busy machine
         with urllib.request.urlopen(f"{base}/api/v1/products/?page_size=100") as r:
@@ -373,6 +405,13 @@ def main() -> int:
             f"{row['p95_ms']:8.1f} {row['errors']:7d} {row['web_ms']:15.2f}"
             f" {row['pg_ms']:14.2f}"
         )
+    print(f"{'SQL statements per request':60} {'min':>5} {'p50':>5} {'max':>5}")
+    for row in rows:
+        for kind, counts in row.get("queries", {}).items():
+            print(
+                f"{row['name'][:24]:24} {kind[:35]:35} {min(counts):5d}"
+                f" {statistics.median(counts):5.0f} {max(counts):5d}"
+            )
     return 1 if any(row.get("errors") for row in rows) else 0
 
 

@@ -1,0 +1,46 @@
+"""gunicorn config for benchmarks: log the SQL statements each request runs.
+
+    BENCH_QUERY_LOG=var/queries.log gunicorn -c benchmarks/gunicorn_query_log.py \
+        config.wsgi --workers 2 ...
+
+Every statement Django sends counts (SAVEPOINT/RELEASE included; BEGIN and
+COMMIT are not sent through a cursor), as in the test suite's query budgets.
+Each request appends one line, ``<step> <method> <path> <statements>``, where
+step is the request's X-Bench-Step header ("-" without it). Only the
+benchmark's server loads this file; the app itself is unchanged.
+"""
+
+import os
+
+_count = 0
+
+
+def _counting(execute, sql, params, many, context):
+    global _count
+    _count += 1
+    return execute(sql, params, many, context)
+
+
+def _install(sender, connection, **kwargs):
+    if _counting not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_counting)
+
+
+def post_fork(server, worker):
+    from django.db.backends.signals import connection_created
+
+    connection_created.connect(_install, weak=False)
+
+
+def pre_request(worker, req):
+    global _count
+    _count = 0
+
+
+def post_request(worker, req, environ, resp):
+    path = os.environ.get("BENCH_QUERY_LOG")
+    if not path:
+        return
+    step = environ.get("HTTP_X_BENCH_STEP", "-")
+    with open(path, "a") as log:
+        log.write(f"{step} {req.method} {req.path} {_count}\n")

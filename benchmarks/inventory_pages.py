@@ -52,7 +52,11 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _server import free_port, wait_for  # benchmarks/ is on sys.path when run
+from _server import (
+    CpuSampler,
+    free_port,
+    wait_for,
+)  # benchmarks/ is on sys.path when run
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql", "postgis"}
@@ -86,20 +90,10 @@ def benchmark_database(database_url: str | None) -> tuple[str | None, str]:
     return name, f"{name} on {host}:{parts.port or 5432}"
 
 
-def process_ticks(pid: int) -> int:
-    """utime+stime of one process, in clock ticks (0 once it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])
-
-
-def server_pids(gunicorn_pid: int, database: str) -> dict[str, list[int]]:
+def server_pids(gunicorn_pid: int, database: str) -> dict[int, str]:
     """The gunicorn workers (children of the master) and the PostgreSQL
     backends whose process title names the benchmark database."""
-    pids: dict[str, list[int]] = {"web": [], "pg": []}
+    pids: dict[int, str] = {}
     for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{entry}/stat") as f:
@@ -109,9 +103,9 @@ def server_pids(gunicorn_pid: int, database: str) -> dict[str, list[int]]:
         except (OSError, ValueError, IndexError):
             continue
         if ppid == gunicorn_pid:
-            pids["web"].append(int(entry))
+            pids[int(entry)] = "web"
         elif cmdline.startswith("postgres: ") and f" {database} " in cmdline:
-            pids["pg"].append(int(entry))
+            pids[int(entry)] = "pg"
     return pids
 
 
@@ -123,8 +117,7 @@ class CpuMeter:
         self.gunicorn_pid = gunicorn_pid
         self.database = database
         self.query_log = query_log
-        self.tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
-        self.before: dict[int, int] = {}
+        self.sampler = CpuSampler(lambda: server_pids(gunicorn_pid, database))
         self.log_offset = 0
 
     def queries(self) -> dict[str, list[int]]:
@@ -144,21 +137,13 @@ class CpuMeter:
     def start(self) -> None:
         self.query_log.touch()
         self.log_offset = self.query_log.stat().st_size
-        pids = server_pids(self.gunicorn_pid, self.database)
-        self.before = {
-            pid: process_ticks(pid) for group in pids.values() for pid in group
-        }
+        self.sampler.start()
 
     def stop(self) -> dict[str, float]:
         # gunicorn logs a request's statements after sending its response.
         time.sleep(0.3)
-        # A backend that connected during the run started from zero ticks.
-        pids = server_pids(self.gunicorn_pid, self.database)
-        return {
-            group: sum(process_ticks(p) - self.before.get(p, 0) for p in members)
-            * self.tick_ms
-            for group, members in pids.items()
-        }
+        spent = self.sampler.stop()
+        return {"web": spent.get("web", 0.0), "pg": spent.get("pg", 0.0)}
 
 
 def fetch(url: str) -> tuple[int, float]:

@@ -13,7 +13,39 @@ only for processes on this machine).
     .venv/bin/python benchmarks/checkout.py --orders 4 --clients 4 \
         --email same@example.com --coupon WELCOME10
 
-Query counts per step are pinned by the test suite (test client), not here.
+A server of the benchmark's own, as issue 12 measures it (gunicorn with 2
+workers against PostgreSQL shop_bench_checkout, Redis db 12, a Celery worker,
+localstripe on a port of its own), with the statements of every request
+logged by benchmarks/gunicorn_query_log.py, and the per-client checkout
+limits raised (every simulated client shares one address; the limiter still
+counts every request):
+
+    export DJANGO_SETTINGS_MODULE=config.settings.local DJANGO_READ_DOT_ENV=0 \
+        DJANGO_DEBUG=0 DJANGO_LOG_LEVEL=WARNING \
+        DATABASE_URL=postgres://postgres@127.0.0.1:5432/shop_bench_checkout \
+        REDIS_URL=redis://127.0.0.1:6379/12 LOCALSTRIPE_PORT=18420 \
+        STRIPE_API_HOST=http://127.0.0.1:18420 SITE_URL=http://127.0.0.1:18000 \
+        BENCH_QUERY_LOG=var/bench-queries.log \
+        CHECKOUT_RATE=1000000/m CHECKOUT_PAYMENT_RATE=1000000/m
+    createdb -h 127.0.0.1 -U postgres shop_bench_checkout
+    .venv/bin/python manage.py migrate && .venv/bin/python manage.py seed_demo
+    .venv/bin/python scripts/localstripe_runner.py --port 18420 \
+        --data-file var/bench-localstripe.pickle &
+    .venv/bin/python manage.py stripe_dev_setup
+    .venv/bin/celery -A config worker --hostname bench-checkout@%h -c 1 &
+    .venv/bin/gunicorn -c benchmarks/gunicorn_query_log.py config.wsgi \
+        --bind 127.0.0.1:18000 --workers 2 &
+    .venv/bin/python benchmarks/checkout.py --base-url http://127.0.0.1:18000 \
+        --stripe-url http://127.0.0.1:18420 --database shop_bench_checkout \
+        --worker-match bench-checkout@ --query-log var/bench-queries.log \
+        --orders 200 --clients 4
+
+CPU is counted for this server's processes only: gunicorn bound to the base
+URL's port, localstripe on the Stripe URL's port, PostgreSQL backends of
+--database (all backends without it) and, with --worker-match, the Celery
+worker whose command line holds that string. Queries per step come from
+--query-log (each request sends its step in X-Bench-Step); the test suite
+pins the same counts exactly (tests/checkout/test_query_budget.py).
 Not a test: numbers depend on the machine. Requests go to loopback only.
 """
 
@@ -29,6 +61,8 @@ import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
+from _server import CpuSampler  # benchmarks/ is on sys.path when run
+
 ADDRESS = {
     "name": "Ada Lovelace",
     "line1": "1600 Amphitheatre Pkwy",
@@ -38,11 +72,7 @@ ADDRESS = {
     "country": "US",
     "phone": "+1 650 253 0000",
 }
-PROCESSES = {
-    "web": ("gunicorn", "runserver", "run_dev"),
-    "postgres": ("postgres:",),
-    "localstripe": ("localstripe",),
-}
+PROCESSES = ("web", "postgres", "localstripe", "worker")
 
 
 def call(method, url, body=None, *, headers=None, form=False):
@@ -63,22 +93,36 @@ def call(method, url, body=None, *, headers=None, form=False):
         return error.code, json.loads(error.read() or b"null")
 
 
-def cpu_ticks() -> dict[str, int]:
-    """utime+stime of every process whose command line names a group."""
-    ticks: dict[str, int] = defaultdict(int)
+def process_group(cmdline: str, args) -> str | None:
+    """Which of this benchmark's server processes a command line is, if any."""
+    web_port = urllib.parse.urlsplit(args.base_url).port or 80
+    stripe_port = urllib.parse.urlsplit(args.stripe_url).port or 80
+    if cmdline.startswith("postgres: "):
+        if not args.database or f" {args.database} " in cmdline:
+            return "postgres"
+        return None
+    if any(n in cmdline for n in ("gunicorn", "runserver", "run_dev")):
+        return "web" if f":{web_port}" in cmdline else None
+    if "localstripe" in cmdline:
+        return "localstripe" if f"--port {stripe_port}" in cmdline else None
+    if args.worker_match and "celery" in cmdline and args.worker_match in cmdline:
+        return "worker"
+    return None
+
+
+def server_processes(args) -> dict[int, str]:
+    """{pid: group} of every process of this benchmark's server."""
+    groups: dict[int, str] = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        for group, needles in PROCESSES.items():
-            if any(n in cmdline for n in needles):
-                ticks[group] += int(fields[11]) + int(fields[12])
-                break
-    return ticks
+        group = process_group(cmdline, args)
+        if group:
+            groups[int(pid)] = group
+    return groups
 
 
 class StepFailed(Exception):
@@ -93,6 +137,7 @@ class Client:
         self.timings = timings
 
     def step(self, name, method, url, body=None, *, may_fail=False, **kwargs):
+        kwargs["headers"] = {**kwargs.get("headers", {}), "X-Bench-Step": name}
         started = time.perf_counter()
         status, payload = call(method, url, body, **kwargs)
         self.timings[name].append(time.perf_counter() - started)
@@ -188,6 +233,24 @@ class Client:
         self.timings["confirm"].append(time.perf_counter() - started)
 
 
+def print_queries(path: str) -> None:
+    """Queries per step from the server's log (requests without a step, such
+    as localstripe's webhook deliveries, are grouped by path)."""
+    per_step: dict[str, list[int]] = defaultdict(list)
+    with open(path) as log:
+        for line in log:
+            step, method, request_path, count = line.split()
+            if step == "-":
+                step = f"{method} {request_path.split('/')[1]}/… (no step)"
+            per_step[step].append(int(count))
+    print(f"{'queries':10} {'min':>5} {'p50':>5} {'max':>5} {'n':>5}")
+    for step, counts in per_step.items():
+        print(
+            f"{step:10} {min(counts):5d} {statistics.median(counts):5.0f}"
+            f" {max(counts):5d} {len(counts):5d}"
+        )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--base-url", default="http://127.0.0.1:8000")
@@ -197,6 +260,22 @@ def main():
     parser.add_argument("--sku", help="variant to buy (default: the first in stock)")
     parser.add_argument("--coupon", help="code every cart applies")
     parser.add_argument("--email", help="one email for every order (coupon races)")
+    parser.add_argument(
+        "--database", help="count only PostgreSQL backends of this database"
+    )
+    parser.add_argument(
+        "--worker-match", help="count the Celery worker whose command line has this"
+    )
+    parser.add_argument(
+        "--query-log", help="the server's BENCH_QUERY_LOG: print queries per step"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=4,
+        help="orders placed before measuring, so a fresh server's first-request "
+        "costs (imports, URL resolver, templates) are not counted",
+    )
     args = parser.parse_args()
     for url in (args.base_url, args.stripe_url):
         host = urllib.parse.urlsplit(url).hostname
@@ -213,17 +292,30 @@ def main():
             if variants and product.get("requires_shipping", True):
                 sku = variants[0]["sku"]
                 break
+    if args.warmup:
+        warm = Client(args, defaultdict(list))
+        with ThreadPoolExecutor(max_workers=args.clients) as pool:
+            warmed = list(
+                pool.map(lambda n: warm.order_or_failure(sku, n), range(args.warmup))
+            )
+        print(
+            f"warm-up: {args.warmup} orders "
+            f"({sum(o.startswith('order') for o in warmed)} placed)"
+        )
     timings = defaultdict(list)
     client = Client(args, timings)
-    before, started = cpu_ticks(), time.perf_counter()
+    if args.query_log:
+        open(args.query_log, "w").close()
+    sampler = CpuSampler(lambda: server_processes(args))
+    sampler.start()
+    started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.clients) as pool:
         outcomes = list(
             pool.map(lambda n: client.order_or_failure(sku, n), range(args.orders))
         )
     elapsed = time.perf_counter() - started
-    after = cpu_ticks()
+    cpu = sampler.stop()
 
-    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
     print(f"{args.orders} orders, {args.clients} clients, sku {sku}: {elapsed:.1f} s")
     print(f"orders per second: {args.orders / elapsed:.2f}")
     print(f"{'step':10} {'p50 ms':>8} {'p95 ms':>8} {'n':>5}")
@@ -234,9 +326,23 @@ def main():
             f"{name:10} {statistics.median(values) * 1000:8.1f} {p95 * 1000:8.1f}"
             f" {len(values):5d}"
         )
+    spent = {group: cpu.get(group, 0.0) / args.orders for group in PROCESSES}
     for group in PROCESSES:
-        spent = (after.get(group, 0) - before.get(group, 0)) * tick_ms
-        print(f"CPU per order, {group}: {spent / args.orders:.0f} ms")
+        print(f"CPU per order, {group}: {spent[group]:.0f} ms")
+    print(f"CPU per order, web + postgres: {spent['web'] + spent['postgres']:.0f} ms")
+    confirms = timings["confirm"]
+    if len(confirms) >= 10:
+        tenth = len(confirms) // 10
+        deciles = [
+            statistics.median(confirms[i * tenth : (i + 1) * tenth]) * 1000
+            for i in range(10)
+        ]
+        print(
+            "confirm p50 per tenth of the run, first to last (ms): "
+            + " ".join(f"{d:.1f}" for d in deciles)
+        )
+    if args.query_log:
+        print_queries(args.query_log)
     for outcome in outcomes:
         print(outcome)
 

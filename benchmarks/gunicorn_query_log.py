@@ -1,0 +1,69 @@
+"""gunicorn config for benchmarks: log the SQL statements each request runs.
+
+    BENCH_QUERY_LOG=var/queries.log gunicorn -c benchmarks/gunicorn_query_log.py \
+        config.wsgi --workers 2 ...
+
+Every statement Django sends counts (SAVEPOINT/RELEASE included; BEGIN and
+COMMIT are not sent through a cursor), as in the test suite's query budgets.
+Each request appends one line, ``<step> <method> <path> <statements>``, where
+step is the request's X-Bench-Step header ("-" without it). Only the
+benchmark's server loads this file; the app itself is unchanged.
+
+With BENCH_PROFILE_DIR set, each request also runs under cProfile and its
+stats are written there as ``<step>-<pid>-<n>.prof`` (merge them with pstats
+to see where a step's CPU goes).
+"""
+
+import cProfile
+import itertools
+import os
+import time
+
+_count = 0
+_profile: cProfile.Profile | None = None
+_serial = itertools.count()
+
+
+def _counting(execute, sql, params, many, context):
+    global _count
+    _count += 1
+    return execute(sql, params, many, context)
+
+
+def _install(sender, connection, **kwargs):
+    if _counting not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_counting)
+
+
+def post_fork(server, worker):
+    from django.db.backends.signals import connection_created
+
+    connection_created.connect(_install, weak=False)
+
+
+def pre_request(worker, req):
+    global _count, _profile
+    _count = 0
+    if os.environ.get("BENCH_PROFILE_DIR"):
+        _profile = cProfile.Profile(time.process_time)  # CPU, not waits
+        _profile.enable()
+
+
+def post_request(worker, req, environ, resp):
+    global _profile
+    step = environ.get("HTTP_X_BENCH_STEP", "-")
+    if _profile is not None:
+        _profile.disable()
+        name = step if step != "-" else req.path.strip("/").split("/")[0] or "root"
+        _profile.dump_stats(
+            os.path.join(
+                os.environ["BENCH_PROFILE_DIR"],
+                f"{name}-{os.getpid()}-{next(_serial)}.prof",
+            )
+        )
+        _profile = None
+    path = os.environ.get("BENCH_QUERY_LOG")
+    if not path:
+        return
+    with open(path, "a") as log:
+        log.write(f"{step} {req.method} {req.path} {_count}\n")

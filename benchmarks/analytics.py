@@ -10,13 +10,18 @@ orders (four in five paid) with one line each, all with set-based SQL
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/shop_bench_analytics \
     .venv/bin/python benchmarks/analytics.py [--subscriptions 100000] \
-        [--orders 1000000] [--months 12] [--backfill-days N]
+        [--orders 1000000] [--months 12] [--backfill-days N] [--steps] \
+        [--skip-generate]
 
 The issue's target size is 100,000 subscriptions and 1,000,000 orders; the
 defaults are smaller so a run fits a shared development machine, and the
 script prints the size it ran. The database is created when missing,
 migrated, and its analytics, subscription and order rows are replaced: use
-a scratch database. Not a test: numbers depend on the machine.
+a scratch database. Not a test: numbers depend on the machine. Each figure
+comes with the CPU seconds of this process and of its PostgreSQL backend
+(parallel workers' CPU is not counted), which say more than wall time on a
+shared machine. ``--steps`` adds wall time per service; ``--skip-generate``
+reuses the previous run's rows (same size, same day) to compare a change.
 """
 
 import argparse

@@ -15,6 +15,7 @@ from apps.analytics.models import (
     MrrMovement,
 )
 from apps.analytics.services.locks import cohorts_lock
+from apps.analytics.services.sql import job_settings_apply
 
 
 def _month_add(month: dt.date, k: int) -> dt.date:
@@ -26,6 +27,7 @@ def _month_add(month: dt.date, k: int) -> dt.date:
 def cohorts_write(*, through: dt.date) -> int:
     """Replace every cohort row, measuring each month at its last computed day."""
     cohorts_lock()
+    job_settings_apply()
     CohortMonth.objects.all().delete()
     firsts = MrrMovement.objects.filter(kind=MovementKind.NEW, day__lte=through)
     starts = (

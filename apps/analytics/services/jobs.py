@@ -18,6 +18,7 @@ from apps.analytics.services.snapshots import (
     snapshot_carry_forward,
     snapshot_write,
 )
+from apps.analytics.services.sql import job_settings_apply
 
 
 def day_compute(
@@ -33,6 +34,7 @@ def day_compute(
     """
     previous = day - dt.timedelta(days=1)
     with transaction.atomic():
+        job_settings_apply()
         if previous_snapshot:
             day_lock(previous)
         day_lock(day)

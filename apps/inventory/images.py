@@ -11,6 +11,7 @@ import re
 from pathlib import PurePosixPath
 from typing import IO, Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -112,7 +113,12 @@ def renditions_build(*, source: IO[bytes], stem: str) -> tuple[int, int, list[di
             target_height = max(1, round(height * target / width))
             copy = image.resize((target, target_height), Image.Resampling.LANCZOS)
             buffer = io.BytesIO()
-            copy.save(buffer, "WEBP", quality=RENDITION_QUALITY, method=4)
+            copy.save(
+                buffer,
+                "WEBP",
+                quality=RENDITION_QUALITY,
+                method=settings.PRODUCT_IMAGE_WEBP_METHOD,
+            )
             name = default_storage.save(
                 f"products/renditions/{stem}-{target}w.webp",
                 ContentFile(buffer.getvalue()),

@@ -232,6 +232,9 @@ STORAGES = {
 }
 MEDIA_URL = "/media/"
 MEDIA_ROOT = BASE_DIR / "media"
+# Pillow's WebP effort for product picture renditions (0 fastest .. 6 smallest):
+# made once per upload, so the default favours smaller files.
+PRODUCT_IMAGE_WEBP_METHOD = 4
 
 # --- Email ----------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

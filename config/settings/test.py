@@ -5,6 +5,9 @@ from .base import BASE_DIR, CACHES, DATABASES, HEADLESS_JWT_PRIVATE_KEY, REDIS_U
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# As the hasher: the suite makes hundreds of renditions (the demo catalogue
+# alone 160); effort 0 encodes them 2.7 times faster, files 30 % larger.
+PRODUCT_IMAGE_WEBP_METHOD = 0
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SITE_URL = "http://testserver"
 ALLOWED_HOSTS = ["*"]

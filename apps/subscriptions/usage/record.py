@@ -43,6 +43,7 @@ from django.utils import timezone
 from apps.subscriptions.entitlements import entitlements_for
 from apps.subscriptions.exceptions import MetricNotInPlan, UsageLimitExceeded
 from apps.subscriptions.usage import alerts
+from apps.subscriptions.usage import statements as sql
 from apps.subscriptions.usage.models import UsageEvent
 from apps.subscriptions.usage.windows import (
     LIMIT_KEYS,
@@ -89,82 +90,6 @@ class _Plan:
     email: str
     limits: dict[str, dict[str, int | None]]
     windows: tuple[Window, Window]
-
-
-# Written out (not formatted in) so the statements are plain literals; the
-# table names are the models' db_table (a test checks).
-_UPSERT = (
-    "INSERT INTO subscriptions_usagecounter (user_id, metric, window_kind, "
-    "window_start, used, updated_at) VALUES (%s, %s, %s, %s, %s, %s) "
-    "ON CONFLICT (user_id, metric, window_kind, window_start) DO UPDATE SET "
-    "used = subscriptions_usagecounter.used + excluded.used, "
-    "updated_at = excluded.updated_at"
-)
-_UPSERT_LIMITED = (
-    _UPSERT
-    + " WHERE subscriptions_usagecounter.used + excluded.used <= %s RETURNING used"
-)
-_UPSERT_UNLIMITED = _UPSERT + " RETURNING used"
-# PostgreSQL: both windows in one statement. The month upsert selects from
-# the day's RETURNING, so it runs only when the day accepted; (day, month)
-# come back NULL where a window refused. A NULL limit is an unlimited window.
-# Each is the pair of conditional upserts above, chained.
-_COUNT_BOTH = (
-    "WITH "
-    "day AS (INSERT INTO subscriptions_usagecounter AS c (user_id, metric, "
-    "window_kind, window_start, used, updated_at) SELECT %s, %s, %s, %s, %s, %s "
-    "ON CONFLICT (user_id, metric, window_kind, window_start) "
-    "DO UPDATE SET used = c.used + excluded.used, updated_at = excluded.updated_at "
-    "WHERE %s::bigint IS NULL OR c.used + excluded.used <= %s RETURNING used), "
-    "month AS (INSERT INTO subscriptions_usagecounter AS c (user_id, metric, "
-    "window_kind, window_start, used, updated_at) SELECT %s, %s, %s, %s, %s, %s "
-    "FROM day ON CONFLICT (user_id, metric, window_kind, window_start) "
-    "DO UPDATE SET used = c.used + excluded.used, updated_at = excluded.updated_at "
-    "WHERE %s::bigint IS NULL OR c.used + excluded.used <= %s RETURNING used) "
-    "SELECT (SELECT used FROM day), (SELECT used FROM month)"
-)
-# A single event: its insert feeds the day upsert, so a duplicate key moves
-# no counter; the first column says whether the event was new.
-_RECORD_ONE = (
-    "WITH event AS (INSERT INTO subscriptions_usageevent (user_id, metric, "
-    "quantity, idempotency_key, source, created_at) VALUES (%s, %s, %s, %s, %s, "
-    "%s) ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING 1), "
-    "day AS (INSERT INTO subscriptions_usagecounter AS c (user_id, metric, "
-    "window_kind, window_start, used, updated_at) SELECT %s, %s, %s, %s, %s, %s "
-    "FROM event "
-    "ON CONFLICT (user_id, metric, window_kind, window_start) "
-    "DO UPDATE SET used = c.used + excluded.used, updated_at = excluded.updated_at "
-    "WHERE %s::bigint IS NULL OR c.used + excluded.used <= %s RETURNING used), "
-    "month AS (INSERT INTO subscriptions_usagecounter AS c (user_id, metric, "
-    "window_kind, window_start, used, updated_at) SELECT %s, %s, %s, %s, %s, %s "
-    "FROM day ON CONFLICT (user_id, metric, window_kind, window_start) "
-    "DO UPDATE SET used = c.used + excluded.used, updated_at = excluded.updated_at "
-    "WHERE %s::bigint IS NULL OR c.used + excluded.used <= %s RETURNING used) "
-    "SELECT (SELECT count(*) FROM event), (SELECT used FROM day), "
-    "(SELECT used FROM month)"
-)
-# PostgreSQL: a batch's events travel as one JSON array, so the statement's
-# text does not grow with the batch and the driver quotes one string (its
-# array quoting, element by element in Python, cost more than the insert).
-_INSERT_EVENTS_JSON = (
-    "INSERT INTO subscriptions_usageevent (user_id, metric, quantity, "
-    "idempotency_key, source, created_at) SELECT e.u, e.m, e.q, e.k, %s, %s "
-    "FROM ROWS FROM (json_to_recordset(%s::json) AS (u bigint, m varchar, "
-    "q integer, k varchar)) WITH ORDINALITY AS e(u, m, q, k, i) ORDER BY e.i "
-    "ON CONFLICT (user_id, idempotency_key) DO NOTHING "
-    "RETURNING user_id, idempotency_key"
-)
-_TAKE_BACK = (
-    "UPDATE subscriptions_usagecounter SET used = used - %s WHERE user_id = %s "
-    "AND metric = %s AND window_kind = %s AND window_start = %s"
-)
-_INSERT_EVENTS = (
-    "INSERT INTO subscriptions_usageevent (user_id, metric, quantity, "
-    "idempotency_key, source, created_at) VALUES {rows} "
-    "ON CONFLICT (user_id, idempotency_key) DO NOTHING "
-    "RETURNING user_id, idempotency_key"
-)
-_ROW = "(%s, %s, %s, %s, %s, %s)"
 
 
 def _db_time(value: datetime) -> Any:
@@ -222,9 +147,9 @@ def _count_one_by_one(
     for window, limit in limits:
         key = (user_id, metric, window.kind, _db_time(window.start))
         if limit is None:
-            cursor.execute(_UPSERT_UNLIMITED, [*key, n, _db_time(now)])
+            cursor.execute(sql.UPSERT_UNLIMITED, [*key, n, _db_time(now)])
         else:
-            cursor.execute(_UPSERT_LIMITED, [*key, n, _db_time(now), limit])
+            cursor.execute(sql.UPSERT_LIMITED, [*key, n, _db_time(now), limit])
         row = cursor.fetchone()
         used.append(row[0] if row else None)
         if row is None:
@@ -250,7 +175,7 @@ def _settle(
         if after is None:
             for earlier, _, _ in done:
                 cursor.execute(
-                    _TAKE_BACK,
+                    sql.TAKE_BACK,
                     [n, user_id, metric, earlier.kind, _db_time(earlier.start)],
                 )
             return _refusal(metric, limit or 0, window, now)
@@ -291,7 +216,7 @@ def _increment(
         return _refusal(metric, limit or 0, window, now)
     if connection.vendor == "postgresql":
         cursor.execute(
-            _COUNT_BOTH, _counter_params(user_id, metric, limits, n, _db_time(now))
+            sql.COUNT_BOTH, _counter_params(user_id, metric, limits, n, _db_time(now))
         )
         used = list(cursor.fetchone())
     else:
@@ -325,7 +250,7 @@ def _record_one(
         t,
     ]
     cursor.execute(
-        _RECORD_ONE,
+        sql.RECORD_ONE,
         params
         + _counter_params(event.user_id, event.metric, limits, event.quantity, t),
     )
@@ -360,15 +285,15 @@ def _insert_events(
                 for e in events
             ]
         )
-        cursor.execute(_INSERT_EVENTS_JSON, [source, _db_time(now), as_json])
+        cursor.execute(sql.INSERT_EVENTS_JSON, [source, _db_time(now), as_json])
         return {(int(r[0]), r[1]) for r in cursor.fetchall()}
-    rows = ", ".join([_ROW] * len(events))
+    rows = ", ".join([sql.ROW] * len(events))
     params: list[Any] = []
     created = _db_time(now)
     for e in events:
         params += [e.user_id, e.metric, e.quantity, e.idempotency_key, source, created]
     # Only placeholders are formatted in: values travel as parameters.
-    cursor.execute(_INSERT_EVENTS.format(rows=rows), params)
+    cursor.execute(sql.INSERT_EVENTS.format(rows=rows), params)
     return {(int(r[0]), r[1]) for r in cursor.fetchall()}
 
 

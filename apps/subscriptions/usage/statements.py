@@ -1,0 +1,77 @@
+"""The raw SQL of usage recording (record.py), one place for every statement.
+
+Written out, with no value formatted in: every value is a parameter. The table
+names are the models' db_table. On PostgreSQL a single event is one statement
+(event insert, day upsert and month upsert chained through RETURNING), a
+batch's events one insert; SQLite runs the plain upserts one by one.
+"""
+
+# The conditional upsert every counter moves by: ``used + n <= limit`` or no
+# row comes back (the window refused).
+UPSERT = (
+    "INSERT INTO subscriptions_usagecounter (user_id, metric, window_kind, "
+    "window_start, used, updated_at) VALUES (%s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (user_id, metric, window_kind, window_start) DO UPDATE SET "
+    "used = subscriptions_usagecounter.used + excluded.used, "
+    "updated_at = excluded.updated_at"
+)
+UPSERT_LIMITED = (
+    UPSERT
+    + " WHERE subscriptions_usagecounter.used + excluded.used <= %s RETURNING used"
+)
+UPSERT_UNLIMITED = UPSERT + " RETURNING used"
+
+
+def _chained_upsert(name: str, after: str | None) -> str:
+    """The same conditional upsert as a CTE named ``name``; it runs only when
+    the CTE ``after`` returned a row. A NULL limit is an unlimited window."""
+    source = f"FROM {after} " if after else ""
+    return (
+        f"{name} AS (INSERT INTO subscriptions_usagecounter AS c (user_id, metric, "
+        "window_kind, window_start, used, updated_at) SELECT %s, %s, %s, %s, %s, %s "
+        f"{source}ON CONFLICT (user_id, metric, window_kind, window_start) "
+        "DO UPDATE SET used = c.used + excluded.used, updated_at = excluded.updated_at "
+        "WHERE %s::bigint IS NULL OR c.used + excluded.used <= %s RETURNING used)"
+    )
+
+
+# PostgreSQL: both windows in one statement; (day, month) come back NULL
+# where a window refused, and the month is not tried when the day refused.
+# (S608: put together once, at import, from the fixed CTE names above.)
+COUNT_BOTH = (
+    f"WITH {_chained_upsert('day', None)}, {_chained_upsert('month', 'day')} "  # noqa: S608
+    "SELECT (SELECT used FROM day), (SELECT used FROM month)"
+)
+# A single event: its insert feeds the day upsert, so a duplicate key moves
+# no counter; the first column says whether the event was new.
+RECORD_ONE = (
+    "WITH event AS (INSERT INTO subscriptions_usageevent (user_id, metric, "  # noqa: S608
+    "quantity, idempotency_key, source, created_at) VALUES (%s, %s, %s, %s, %s, "
+    "%s) ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING 1), "
+    f"{_chained_upsert('day', 'event')}, {_chained_upsert('month', 'day')} "
+    "SELECT (SELECT count(*) FROM event), (SELECT used FROM day), "
+    "(SELECT used FROM month)"
+)
+# PostgreSQL: a batch's events travel as one JSON array, so the statement's
+# text does not grow with the batch and the driver quotes one string (its
+# array quoting, element by element in Python, cost more than the insert).
+INSERT_EVENTS_JSON = (
+    "INSERT INTO subscriptions_usageevent (user_id, metric, quantity, "
+    "idempotency_key, source, created_at) SELECT e.u, e.m, e.q, e.k, %s, %s "
+    "FROM ROWS FROM (json_to_recordset(%s::json) AS (u bigint, m varchar, "
+    "q integer, k varchar)) WITH ORDINALITY AS e(u, m, q, k, i) ORDER BY e.i "
+    "ON CONFLICT (user_id, idempotency_key) DO NOTHING "
+    "RETURNING user_id, idempotency_key"
+)
+# SQLite: the batch's rows written into the statement, ROW once per event.
+INSERT_EVENTS = (
+    "INSERT INTO subscriptions_usageevent (user_id, metric, quantity, "
+    "idempotency_key, source, created_at) VALUES {rows} "
+    "ON CONFLICT (user_id, idempotency_key) DO NOTHING "
+    "RETURNING user_id, idempotency_key"
+)
+ROW = "(%s, %s, %s, %s, %s, %s)"
+TAKE_BACK = (
+    "UPDATE subscriptions_usagecounter SET used = used - %s WHERE user_id = %s "
+    "AND metric = %s AND window_kind = %s AND window_start = %s"
+)

@@ -176,3 +176,17 @@ def test_snapshot_carry_forward_sees_month_end_coupons_run_out_together(basic):
         for day in (D("2026-02-27"), D("2026-02-28"))
     }
     assert by_day == {D("2026-02-27"): [750] * 4, D("2026-02-28"): [1000] * 4}
+
+
+def test_deleting_a_subscription_still_deletes_its_snapshot_rows(basic):
+    """The snapshot's foreign keys have no database constraint (the backfill
+    inserts ~26 M rows a year); Django's CASCADE still removes the rows."""
+    sub = history([(at("2025-12-20"), "active", basic, None)])
+    other = history([(at("2025-12-20"), "active", basic, None)])
+    snapshot_write(day=D("2026-01-01"))
+    assert DailySubscriptionSnapshot.objects.filter(subscription=sub).exists()
+    sub.events.all().delete()  # they protect the subscription
+    sub.delete()
+    assert list(
+        DailySubscriptionSnapshot.objects.values_list("subscription_id", flat=True)
+    ) == [other.pk]

@@ -33,9 +33,10 @@ class DailySubscriptionSnapshot(models.Model):
 
     The foreign keys have no database constraint: PostgreSQL checks each one
     per inserted row at commit, four lookups and row locks a row, and a
-    backfill inserts ~26 M rows (half its time went there). Every row is
-    computed by a join to the rows it names, in the transaction that
-    inserts it, and Django's CASCADE still deletes the rows with them.
+    year's backfill at the benchmark's size inserts ~14 M rows (half its
+    time went there). Every row is computed by a join to the rows it names,
+    in the transaction that inserts it, and Django's CASCADE still deletes
+    the rows with them.
     """
 
     day = models.DateField()

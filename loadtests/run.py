@@ -166,6 +166,10 @@ def site_env(web_port: int, stripe_port: int) -> dict[str, str]:
         "ACCOUNT_LOGIN_FAILED_RATE": "1000000/m",
         # gunicorn's workers and the Celery worker add up in one /metrics.
         "PROMETHEUS_MULTIPROC_DIR": str(OUT / "prometheus"),
+        # No step reads analytics: seed_demo's year of simulated history would
+        # cost 42 CPU-s of nightly computations instead of 11 for a fortnight,
+        # on the CPUs CI's two suites share with this run.
+        "ANALYTICS_DEMO_DAYS": os.environ.get("ANALYTICS_DEMO_DAYS", "14"),
     }
     if not env.get("DATABASE_URL"):
         env["DATABASE_URL"] = f"sqlite:///{SQLITE_DB}"

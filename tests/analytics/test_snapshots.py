@@ -180,7 +180,8 @@ def test_snapshot_carry_forward_sees_month_end_coupons_run_out_together(basic):
 
 def test_deleting_a_subscription_still_deletes_its_snapshot_rows(basic):
     """The snapshot's foreign keys have no database constraint (the backfill
-    inserts ~26 M rows a year); Django's CASCADE still removes the rows."""
+    inserts ~14 M rows a year at the benchmark size); Django's CASCADE still
+    removes the rows."""
     sub = history([(at("2025-12-20"), "active", basic, None)])
     other = history([(at("2025-12-20"), "active", basic, None)])
     snapshot_write(day=D("2026-01-01"))

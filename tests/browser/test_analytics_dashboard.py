@@ -20,7 +20,8 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
-def test_analytics_dashboard_draws_charts_without_csp_violation_and_exports(page):
+def test_analytics_dashboard_draws_charts_without_csp_violation_and_exports(fresh_page):
+    page = fresh_page
     basic = PlanPriceFactory(amount_minor=1000, plan__slug="basic")
     pro = PlanPriceFactory(amount_minor=3000, plan__slug="pro")
     history([(at("2026-01-01"), "active", basic, None)])

@@ -25,7 +25,8 @@ def _open(page, url: str) -> list[str]:
     return errors
 
 
-def test_swagger_ui_renders_operations_without_csp_violation(page):
+def test_swagger_ui_renders_operations_without_csp_violation(fresh_page):
+    page = fresh_page
     console_errors = _open(page, "/api/docs/")
 
     page.wait_for_selector(".opblock-summary-path")
@@ -36,7 +37,8 @@ def test_swagger_ui_renders_operations_without_csp_violation(page):
     assert [e for e in console_errors if "Content Security Policy" in e] == []
 
 
-def test_redoc_renders_operations_without_csp_violation(page):
+def test_redoc_renders_operations_without_csp_violation(fresh_page):
+    page = fresh_page
     console_errors = _open(page, "/api/redoc/")
 
     page.wait_for_selector("text=/api/v1/checkouts/{checkout_id}/payment/")

@@ -151,6 +151,19 @@ else:
     # Embedded default only: no broker, so tasks run in-process.
     CELERY_TASK_ALWAYS_EAGER = True
     CELERY_TASK_EAGER_PROPAGATES = False
+# Publishing a task subscribes to its result on the result backend first, and
+# Celery's default policy retries a lost Redis 20 times a second apart: with
+# Redis down a request that queues a task would hang for 19 s before the
+# queueing code (apps.core.queue) could log "not queued" and answer. Give up
+# within about a second, as the broker publish does.
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "retry_policy": {
+        "max_retries": 3,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.5,
+    }
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True

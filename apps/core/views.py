@@ -33,8 +33,10 @@ def _check_broker() -> None:
         return  # embedded mode: tasks run in-process, there is no broker
     from config.celery import app
 
+    # One retry at once: a probe that waits kombu's default two seconds
+    # before retrying a refused connection answers late for nothing.
     with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=2)
+        conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
 
 
 class BeatStale(Exception):

@@ -10,10 +10,10 @@ full_application = get_wsgi_application()  # sets Django up: import after it
 
 from django.conf import settings  # noqa: E402
 
-from apps.core.lean_handler import LeanWSGIHandler, by_path_prefix  # noqa: E402
+from apps.core.lean_handler import LeanWSGIHandler, PathPrefixDispatch  # noqa: E402
 
 # Usage ingest skips the page-only middlewares (apps.core.lean_handler).
-application = by_path_prefix(
+application = PathPrefixDispatch(
     LeanWSGIHandler(), full_application, settings.LEAN_API_PREFIXES
 )
 

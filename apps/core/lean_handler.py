@@ -53,7 +53,7 @@ class LeanWSGIHandler(LeanMiddlewareMixin, WSGIHandler):
     pass
 
 
-def by_path_prefix(lean: WSGIApp, full: WSGIApp, prefixes: tuple[str, ...]) -> WSGIApp:
+class PathPrefixDispatch:
     """The WSGI application: `lean` for paths under `prefixes`, else `full`.
 
     PATH_INFO is compared as the server passes it (undecoded): a path that
@@ -61,9 +61,10 @@ def by_path_prefix(lean: WSGIApp, full: WSGIApp, prefixes: tuple[str, ...]) -> W
     full stack, which answers it as before.
     """
 
-    def application(environ: dict[str, Any], start_response: Callable[..., Any]):
-        if environ.get("PATH_INFO", "").startswith(prefixes):
-            return lean(environ, start_response)
-        return full(environ, start_response)
+    def __init__(self, lean: WSGIApp, full: WSGIApp, prefixes: tuple[str, ...]):
+        self.lean, self.full, self.prefixes = lean, full, prefixes
 
-    return application
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):
+        if environ.get("PATH_INFO", "").startswith(self.prefixes):
+            return self.lean(environ, start_response)
+        return self.full(environ, start_response)

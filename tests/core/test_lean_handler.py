@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from apps.core.lean_handler import by_path_prefix
+from apps.core.lean_handler import LeanWSGIHandler, PathPrefixDispatch
 
 
 def _app(name):
@@ -13,7 +13,7 @@ def _app(name):
 
 
 def test_paths_under_the_prefixes_go_to_the_lean_handler():
-    app = by_path_prefix(_app("lean"), _app("full"), ("/api/v1/usage/",))
+    app = PathPrefixDispatch(_app("lean"), _app("full"), ("/api/v1/usage/",))
 
     def served(path):
         return app({"PATH_INFO": path}, None)[0].decode()
@@ -27,5 +27,9 @@ def test_paths_under_the_prefixes_go_to_the_lean_handler():
     assert app({}, None) == [b"full"]
 
 
-def test_only_usage_is_served_lean():
-    assert settings.LEAN_API_PREFIXES == ("/api/v1/usage/",)
+def test_gunicorn_application_serves_usage_lean():
+    from config.wsgi import application
+
+    assert isinstance(application, PathPrefixDispatch)
+    assert isinstance(application.lean, LeanWSGIHandler)
+    assert application.prefixes == settings.LEAN_API_PREFIXES == ("/api/v1/usage/",)

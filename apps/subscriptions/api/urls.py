@@ -7,7 +7,6 @@ from apps.subscriptions.api import (
     licences,
     payment_method,
     subscriptions,
-    usage,
     views,
 )
 
@@ -90,14 +89,11 @@ urlpatterns = [
     ),
 ]
 
-# Entitlements and usage (issue 14).
+# Entitlements (issue 14); usage has its own module (usage_urls).
 urlpatterns += [
     path(
         "me/entitlements/",
         entitlements.EntitlementsApi.as_view(),
         name="me-entitlements",
     ),
-    path("usage/", usage.UsageCollectionApi.as_view(), name="usage-list"),
-    path("usage/batch/", usage.UsageBatchApi.as_view(), name="usage-batch"),
-    path("usage/history/", usage.UsageHistoryApi.as_view(), name="usage-history"),
 ]

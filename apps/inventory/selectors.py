@@ -162,9 +162,10 @@ def with_variant_availability(
     queryset: QuerySet[M], *, variant_field: str
 ) -> QuerySet[Any]:
     """Annotate rows pointing at a variant (``variant_field``, a foreign key of
-    the queryset's own model, e.g. a cart line's ``variant``) with its
-    ``stock_on_hand`` and ``stock_reserved``, for ``availability_from_counts``:
-    the rows and their variants' availability in one query.
+    the queryset's own model such as a cart line's ``variant``, or ``id`` for
+    variants themselves) with its ``stock_on_hand`` and ``stock_reserved``,
+    for ``availability_from_counts``: the rows and their variants'
+    availability in one query.
 
     The same counts as ``variants_with_availability``, written as SQL once per
     process: resolving and compiling the two correlated Subquery expressions

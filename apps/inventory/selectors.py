@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import (
     Exists,
     F,
+    Field,
     IntegerField,
     Model,
     OuterRef,
@@ -131,8 +132,10 @@ def _table(model: type[Model]) -> str:
 
 
 def _quoted(model: type[Model], field: str) -> str:
-    column = connection.ops.quote_name(model._meta.get_field(field).column)
-    return f"{_table(model)}.{column}"
+    found = model._meta.get_field(field)
+    if not isinstance(found, Field) or not found.column:
+        raise TypeError(f"{model.__name__}.{field} is not a column")
+    return f"{_table(model)}.{connection.ops.quote_name(found.column)}"
 
 
 @functools.cache

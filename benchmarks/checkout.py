@@ -234,20 +234,31 @@ class Client:
 
 
 def print_queries(path: str) -> None:
-    """Queries per step from the server's log (requests without a step, such
-    as localstripe's webhook deliveries, are grouped by path)."""
+    """Queries and web CPU per step from the server's log (requests without a
+    step, such as localstripe's webhook deliveries, are grouped by path).
+    The CPU is the gunicorn worker's own for the request, so it says which
+    step to look at; the sampled figure below also counts what happens
+    between requests."""
     per_step: dict[str, list[int]] = defaultdict(list)
+    cpu_per_step: dict[str, list[float]] = defaultdict(list)
     with open(path) as log:
         for line in log:
-            step, method, request_path, count = line.split()
+            step, method, request_path, count, *cpu = line.split()
             if step == "-":
                 step = f"{method} {request_path.split('/')[1]}/… (no step)"
             per_step[step].append(int(count))
-    print(f"{'queries':10} {'min':>5} {'p50':>5} {'max':>5} {'n':>5}")
+            if cpu:
+                cpu_per_step[step].append(float(cpu[0]))
+    print(
+        f"{'queries':10} {'min':>5} {'p50':>5} {'max':>5} {'n':>5}"
+        f" {'web CPU ms p50':>15} {'mean':>6}"
+    )
     for step, counts in per_step.items():
+        cpu_ms = cpu_per_step.get(step) or [0.0]
         print(
             f"{step:10} {min(counts):5d} {statistics.median(counts):5.0f}"
             f" {max(counts):5d} {len(counts):5d}"
+            f" {statistics.median(cpu_ms):15.1f} {statistics.fmean(cpu_ms):6.1f}"
         )
 
 
@@ -340,6 +351,12 @@ def main():
         print(
             "confirm p50 per tenth of the run, first to last (ms): "
             + " ".join(f"{d:.1f}" for d in deciles)
+        )
+        edge = min(200, len(confirms) // 2)
+        print(
+            f"confirm p50, first {edge} vs last {edge} orders (ms): "
+            f"{statistics.median(confirms[:edge]) * 1000:.1f} vs "
+            f"{statistics.median(confirms[-edge:]) * 1000:.1f}"
         )
     if args.query_log:
         print_queries(args.query_log)

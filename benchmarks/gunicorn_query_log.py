@@ -5,9 +5,12 @@
 
 Every statement Django sends counts (SAVEPOINT/RELEASE included; BEGIN and
 COMMIT are not sent through a cursor), as in the test suite's query budgets.
-Each request appends one line, ``<step> <method> <path> <statements>``, where
-step is the request's X-Bench-Step header ("-" without it). Only the
-benchmark's server loads this file; the app itself is unchanged.
+Each request appends one line, ``<step> <method> <path> <statements> <cpu_ms>``,
+where step is the request's X-Bench-Step header ("-" without it) and cpu_ms
+the worker's CPU time for the request: what a step costs the web server,
+without a profiler's overhead (cProfile inflates ORM-heavy code nine times
+and simple code far less, so its shares mislead). Only the benchmark's
+server loads this file; the app itself is unchanged.
 
 With BENCH_PROFILE_DIR set, each request also runs under cProfile and its
 stats are written there as ``<step>-<pid>-<n>.prof`` (merge them with pstats
@@ -20,6 +23,7 @@ import os
 import time
 
 _count = 0
+_cpu_started = 0.0
 _profile: cProfile.Profile | None = None
 _serial = itertools.count()
 
@@ -42,8 +46,9 @@ def post_fork(server, worker):
 
 
 def pre_request(worker, req):
-    global _count, _profile
+    global _count, _profile, _cpu_started
     _count = 0
+    _cpu_started = time.process_time()
     if os.environ.get("BENCH_PROFILE_DIR"):
         _profile = cProfile.Profile(time.process_time)  # CPU, not waits
         _profile.enable()
@@ -51,6 +56,7 @@ def pre_request(worker, req):
 
 def post_request(worker, req, environ, resp):
     global _profile
+    cpu_ms = (time.process_time() - _cpu_started) * 1000
     step = environ.get("HTTP_X_BENCH_STEP", "-")
     if _profile is not None:
         _profile.disable()
@@ -66,4 +72,4 @@ def post_request(worker, req, environ, resp):
     if not path:
         return
     with open(path, "a") as log:
-        log.write(f"{step} {req.method} {req.path} {_count}\n")
+        log.write(f"{step} {req.method} {req.path} {_count} {cpu_ms:.2f}\n")

@@ -126,7 +126,7 @@ class CpuMeter:
         with self.query_log.open() as log:
             log.seek(self.log_offset)
             for line in log:
-                _, method, path, count = line.split()
+                _, method, path, count = line.split()[:4]
                 if not path.startswith("/cart"):
                     parts = path.split("/")
                     if len(parts) > 3 and parts[-2] and parts[-3] == "products":

@@ -509,3 +509,77 @@ print(json.dumps([small, timed, p.next_wait()]))
     assert timed > 0  # a dump times itself
     assert (tmp_path / "s.pickle").exists()
     assert large == pytest.approx(6.3)  # 100 x a 63 ms dump
+
+
+LIST_PROBE = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("runner", {runner!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+from localstripe import resources
+resources.Store.dump_to_disk = lambda self: None  # not /tmp/localstripe.pickle
+if {indexed!r}:
+    module.LIST_INDEX.install()
+scans = []
+items = resources.Store.items
+resources.Store.items = lambda self: scans.append(1) or items(self)
+card = {{"number": "4242424242424242", "exp_month": "12", "exp_year": "2030",
+        "cvc": "123"}}
+pm = resources.PaymentMethod(type="card", card=card)
+customers = [resources.Customer(email=f"c{{n}}@example.com").id for n in range(30)]
+charge = resources.Charge(amount=1000, currency="usd", source=pm.id)
+resources.Refund(charge=charge.id, amount=300)
+resources.Refund(charge=charge.id, amount=200)
+other = resources.Charge(amount=500, currency="usd", source=pm.id)
+resources.Refund(charge=other.id)
+resources.Customer._api_delete(customers.pop(7))
+scans.clear()
+exported = charge._export()
+listed = resources.Customer._api_list_all("/v1/customers", limit=100)._list
+print(json.dumps({{
+    "scans": len(scans),
+    "amount_refunded": exported["amount_refunded"],
+    "refunded": exported["refunded"],
+    "refunds": sorted(r["amount"] for r in exported["refunds"]["data"]),
+    "customers_in_order": [c.id for c in listed] == customers,
+}}))
+"""
+
+
+def _list_probe(*, indexed: bool) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", LIST_PROBE.format(runner=str(RUNNER), indexed=indexed)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_runner_lists_without_scanning_the_store():
+    """Published localstripe scans the whole store to list a type, and a
+    charge's export lists its refunds three times: every confirm cost more as
+    the store grew. The runner's index gives the same lists, in the store's
+    order, without a scan."""
+    indexed, published = _list_probe(indexed=True), _list_probe(indexed=False)
+
+    assert published["scans"] >= 3
+    assert indexed["scans"] == 0
+    assert indexed == {**published, "scans": 0}
+    assert indexed["amount_refunded"] == 500
+    assert indexed["refunds"] == [200, 300]
+    assert indexed["customers_in_order"]
+
+
+def test_runner_lists_objects_loaded_from_its_data_file(tmp_path):
+    data_file = tmp_path / "store.pickle"
+    port = free_port()
+    with runner(data_file, port=port) as base:
+        customer = post(base, "/v1/customers", {"email": "l@example.com"}).json()
+
+    with runner(data_file, port=port) as base:
+        listed = get(base, "/v1/customers").json()["data"]
+        assert [c["id"] for c in listed] == [customer["id"]]
+        second = post(base, "/v1/customers", {"email": "m@example.com"}).json()
+        listed = get(base, "/v1/customers", {"limit": 10}).json()["data"]
+        assert {c["id"] for c in listed} == {customer["id"], second["id"]}

@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 def _variant_by_sku(sku: str) -> Variant:
     # Read with its stock annotations so the quantity check needs no second query.
-    variant = inventory_selectors.variants_with_availability(
-        Variant.objects.select_related("product").filter(sku=sku)
+    variant = inventory_selectors.with_variant_availability(
+        Variant.objects.select_related("product").filter(sku=sku), variant_field="id"
     ).first()
     if variant is None or not (variant.is_active and variant.product.is_active):
         raise VariantUnavailable(f"{sku} is not for sale.", details={"sku": sku})

@@ -241,6 +241,14 @@ class ListIndex:
             original_del(self, key)
             index.remove(key)
 
+        def clear(self):
+            # DELETE /_config/data empties the store with clear(): an index
+            # left behind would list objects that are gone, and the data file
+            # would bring them back at the next start.
+            dict.clear(self)
+            index.rebuild()
+            self.dump_to_disk()
+
         @classmethod
         def _api_list_all(cls, url, limit=None, starting_after=None, **kwargs):
             # Published code, with the index instead of the scan.
@@ -252,6 +260,7 @@ class ListIndex:
 
         resources.Store.__setitem__ = __setitem__
         resources.Store.__delitem__ = __delitem__
+        resources.Store.clear = clear
         StripeObject._api_list_all = _api_list_all
         self.rebuild()
 

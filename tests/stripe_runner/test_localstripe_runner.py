@@ -583,3 +583,21 @@ def test_runner_lists_objects_loaded_from_its_data_file(tmp_path):
         second = post(base, "/v1/customers", {"email": "m@example.com"}).json()
         listed = get(base, "/v1/customers", {"limit": 10}).json()["data"]
         assert {c["id"] for c in listed} == {customer["id"], second["id"]}
+
+
+def test_runner_flush_empties_lists_and_the_data_file(tmp_path):
+    """localstripe's DELETE /_config/data clears the store behind the index's
+    back: lists must come back empty, not fail, and stay empty after a restart."""
+    data_file = tmp_path / "store.pickle"
+    port = free_port()
+    with runner(data_file, port=port) as base:
+        post(base, "/v1/customers", {"email": "gone@example.com"})
+        assert requests.delete(f"{base}/_config/data", timeout=10).status_code == 200
+        after_flush = get(base, "/v1/customers")
+        assert after_flush.status_code == 200
+        assert after_flush.json()["data"] == []
+        kept = post(base, "/v1/customers", {"email": "kept@example.com"}).json()
+
+    with runner(data_file, port=port) as base:
+        listed = get(base, "/v1/customers").json()["data"]
+        assert [c["id"] for c in listed] == [kept["id"]]

@@ -186,7 +186,11 @@ def with_variant_availability(
         ),
         stock_reserved=RawSQL(  # noqa: S611
             reserved.format(outer=outer),
-            (Reservation.Status.ACTIVE.value, now),
+            # As the ORM would send it (SQLite compares stored text).
+            (
+                Reservation.Status.ACTIVE.value,
+                connection.ops.adapt_datetimefield_value(now),
+            ),
             output_field=IntegerField(),
         ),
     )

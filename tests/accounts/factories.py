@@ -39,3 +39,17 @@ class AddressFactory(factory.django.DjangoModelFactory):
     region = "CA"
     postal_code = "94043"
     country = "US"
+
+
+def app_access_token(user: User) -> str:
+    """Sign `user` in as the mobile app does (allauth headless, app client)
+    with the factories' PASSWORD and return the access token."""
+    from django.test import Client
+
+    response = Client().post(
+        "/_allauth/app/v1/auth/login",
+        {"email": user.email, "password": PASSWORD},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    return response.json()["meta"]["access_token"]

@@ -13,7 +13,6 @@ import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
-from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import (
@@ -22,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.accounts.factories import PASSWORD, UserFactory
+from tests.accounts.factories import UserFactory, app_access_token
 
 pytestmark = pytest.mark.django_db
 
@@ -75,14 +74,7 @@ def wsgi_keeps_connection():
 
 @pytest.fixture
 def bearer_token(db) -> str:
-    user = UserFactory(verified_email=True)
-    response = Client().post(
-        "/_allauth/app/v1/auth/login",
-        {"email": user.email, "password": PASSWORD},
-        content_type="application/json",
-    )
-    assert response.status_code == 200, response.content
-    return response.json()["meta"]["access_token"]
+    return app_access_token(UserFactory(verified_email=True))
 
 
 schema = _api_schema()

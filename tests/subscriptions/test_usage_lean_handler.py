@@ -6,7 +6,7 @@ from django.test import Client
 from django.test.client import ClientHandler
 
 from apps.core.lean_handler import LeanMiddlewareMixin, lean_middleware
-from tests.accounts.factories import PASSWORD, UserFactory
+from tests.accounts.factories import UserFactory, app_access_token
 from tests.subscriptions.usage_helpers import subscriber
 
 pytestmark = pytest.mark.django_db
@@ -34,13 +34,7 @@ def token(basic_plan, time_machine):
     time_machine.move_to("2026-03-10T15:00:00Z", tick=False)
     user = UserFactory(verified_email=True)
     subscriber(basic_plan, user=user)
-    response = Client().post(
-        "/_allauth/app/v1/auth/login",
-        {"email": user.email, "password": PASSWORD},
-        content_type="application/json",
-    )
-    assert response.status_code == 200, response.content
-    return response.json()["meta"]["access_token"]
+    return app_access_token(user)
 
 
 def post(client, body, token=None, **extra):

@@ -48,3 +48,34 @@ def serious_violations(page, *, name: str = "", exclude: list[str] | None = None
         for v in results.response["violations"]
         if v["impact"] in SERIOUS
     ]
+
+
+# The widths every page is checked at: a desktop and a phone.
+WIDTHS = (1280, 390)
+
+
+def problems_at_each_width(
+    page, *, name: str = "", widths=WIDTHS, exclude: list[str] | None = None
+) -> list[str]:
+    """Overflow and axe-core's serious violations of the loaded page at each
+    width, one line each, then the page back at the width it had.
+
+    The page is resized, not loaded again: Chromium's CPU for a navigation is
+    several times that of a relayout, and the browser tests run in both CI
+    passes. The pages are server-rendered with CSS media queries, which a
+    resize applies as a load at that width would.
+    """
+    before = page.viewport_size
+    problems = []
+    try:
+        for width in widths:
+            page.set_viewport_size({"width": width, "height": 900})
+            label = f"{name or page.url} at {width}px"
+            try:
+                no_horizontal_overflow(page)
+            except AssertionError as overflow:
+                problems.append(f"{label}: {overflow}")
+            problems += serious_violations(page, name=label, exclude=exclude)
+    finally:
+        page.set_viewport_size(before)
+    return problems

@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -318,6 +319,10 @@ def start_celery_worker(queue: str, env: dict[str, str]) -> subprocess.Popen:
     """Start a `celery worker` consuming only `queue`; wait until it answers."""
     from config.celery import app
 
+    hostname = f"{queue}-{time.monotonic_ns()}@{socket.gethostname()}"
+    # A file, not a pipe: a worker handed from test to test would block once
+    # its unread log filled a pipe's 64 KiB.
+    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed by stop_celery_worker)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -334,18 +339,19 @@ def start_celery_worker(queue: str, env: dict[str, str]) -> subprocess.Popen:
             "--without-mingle",
             "--without-gossip",
             "--hostname",
-            f"{queue}-{time.monotonic_ns()}@%h",
+            hostname,
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
-        text=True,
         start_new_session=True,
     )
+    proc.log = log  # type: ignore[attr-defined]
     # For tests that start more processes alike (tests/core/test_beat.py).
     proc.queue = queue  # type: ignore[attr-defined]
     proc.env = env  # type: ignore[attr-defined]
+    proc.hostname = hostname  # type: ignore[attr-defined]
     # Only this worker counts: another worker on the same Redis database
     # answering a ping would let the test run against nothing.
     ping_deadline = time.monotonic() + 30
@@ -354,22 +360,72 @@ def start_celery_worker(queue: str, env: dict[str, str]) -> subprocess.Popen:
         if any(name.startswith(f"{queue}-") for r in replies for name in r):
             return proc
         if proc.poll() is not None:
-            raise RuntimeError("celery worker exited:\n" + (proc.stdout.read() or ""))
+            raise RuntimeError("celery worker exited:\n" + _worker_output(proc))
         if time.monotonic() > ping_deadline:
             stop_celery_worker(proc)
             raise RuntimeError("celery worker did not answer a ping within 30s")
 
 
+def _worker_output(proc: subprocess.Popen) -> str:
+    proc.log.seek(0)
+    return proc.log.read()
+
+
 def stop_celery_worker(proc: subprocess.Popen) -> str:
     """Stop a worker (warm shutdown, then kill); return what it printed."""
+    if proc.log.closed:  # stopped already, by the test and now by its fixture
+        return proc.output
     with suppress(ProcessLookupError):  # a test may have killed it already
         os.killpg(proc.pid, signal.SIGTERM)
     try:
-        out, _ = proc.communicate(timeout=15)
+        proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-    return out or ""
+        proc.wait()
+    proc.output = _worker_output(proc)
+    proc.log.close()
+    return proc.output
+
+
+def _worker_is_idle(proc: subprocess.Popen) -> bool:
+    """Alive, and holding no task: none running, reserved or waiting for an ETA.
+
+    A solo-pool worker answers control messages only between tasks, so a
+    worker still busy misses the timeout and counts as not idle.
+    """
+    from config.celery import app
+
+    if proc.poll() is not None:
+        return False
+    inspect = app.control.inspect(destination=[proc.hostname], timeout=2.0)
+    for held in (inspect.active(), inspect.reserved(), inspect.scheduled()):
+        if not held or held.get(proc.hostname):
+            return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def _idle_celery_worker():
+    """The worker the last test left idle, to be taken by the next test that
+    would start one with the same environment (key: environment but queue).
+
+    Starting a worker costs ~4 CPU-s here (Django and every task module
+    imported again); a test that leaves it alive and holding no task hands it
+    on instead of stopping it. A test that kills or stops its worker, or that
+    leaves a task running, reserved or scheduled, never hands it on.
+    """
+    holder: dict = {}
+    yield holder
+    if holder.get("proc") is not None:
+        stop_celery_worker(holder.pop("proc"))
+
+
+# What changes from test to test without changing the worker.
+_WORKER_ENV_PER_TEST = {"CELERY_TASK_DEFAULT_QUEUE", "PYTEST_CURRENT_TEST"}
+
+
+def _worker_env_key(env: dict[str, str]) -> frozenset:
+    return frozenset((k, v) for k, v in env.items() if k not in _WORKER_ENV_PER_TEST)
 
 
 @pytest.fixture
@@ -380,15 +436,19 @@ def celery_worker_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def celery_worker(transactional_db, settings, request, celery_worker_env):
+def celery_worker(
+    transactional_db, settings, request, celery_worker_env, _idle_celery_worker
+):
     """Run a real `celery worker` process against the test database and Redis.
 
     Tests using it must be `transaction=True` (the worker only sees committed
-    rows). Tasks are published to Redis instead of running eagerly.
+    rows). Tasks are published to Redis instead of running eagerly. The
+    process may be one an earlier test of this test process left idle, with
+    the same environment: its queue is emptied first.
     """
     from config.celery import app
 
-    # A queue per test, and so per xdist worker: workers share the Redis
+    # A queue per worker, and so per xdist worker: workers share the Redis
     # database, and one worker's Celery must never take another's tasks.
     xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     queue = f"test-{xdist_worker}-{os.getpid()}-{time.monotonic_ns()}"
@@ -401,22 +461,33 @@ def celery_worker(transactional_db, settings, request, celery_worker_env):
         "CELERY_TASK_DEFAULT_QUEUE": queue,
         **celery_worker_env,
     }
+    app.conf.broker_url = settings.REDIS_URL
+    proc = _idle_celery_worker.pop("proc", None)
+    if proc is not None and _worker_env_key(proc.env) != _worker_env_key(env):
+        stop_celery_worker(proc)
+        proc = None
+    if proc is not None:
+        # What the last test published after the worker last looked.
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge(proc.queue)
     settings.CELERY_TASK_ALWAYS_EAGER = False
     app.conf.task_always_eager = False
-    app.conf.task_default_queue = queue
-    app.conf.broker_url = settings.REDIS_URL
-    proc = None
     try:
-        proc = start_celery_worker(queue, env)
+        if proc is None:
+            proc = start_celery_worker(queue, env)
+        app.conf.task_default_queue = proc.queue
         yield proc
     finally:
         app.conf.task_always_eager = True
         app.conf.task_default_queue = "celery"
         if proc is not None:
-            out = stop_celery_worker(proc)
-            request.node.worker_log = out
-            if request.config.getoption("verbose") > 0:
-                sys.stdout.write(out[-4000:])
+            if _worker_is_idle(proc):
+                _idle_celery_worker["proc"] = proc
+            else:
+                out = stop_celery_worker(proc)
+                request.node.worker_log = out
+                if request.config.getoption("verbose") > 0:
+                    sys.stdout.write(out[-4000:])
 
 
 # --- browser tests: Playwright driving Debian's Chromium ------------------------

@@ -12,6 +12,9 @@ without a profiler's overhead (cProfile inflates ORM-heavy code nine times
 and simple code far less, so its shares mislead). Only the benchmark's
 server loads this file; the app itself is unchanged.
 
+With BENCH_SQL_LOG set, every statement is also appended there, each after
+a ``-- <step> <method> <path>`` line, to see which queries a step sends.
+
 With BENCH_PROFILE_DIR set, each request also runs under cProfile and its
 stats are written there as ``<step>-<pid>-<n>.prof`` (merge them with pstats
 to see where a step's CPU goes).
@@ -26,11 +29,14 @@ _count = 0
 _cpu_started = 0.0
 _profile: cProfile.Profile | None = None
 _serial = itertools.count()
+_statements: list[str] = []
 
 
 def _counting(execute, sql, params, many, context):
     global _count
     _count += 1
+    if os.environ.get("BENCH_SQL_LOG"):
+        _statements.append(sql)
     return execute(sql, params, many, context)
 
 
@@ -48,6 +54,7 @@ def post_fork(server, worker):
 def pre_request(worker, req):
     global _count, _profile, _cpu_started
     _count = 0
+    _statements.clear()
     _cpu_started = time.process_time()
     if os.environ.get("BENCH_PROFILE_DIR"):
         _profile = cProfile.Profile(time.process_time)  # CPU, not waits
@@ -68,6 +75,11 @@ def post_request(worker, req, environ, resp):
             )
         )
         _profile = None
+    sql_path = os.environ.get("BENCH_SQL_LOG")
+    if sql_path:
+        with open(sql_path, "a") as log:
+            log.write(f"-- {step} {req.method} {req.path}\n")
+            log.writelines(f"{sql}\n" for sql in _statements)
     path = os.environ.get("BENCH_QUERY_LOG")
     if not path:
         return

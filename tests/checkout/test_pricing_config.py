@@ -4,6 +4,7 @@ import pytest
 from django.db import transaction
 
 from apps.checkout.models import ShippingMethod, TaxRate, TaxSettings
+from apps.checkout.services import pricing_config as pricing_config_module
 from apps.checkout.services.pricing import prices_include_tax, shipping_quotes
 from apps.checkout.services.pricing_config import pricing_config
 from tests.checkout.factories import (
@@ -80,3 +81,16 @@ def test_pricing_config_read_before_commit_not_kept_after_it(
         ShippingMethod.objects.update(price_minor=600)  # no signal
     # The commit bumped again: the update() above (no signal) is seen.
     assert [q.price_minor for q in _quotes()] == [600]
+
+
+def test_pricing_config_kept_in_process_while_current_and_young(monkeypatch):
+    ShippingMethodFactory()
+    first = pricing_config()
+    assert pricing_config() is first  # no round trip, no unpickling
+
+    later = first.loaded_at + pricing_config_module.CONFIG_SECONDS
+    monkeypatch.setattr(pricing_config_module.time, "time", lambda: later)
+    assert pricing_config() is not first  # the process's copy has aged out
+
+    ShippingMethodFactory()  # a change bumps the version: read afresh
+    assert len(pricing_config().shipping_methods) == 2

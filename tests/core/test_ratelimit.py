@@ -1,11 +1,16 @@
 """apps.core.ratelimit: per account or client address, fail open, one warning."""
 
+import hashlib
 import logging
+import os
+import uuid
 
 import pytest
+from django.core.cache import cache, caches
 from django.test import RequestFactory
 
 from apps.core import ratelimit
+from config.settings.base import redis_caches
 from tests.accounts.factories import UserFactory
 from tests.conftest import free_port
 
@@ -56,3 +61,43 @@ def test_rate_limits_fail_open_and_warn_once_per_interval_when_the_cache_is_down
     warnings = [r for r in caplog.records if r.name == "apps.core.ratelimit"]
     assert len(warnings) == 1
     assert "rate limits are off" in warnings[0].getMessage()
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis (REDIS_URL)")
+def test_rate_limits_on_redis_count_in_one_round_trip_as_the_cache_reads_them(
+    settings, monkeypatch
+):
+    settings.CACHES = redis_caches(os.environ["REDIS_URL"])
+    settings.COUPON_APPLY_RATE = "2/m"
+    now = 1_700_000_000
+    monkeypatch.setattr(ratelimit, "clock", lambda: now)
+    request = RequestFactory().post("/", REMOTE_ADDR="203.0.113.9")
+    key = f"test:{uuid.uuid4()}"
+    digest = hashlib.sha256(f"coupon\0{key}".encode()).hexdigest()[:40]
+    # A window the add/incr path opened earlier is the one the script counts in.
+    cache.add(f"rl:{digest}:t", now - 50, 60)
+    cache.add(f"rl:{digest}:n", 0, 60)
+    commands = []
+    client = caches["default"].client.get_client(write=True)
+    monkeypatch.setattr(
+        client,
+        "execute_command",
+        lambda *a, _run=client.execute_command, **kw: (
+            commands.append(a[0]) or _run(*a, **kw)
+        ),
+    )
+
+    used = [ratelimit.usage(request, "coupon", key=key) for _ in range(3)]
+
+    assert [(u.count, u.limited, u.time_left) for u in used] == [
+        (1, False, 10),
+        (2, False, 10),
+        (3, True, 10),
+    ]
+    # One script call per counted request (Redis without the script cached
+    # answers the first with NOSCRIPT: one load and one more call).
+    assert set(commands) <= {"EVALSHA", "SCRIPT LOAD"}
+    assert len(commands) - 2 * commands.count("SCRIPT LOAD") == 3
+    assert cache.get(f"rl:{digest}:n") == 3
+    assert ratelimit.peek(request, "coupon", key=key).count == 3
+    cache.delete_many([f"rl:{digest}:n", f"rl:{digest}:t"])

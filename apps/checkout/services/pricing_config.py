@@ -8,10 +8,18 @@ save or delete of any of these rows bumps it, now and again after commit
 CONFIG_SECONDS bounds how long one could live after a change that sends no
 signal (a queryset ``update()``), or in another process's local-memory cache
 (the embedded setup; Redis is one cache for every process).
+
+Each process also keeps the last setup it read, for as long as the version
+is unchanged and the setup is younger than CONFIG_SECONDS: a checkout
+request prices several times, and a round trip plus unpickling for each
+cost more than the pricing itself. The version is still read every time,
+so a change is seen at once as before; the objects are shared between
+requests, so nothing may modify them (pricing only reads them).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +38,8 @@ from apps.core.cache_versions import cache_version, cache_version_bump
 
 VERSION_KEY = "checkout:pricing-config-version"
 CONFIG_SECONDS = 300
+# v2: the setup carries the time it was read (older entries do not).
+CONFIG_KEY = "checkout:pricing-config:v2:{version}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +50,8 @@ class PricingConfig:
     # The active methods in their order, zone loaded, weight bands prefetched
     # for the weight-priced ones.
     shipping_methods: tuple[ShippingMethod, ...]
+    # time.time() when read from the database: no copy outlives CONFIG_SECONDS.
+    loaded_at: float
 
 
 def _load() -> PricingConfig:
@@ -53,16 +65,31 @@ def _load() -> PricingConfig:
         prices_include_tax=bool(row and row.prices_include_tax),
         tax_rates=tuple(TaxRate.objects.all()),
         shipping_methods=tuple(methods),
+        loaded_at=time.time(),
     )
+
+
+# (version, setup) last read by this process.
+_local: tuple[int, PricingConfig] | None = None
 
 
 def pricing_config() -> PricingConfig:
     """Return the pricing setup, from the cache when it holds the current one."""
-    key = f"checkout:pricing-config:{cache_version(VERSION_KEY)}"
+    global _local
+    version = cache_version(VERSION_KEY)
+    local = _local
+    if (
+        local is not None
+        and local[0] == version
+        and time.time() - local[1].loaded_at < CONFIG_SECONDS
+    ):
+        return local[1]
+    key = CONFIG_KEY.format(version=version)
     config = cache.get(key)
     if config is None:
         config = _load()
         cache.set(key, config, CONFIG_SECONDS)
+    _local = (version, config)
     return config
 
 

@@ -307,6 +307,11 @@ def main() -> int:
         "--worker-threads", type=int, default=1, help="gunicorn threads per worker"
     )
     parser.add_argument("--checks", type=int, default=500)
+    parser.add_argument(
+        "--skip-batch",
+        action="store_true",
+        help="measure single ingest only (side-by-side runs of the single path)",
+    )
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
     args = parser.parse_args()
@@ -399,14 +404,15 @@ def main() -> int:
 
         single(0)
         measure("single  POST /api/v1/usage/", args.requests, args.threads, 1, single)
-        batch(0)
-        measure(
-            f"batch   POST /api/v1/usage/batch/ ×{args.batch_size}",
-            args.batches,
-            args.threads,
-            args.batch_size,
-            batch,
-        )
+        if not args.skip_batch:
+            batch(0)
+            measure(
+                f"batch   POST /api/v1/usage/batch/ ×{args.batch_size}",
+                args.batches,
+                args.threads,
+                args.batch_size,
+                batch,
+            )
         print(
             f"{'limit check (usage_record, in-process)':<44}"
             f"   p50 {seed['check_p50_ms']:7.2f} ms"

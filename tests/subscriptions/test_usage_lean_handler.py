@@ -64,7 +64,7 @@ def test_lean_stack_leaves_out_only_the_listed_middlewares(settings):
         m for m in settings.MIDDLEWARE if m not in settings.LEAN_API_SKIPPED_MIDDLEWARE
     ]
     assert "django.middleware.security.SecurityMiddleware" in lean_middleware()
-    assert "csp.middleware.CSPMiddleware" in lean_middleware()
+    assert "apps.core.csp.CSPMiddleware" in lean_middleware()
     # The full stack is left as it was.
     assert "django.middleware.csrf.CsrfViewMiddleware" in settings.MIDDLEWARE
 

@@ -240,19 +240,23 @@ def _record_one(
 ) -> UsageOutcome:
     """One event on PostgreSQL: insert and both counters in one statement."""
     limits = _limits(plan, event.metric)
-    t = _db_time(now)
-    params = [
-        event.user_id,
-        event.metric,
-        event.quantity,
-        event.idempotency_key,
-        source,
-        t,
-    ]
+    (day, day_limit), (month, month_limit) = limits
     cursor.execute(
         sql.RECORD_ONE,
-        params
-        + _counter_params(event.user_id, event.metric, limits, event.quantity, t),
+        [
+            event.user_id,
+            event.metric,
+            event.quantity,
+            now,
+            day.kind,
+            day.start,
+            day_limit,
+            month.kind,
+            month.start,
+            month_limit,
+            event.idempotency_key,
+            source,
+        ],
     )
     inserted, *used = cursor.fetchone()
     if not inserted:

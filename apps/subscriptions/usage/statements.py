@@ -43,12 +43,42 @@ COUNT_BOTH = (
     "SELECT (SELECT used FROM day), (SELECT used FROM month)"
 )
 # A single event: its insert feeds the day upsert, so a duplicate key moves
-# no counter; the first column says whether the event was new.
+# no counter; the first column says whether the event was new. Each value is
+# sent once, in the row ``v``, and the CTEs read it from there: written into
+# each CTE, the same user, metric, quantity and times went as 22 parameters,
+# each quoted by the driver (client-side binding) on every event: 1.8 % of a
+# single ingest's web instructions (6.43 -> 6.31 M, in-process under
+# callgrind). The conditional upserts are COUNT_BOTH's.
+RECORD_ONE_VALUES = (
+    "v AS (SELECT %s::bigint AS user_id, %s::varchar AS metric, "
+    "%s::integer AS n, %s::timestamptz AS t, %s::varchar AS day_kind, "
+    "%s::timestamptz AS day_start, %s::bigint AS day_limit, "
+    "%s::varchar AS month_kind, %s::timestamptz AS month_start, "
+    "%s::bigint AS month_limit)"
+)
+
+
+def _chained_upsert_from_values(name: str, after: str, window: str) -> str:
+    """``_chained_upsert`` reading its values from the row ``v``."""
+    # S608: only the fixed CTE and window names below are formatted in.
+    return (
+        f"{name} AS (INSERT INTO subscriptions_usagecounter AS c (user_id, metric, "  # noqa: S608
+        f"window_kind, window_start, used, updated_at) SELECT v.user_id, v.metric, "
+        f"v.{window}_kind, v.{window}_start, v.n, v.t FROM {after}, v "
+        "ON CONFLICT (user_id, metric, window_kind, window_start) "
+        "DO UPDATE SET used = c.used + excluded.used, updated_at = excluded.updated_at "
+        f"WHERE (SELECT {window}_limit FROM v) IS NULL "
+        f"OR c.used + excluded.used <= (SELECT {window}_limit FROM v) RETURNING used)"
+    )
+
+
 RECORD_ONE = (
-    "WITH event AS (INSERT INTO subscriptions_usageevent (user_id, metric, "  # noqa: S608
-    "quantity, idempotency_key, source, created_at) VALUES (%s, %s, %s, %s, %s, "
-    "%s) ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING 1), "
-    f"{_chained_upsert('day', 'event')}, {_chained_upsert('month', 'day')} "
+    f"WITH {RECORD_ONE_VALUES}, event AS (INSERT INTO subscriptions_usageevent "  # noqa: S608
+    "(user_id, metric, quantity, idempotency_key, source, created_at) "
+    "SELECT v.user_id, v.metric, v.n, %s, %s, v.t FROM v "
+    "ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING 1), "
+    f"{_chained_upsert_from_values('day', 'event', 'day')}, "
+    f"{_chained_upsert_from_values('month', 'day', 'month')} "
     "SELECT (SELECT count(*) FROM event), (SELECT used FROM day), "
     "(SELECT used FROM month)"
 )

@@ -9,8 +9,12 @@ import pytest
 from django.core.management import call_command
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    """Poll predicate until it returns something truthy; fail after timeout."""
+def wait_for(predicate: Callable[[], Any], timeout: float = 60.0) -> Any:
+    """Poll predicate until it returns something truthy; fail after timeout.
+
+    60 s, as the worker tests wait: on a 2-CPU machine running both CI passes
+    side by side, localstripe's webhook delivery has taken over 30 s.
+    """
     deadline = time.monotonic() + timeout
     while True:
         result = predicate()

@@ -542,7 +542,10 @@ _PAGE_STATE_OUTLIVING_A_TEST = (
 
 def _new_page(browser, base_url: str):
     context = browser.new_context(base_url=base_url, viewport=VIEWPORT)
-    context.set_default_timeout(15_000)
+    # CI runs both suites side by side, five test processes and their
+    # Chromiums on two CPUs: a step that takes one second alone has taken
+    # over fifteen there. The limit only bounds how long a real failure hangs.
+    context.set_default_timeout(45_000)
     return context.new_page()
 
 

@@ -1,6 +1,7 @@
 """The API documentation renders in a real browser under the site's CSP."""
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -41,7 +42,21 @@ def test_redoc_renders_operations_without_csp_violation(fresh_page):
     page = fresh_page
     console_errors = _open(page, "/api/redoc/")
 
-    page.wait_for_selector("text=/api/v1/checkouts/{checkout_id}/payment/")
+    # ReDoc lays out the whole schema on the main thread before the first
+    # operation shows: about 1 CPU-second alone, far more on a loaded CI box.
+    try:
+        page.wait_for_selector(
+            "text=/api/v1/checkouts/{checkout_id}/payment/", timeout=90_000
+        )
+    except PlaywrightTimeoutError:
+        # Say what ReDoc showed instead: its own error box, a failed fetch of
+        # the schema, or a page still loading.
+        pytest.fail(
+            "ReDoc showed no operation; console errors: "
+            f"{console_errors}; CSP violations: "
+            f"{page.evaluate('window.cspViolations')}; page text: "
+            f"{page.inner_text('body')[:500]!r}"
+        )
     # ReDoc's sidebar always asks Redocly's CDN for its logo: refused on
     # purpose (no third-party loads), and the only violation allowed.
     logo = "img-src https://cdn.redoc.ly/redoc/logo-mini.svg"

@@ -22,6 +22,7 @@ from django.utils import timezone
 from apps.analytics.services.jobs import range_compute
 from apps.checkout.models import Order, OrderLine
 from apps.subscriptions.models import PlanPrice, Subscription, SubscriptionEvent
+from apps.subscriptions.models import SubscriptionStatus as SS
 
 CUSTOMERS = 120
 ORDERS_PER_DAY = (0, 6)
@@ -73,13 +74,13 @@ class Command(BaseCommand):
             t = _at(start, rng.randrange(days))
             steps: list[tuple[dt.datetime, str, PlanPrice, dict]] = []
             if rng.random() < 0.2:
-                steps.append((t, "trialing", price, {}))
+                steps.append((t, SS.TRIALING, price, {}))
                 t += dt.timedelta(days=14)
                 if rng.random() < 0.3:
-                    steps.append((t, "canceled", price, {}))
+                    steps.append((t, SS.CANCELED, price, {}))
                     _write(user, steps, 0)
                     continue
-            steps.append((t, "active", price, {}))
+            steps.append((t, SS.ACTIVE, price, {}))
             for _ in range(rng.randrange(4)):
                 t += dt.timedelta(days=rng.randrange(10, 90))
                 roll = rng.random()
@@ -89,26 +90,26 @@ class Command(BaseCommand):
                         steps.append(
                             (
                                 t,
-                                "active",
+                                SS.ACTIVE,
                                 to,
                                 {"from_price": price.pk, "to_price": to.pk},
                             )
                         )
                         price = to
                 elif roll < 0.5:
-                    steps.append((t, "past_due", price, {}))
+                    steps.append((t, SS.PAST_DUE, price, {}))
                     t += dt.timedelta(days=rng.randrange(1, 8))
-                    steps.append((t, "active", price, {}))
+                    steps.append((t, SS.ACTIVE, price, {}))
                 else:
-                    steps.append((t, "canceled", price, {}))
+                    steps.append((t, SS.CANCELED, price, {}))
                     break
             now = timezone.now()
             steps = [s for s in steps if s[0] < now]
             _write(user, steps, 0)
-            if steps[-1][1] == "canceled" and rng.random() < 0.3:
+            if steps[-1][1] == SS.CANCELED and rng.random() < 0.3:
                 back = steps[-1][0] + dt.timedelta(days=rng.randrange(20, 60))
                 if back < now:
-                    _write(user, [(back, "active", price, {})], 1)
+                    _write(user, [(back, SS.ACTIVE, price, {})], 1)
         return CUSTOMERS
 
     def _orders(self, rng: random.Random, start: dt.date, days: int) -> int:
@@ -162,7 +163,7 @@ def _write(user: Any, steps: list, index: int) -> None:
         status=final_status,
         stripe_id=f"{PREFIX}{user.pk}_{index}",
         started_at=steps[0][0],
-        ended_at=final_time if final_status == "canceled" else None,
+        ended_at=final_time if final_status == SS.CANCELED else None,
     )
     Subscription.objects.filter(pk=sub.pk).update(created_at=steps[0][0])
     source = ""

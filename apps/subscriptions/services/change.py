@@ -23,6 +23,7 @@ from apps.subscriptions.models import (
     PlanPrice,
     ScheduledChange,
     Subscription,
+    SubscriptionStatus,
 )
 from apps.subscriptions.services import effects
 from apps.subscriptions.services.subscribe import price_for_subscribe
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from apps.accounts.models import User
 
 DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
-CHANGEABLE = ("trialing", "active")
+CHANGEABLE = (SubscriptionStatus.TRIALING, SubscriptionStatus.ACTIVE)
 LEASE = timedelta(minutes=10)
 # How long a preview's proration time may be charged: long enough to read the
 # page and confirm, short enough that nobody picks a cheaper past second.

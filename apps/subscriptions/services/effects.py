@@ -27,7 +27,7 @@ from apps.subscriptions.signals import (
 if TYPE_CHECKING:
     from apps.subscriptions.models import Invoice, Subscription
 
-STARTED = {"active", "trialing"}
+STARTED = {SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING}
 ENDED = {SubscriptionStatus.CANCELED, SubscriptionStatus.INCOMPLETE_EXPIRED}
 
 
@@ -81,10 +81,10 @@ def access_may_have_changed(sub: Subscription, reason: str) -> None:
 
 def status_changed(sub: Subscription, source: str, to: str) -> None:
     access_may_have_changed(sub, f"status:{source}->{to}")
-    if source == "incomplete" and to in STARTED:
+    if source == SubscriptionStatus.INCOMPLETE and to in STARTED:
         _publish("subscription.started", sub)
         _email(sub, "started", str(sub.pk))
-    elif to in ENDED and source != "incomplete":
+    elif to in ENDED and source != SubscriptionStatus.INCOMPLETE:
         _publish("subscription.cancelled", sub)
         _email(sub, "cancelled", str(sub.pk))
     elif to != source:

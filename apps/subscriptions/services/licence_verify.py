@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from apps.subscriptions.exceptions import SeatLimitReached
 from apps.subscriptions.licence_models import LicenceDevice, LicenceKey
+from apps.subscriptions.models import SubscriptionStatus
 from apps.subscriptions.services.licences import licence_key_hash
 
 _L = LicenceKey.Status
@@ -33,9 +34,13 @@ class Verification:
 
 def _expiry(licence: LicenceKey) -> datetime | None:
     sub = licence.subscription
-    if sub.grace_until and sub.status == "past_due":
+    if sub.grace_until and sub.status == SubscriptionStatus.PAST_DUE:
         return sub.grace_until
-    return sub.trial_end if sub.status == "trialing" else sub.current_period_end
+    return (
+        sub.trial_end
+        if sub.status == SubscriptionStatus.TRIALING
+        else sub.current_period_end
+    )
 
 
 def _seats_used(licence: LicenceKey) -> int:

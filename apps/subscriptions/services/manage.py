@@ -12,13 +12,19 @@ from apps.subscriptions.exceptions import (
     SubscriptionNotCancellable,
     SubscriptionNotResumable,
 )
-from apps.subscriptions.models import Subscription
+from apps.subscriptions.models import Subscription, SubscriptionStatus
 from apps.subscriptions.services.sync import subscription_apply
 
 if TYPE_CHECKING:
     from apps.accounts.models import User
 
-CANCELLABLE = ("trialing", "active", "past_due", "unpaid", "paused")
+CANCELLABLE = (
+    SubscriptionStatus.TRIALING,
+    SubscriptionStatus.ACTIVE,
+    SubscriptionStatus.PAST_DUE,
+    SubscriptionStatus.UNPAID,
+    SubscriptionStatus.PAUSED,
+)
 
 
 def _stripe_key(action: str, sub: Subscription) -> str:

@@ -30,7 +30,12 @@ from apps.subscriptions.exceptions import (
     PaymentMethodNotUpdatable,
     SetupIntentNotFound,
 )
-from apps.subscriptions.models import Customer, Subscription, SubscriptionEvent
+from apps.subscriptions.models import (
+    Customer,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionStatus,
+)
 from apps.subscriptions.services import effects
 from apps.subscriptions.signals import payment_method_updated
 
@@ -38,7 +43,13 @@ if TYPE_CHECKING:
     from apps.accounts.models import User
 
 # Incomplete has its first payment to confirm instead (the pay page).
-UPDATABLE = ("trialing", "active", "past_due", "unpaid", "paused")
+UPDATABLE = (
+    SubscriptionStatus.TRIALING,
+    SubscriptionStatus.ACTIVE,
+    SubscriptionStatus.PAST_DUE,
+    SubscriptionStatus.UNPAID,
+    SubscriptionStatus.PAUSED,
+)
 REASON = "payment_method_updated"
 
 

@@ -19,6 +19,7 @@ from apps.subscriptions.models import (
     Invoice,
     ReconcileRun,
     Subscription,
+    SubscriptionStatus,
 )
 from apps.subscriptions.services.invoices import invoice_apply, invoice_sync
 from apps.subscriptions.services.sync import subscription_sync
@@ -83,7 +84,7 @@ def subscription_simulate_failed_renewal(
 def subscriptions_due_for_renewal() -> list[Subscription]:
     return list(
         Subscription.objects.filter(
-            status__in=["active", "past_due"],
+            status__in=[SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE],
             current_period_end__lte=timezone.now(),
             cancel_at_period_end=False,
         ).exclude(stripe_id="")

@@ -16,7 +16,12 @@ from apps.billing import gateway
 from apps.billing.gateway import subscription_admin as gw_admin
 from apps.billing.gateway import subscriptions as gw
 from apps.core.exceptions import Conflict
-from apps.subscriptions.models import Invoice, Subscription, SubscriptionEvent
+from apps.subscriptions.models import (
+    Invoice,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionStatus,
+)
 from apps.subscriptions.services.manage import CANCELLABLE
 from apps.subscriptions.services.sync import subscription_apply, subscription_sync
 
@@ -86,7 +91,7 @@ def subscription_trial_extend(
             f"Extend by 1 to {MAX_TRIAL_EXTENSION_DAYS} days.", code="not_trialing"
         )
     sub = Subscription.objects.get(pk=subscription_id)
-    if sub.status != "trialing" or sub.trial_end is None:
+    if sub.status != SubscriptionStatus.TRIALING or sub.trial_end is None:
         raise StaffActionRefused(
             "Only a running trial can be extended.", code="not_trialing"
         )

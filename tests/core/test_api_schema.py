@@ -48,6 +48,19 @@ def test_api_schema_validates_as_openapi_3(schema):
     validate(schema)
 
 
+def test_api_schema_has_one_money_component_and_every_amount_uses_it(schema):
+    components = schema["components"]["schemas"]
+    money_shaped = [
+        name
+        for name, component in components.items()
+        if set(component.get("properties", {})) == {"amount", "currency"}
+    ]
+    assert money_shaped == ["Money"]
+    # The catalogue's prices are Money too, not a look-alike of their own.
+    variant = components["CatalogueVariant"]["properties"]
+    assert variant["price"] == {"$ref": "#/components/schemas/Money"}
+
+
 def test_api_schema_error_envelope_is_one_component(schema):
     envelope = schema["components"]["schemas"]["ErrorEnvelope"]
     assert envelope["required"] == ["error"]

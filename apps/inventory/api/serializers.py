@@ -2,10 +2,7 @@
 
 from rest_framework import serializers
 
-
-class InventoryMoneySerializer(serializers.Serializer):
-    amount = serializers.IntegerField(help_text="Integer minor units (cents).")
-    currency = serializers.CharField(max_length=3)
+from apps.core.api.serializers import MoneySerializer
 
 
 class CatalogueCategorySerializer(serializers.Serializer):
@@ -22,8 +19,8 @@ class CatalogueVariantSerializer(serializers.Serializer):
     sku = serializers.CharField()
     title = serializers.CharField()
     option_values = serializers.DictField(child=serializers.CharField())
-    price = InventoryMoneySerializer()
-    compare_at_price = InventoryMoneySerializer(allow_null=True)
+    price = MoneySerializer()
+    compare_at_price = MoneySerializer(allow_null=True)
     weight_grams = serializers.IntegerField()
     max_per_order = serializers.IntegerField(allow_null=True)
     stock_tracked = serializers.BooleanField(
@@ -55,7 +52,7 @@ class CatalogueProductSerializer(serializers.Serializer):
     slug = serializers.SlugField()
     title = serializers.CharField()
     category = CatalogueCategorySerializer()
-    price_from = InventoryMoneySerializer(allow_null=True)
+    price_from = MoneySerializer(allow_null=True)
     purchasable = serializers.BooleanField()
     variants = CatalogueVariantSerializer(many=True)
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from apps.carts.exceptions import CartNotFound
 from apps.carts.models import Cart, CartCoupon, CartLine
+from apps.core.money import money_api
 from apps.coupons import selectors as coupon_selectors
 from apps.coupons import services as coupon_services
 from apps.coupons.pricing import (
@@ -264,14 +265,8 @@ def _line_notices(
                 "price_changed",
                 f"The price went {went} since you added this item.",
                 {
-                    "previous": {
-                        "amount": line.unit_price_minor,
-                        "currency": variant.currency,
-                    },
-                    "current": {
-                        "amount": variant.price_minor,
-                        "currency": variant.currency,
-                    },
+                    "previous": money_api(line.unit_price_minor, variant.currency),
+                    "current": money_api(variant.price_minor, variant.currency),
                 },
             )
         )

@@ -48,8 +48,8 @@ class Money:
     def zero(cls, currency: str) -> "Money":
         return cls(0, currency)
 
-    def as_api(self) -> dict:
-        return {"amount": self.amount_minor, "currency": self.currency}
+    def as_api(self) -> dict[str, int | str]:
+        return money_api(self.amount_minor, self.currency)
 
     def as_decimal(self) -> Decimal:
         return Decimal(self.amount_minor).scaleb(-currency_exponent(self.currency))
@@ -62,6 +62,15 @@ class Money:
         symbol = _SYMBOLS.get(self.currency.upper())
         text = f"{value:,.{exponent}f}"
         return f"{symbol}{text}" if symbol else f"{text} {self.currency.upper()}"
+
+
+def money_api(amount_minor: int, currency: str) -> dict[str, int | str]:
+    """The one wire form of an amount, as ``MoneySerializer`` documents it.
+
+    Response bodies, error details and outbox payloads all build amounts here;
+    a serializer instance per amount would cost the checkout ~20 µs each.
+    """
+    return {"amount": amount_minor, "currency": currency}
 
 
 def percent_of(amount_minor: int, basis_points: int) -> int:

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from apps.core.money import Money, allocate, percent_of
+from apps.core.money import Money, allocate, money_api, percent_of
 
 
 class Kind:
@@ -192,10 +192,6 @@ class Breakdown:
         return None
 
 
-def _money(amount: int, currency: str) -> dict[str, Any]:
-    return {"amount": amount, "currency": currency}
-
-
 def _conflict(
     rule: CouponRule, accepted: list[CouponRule], policy: StackingPolicy
 ) -> tuple[CouponRule | None, str]:
@@ -321,8 +317,8 @@ def price(
                     f"coupon {rule.code}; add {Money(missing, currency).format()} "
                     "more.",
                     {
-                        "minimum": _money(rule.minimum_subtotal_minor, currency),
-                        "missing": _money(missing, currency),
+                        "minimum": money_api(rule.minimum_subtotal_minor, currency),
+                        "missing": money_api(missing, currency),
                     },
                 )
             )

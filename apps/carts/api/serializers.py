@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from apps.carts.selectors import CartView
 from apps.core.api.serializers import MoneySerializer
+from apps.core.money import money_api
 
 
 class NoticeSerializer(serializers.Serializer):
@@ -71,10 +72,6 @@ class CartSerializer(serializers.Serializer):
     notices = NoticeSerializer(many=True)
 
 
-def _m(amount: int, currency: str) -> dict:
-    return {"amount": amount, "currency": currency}
-
-
 def _notice(n) -> dict:
     return {"code": n.code, "message": n.message, "details": n.details}
 
@@ -96,13 +93,13 @@ def cart_body(view: CartView) -> dict:
                 "title": line.title,
                 "quantity": line.quantity,
                 "max_quantity": line.max_quantity,
-                "unit_price": _m(line.unit_price_minor, c),
-                "added_unit_price": _m(line.added_unit_price_minor, c),
-                "subtotal": _m(line.subtotal_minor, c),
-                "discount": _m(line.discount_minor, c),
-                "line_total": _m(line.total_minor, c),
+                "unit_price": money_api(line.unit_price_minor, c),
+                "added_unit_price": money_api(line.added_unit_price_minor, c),
+                "subtotal": money_api(line.subtotal_minor, c),
+                "discount": money_api(line.discount_minor, c),
+                "line_total": money_api(line.total_minor, c),
                 "discounts": [
-                    {"code": d.code, "amount": _m(d.amount_minor, c)}
+                    {"code": d.code, "amount": money_api(d.amount_minor, c)}
                     for d in line.discounts
                 ],
                 "notices": [_notice(n) for n in line.notices],
@@ -114,7 +111,7 @@ def cart_body(view: CartView) -> dict:
                 "code": coupon.code,
                 "kind": coupon.kind,
                 "applied": coupon.is_applied,
-                "discount": _m(
+                "discount": money_api(
                     coupon.discount_minor + coupon.shipping_discount_minor, c
                 ),
                 "error": coupon.error,
@@ -123,12 +120,12 @@ def cart_body(view: CartView) -> dict:
             for coupon in view.coupons
         ],
         "totals": {
-            "subtotal": _m(b.subtotal_minor, c),
-            "discount": _m(b.discount_minor, c),
-            "shipping": _m(b.shipping_minor, c),
-            "shipping_discount": _m(b.shipping_discount_minor, c),
-            "tax": _m(b.tax_minor, c),
-            "total": _m(b.total_minor, c),
+            "subtotal": money_api(b.subtotal_minor, c),
+            "discount": money_api(b.discount_minor, c),
+            "shipping": money_api(b.shipping_minor, c),
+            "shipping_discount": money_api(b.shipping_discount_minor, c),
+            "tax": money_api(b.tax_minor, c),
+            "total": money_api(b.total_minor, c),
             "shipping_calculated_at_checkout": True,
         },
         "notices": [_notice(n) for n in view.notices],

@@ -6,6 +6,7 @@ from apps.checkout.models import Checkout, Order
 from apps.checkout.services import checkout_next_step
 from apps.checkout.services.pricing import Totals
 from apps.core.api.serializers import MoneySerializer
+from apps.core.money import money_api
 
 
 class TotalsSerializer(serializers.Serializer):
@@ -98,10 +99,6 @@ class PaymentSessionSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
-def _money(amount: int, currency: str) -> dict:
-    return {"amount": amount, "currency": currency}
-
-
 def checkout_body(checkout: Checkout, totals: Totals, *, order_number=None) -> dict:
     cur = totals.currency
     method = None
@@ -111,7 +108,7 @@ def checkout_body(checkout: Checkout, totals: Totals, *, order_number=None) -> d
         method = {
             "id": shipping_method.pk,
             "name": shipping_method.name,
-            "price": _money(totals.shipping_minor, cur),
+            "price": money_api(totals.shipping_minor, cur),
             "estimate": f"{shipping_method.min_delivery_days}–"
             f"{shipping_method.max_delivery_days} business days",
         }
@@ -136,9 +133,9 @@ def checkout_body(checkout: Checkout, totals: Totals, *, order_number=None) -> d
                 "sku": line.sku,
                 "title": line.title,
                 "quantity": line.quantity,
-                "unit_price": _money(line.unit_price_minor, cur),
-                "discount": _money(line.discount_minor, cur),
-                "total": _money(line.total_minor, cur),
+                "unit_price": money_api(line.unit_price_minor, cur),
+                "discount": money_api(line.discount_minor, cur),
+                "total": money_api(line.total_minor, cur),
             }
             for line in totals.view.lines
         ],
@@ -159,15 +156,15 @@ def order_body(order: Order) -> dict:
         "email": order.email,
         "created_at": order.created_at.isoformat(),
         "totals": {
-            "subtotal": _money(order.subtotal_minor, cur),
-            "discount": _money(order.discount_minor, cur),
-            "shipping": _money(
+            "subtotal": money_api(order.subtotal_minor, cur),
+            "discount": money_api(order.discount_minor, cur),
+            "shipping": money_api(
                 order.shipping_minor - order.shipping_discount_minor, cur
             ),
-            "tax": _money(order.tax_minor, cur),
-            "total": _money(order.total_minor, cur),
-            "store_credit": _money(order.credit_minor, cur),
-            "to_pay_by_card": _money(order.card_minor, cur),
+            "tax": money_api(order.tax_minor, cur),
+            "total": money_api(order.total_minor, cur),
+            "store_credit": money_api(order.credit_minor, cur),
+            "to_pay_by_card": money_api(order.card_minor, cur),
             "prices_include_tax": order.prices_include_tax,
         },
         "lines": [
@@ -175,8 +172,8 @@ def order_body(order: Order) -> dict:
                 "sku": line.sku,
                 "title": line.title,
                 "quantity": line.quantity,
-                "unit_price": _money(line.unit_price_minor, cur),
-                "total": _money(line.total_minor, cur),
+                "unit_price": money_api(line.unit_price_minor, cur),
+                "total": money_api(line.total_minor, cur),
                 "backordered_quantity": line.backordered_quantity,
             }
             for line in order.lines.all()

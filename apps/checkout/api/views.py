@@ -45,6 +45,7 @@ from apps.core import ratelimit
 from apps.core.api.schema import raises
 from apps.core.exceptions import InvalidTransition, ValidationFailed
 from apps.core.idempotency import idempotent
+from apps.core.money import money_api
 from apps.core.ratelimit import RateLimitThrottle
 from apps.coupons.exceptions import CouponNotApplicable
 from apps.inventory.exceptions import OutOfStock
@@ -182,7 +183,7 @@ class CheckoutShippingMethodsApi(CheckoutApiBase):
                 {
                     "id": q.id,
                     "name": q.name,
-                    "price": {"amount": q.price_minor, "currency": q.currency},
+                    "price": money_api(q.price_minor, q.currency),
                     "estimate": q.estimate,
                 }
                 for q in quotes
@@ -216,10 +217,7 @@ class CheckoutPaymentCreateApi(CheckoutApiBase):
             {
                 "payment_intent_id": session.payment_intent_id,
                 "client_secret": session.client_secret,
-                "amount": {
-                    "amount": session.amount_minor,
-                    "currency": session.currency,
-                },
+                "amount": money_api(session.amount_minor, session.currency),
                 "publishable_key": session.publishable_key,
                 "order_number": session.order.number,
                 "status": session.status,

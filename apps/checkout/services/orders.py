@@ -11,6 +11,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from apps.checkout.models import ORDER_STATES, Order, OrderEvent
+from apps.core.money import money_api
 from apps.core.outbox import outbox_publish
 from apps.core.state import EventWriter
 
@@ -114,8 +115,8 @@ def _order_payload(order: Order, *, from_status: str) -> dict[str, Any]:
         "from_status": from_status,
         "user": order.user_id,
         "email": order.email,
-        "total": {"amount": order.total_minor, "currency": order.currency},
-        "refunded": {"amount": order.refunded_minor, "currency": order.currency},
+        "total": money_api(order.total_minor, order.currency),
+        "refunded": money_api(order.refunded_minor, order.currency),
     }
 
 

@@ -12,7 +12,7 @@ from apps.carts import selectors as cart_selectors
 from apps.carts.selectors import CartPricingInput, CartView
 from apps.checkout.models import Checkout, Order, ShippingMethod
 from apps.checkout.services.pricing_config import pricing_config
-from apps.core.money import percent_of
+from apps.core.money import money_api, percent_of
 from apps.coupons.pricing import TaxRate as PricingTaxRate
 from apps.wallets import selectors as wallet_selectors
 
@@ -79,7 +79,7 @@ class Totals:
 
     def as_api(self) -> dict:
         def money(amount: int) -> dict:
-            return {"amount": amount, "currency": self.currency}
+            return money_api(amount, self.currency)
 
         shipping = self.shipping_minor - self.shipping_discount_minor
         return {

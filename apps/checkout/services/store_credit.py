@@ -11,6 +11,7 @@ from django.db import transaction
 from apps.checkout.models import Checkout, Order
 from apps.checkout.services.checkout import _lock_editable
 from apps.checkout.services.pricing import checkout_credit_held
+from apps.core.money import money_api
 from apps.wallets import selectors as wallet_selectors
 from apps.wallets import services as wallet_services
 from apps.wallets.exceptions import (
@@ -54,14 +55,8 @@ def checkout_set_credit(*, checkout: Checkout, amount_minor: int | None) -> Chec
                 raise InsufficientCredit(
                     "There is not enough store credit for this.",
                     details={
-                        "available": {
-                            "amount": balance,
-                            "currency": locked.cart.currency,
-                        },
-                        "requested": {
-                            "amount": amount_minor,
-                            "currency": locked.cart.currency,
-                        },
+                        "available": money_api(balance, locked.cart.currency),
+                        "requested": money_api(amount_minor, locked.cart.currency),
                     },
                 )
         locked.credit_requested_minor = amount_minor

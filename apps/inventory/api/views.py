@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from apps.core.api.pagination import PageNumberPagination
 from apps.core.api.schema import raises
 from apps.core.exceptions import NotFound, ValidationFailed
+from apps.core.money import money_api
 from apps.inventory import selectors
 from apps.inventory.api.serializers import (
     CatalogueCategorySerializer,
@@ -24,10 +25,8 @@ if TYPE_CHECKING:
     from apps.inventory.models import Product
 
 
-def _money(amount_minor, currency):
-    if amount_minor is None:
-        return None
-    return {"amount": amount_minor, "currency": currency}
+def _money_or_none(amount_minor: int | None, currency: str) -> dict | None:
+    return None if amount_minor is None else money_api(amount_minor, currency)
 
 
 def _category(category):
@@ -47,7 +46,7 @@ def _product(product, *, detail=False, request=None) -> dict:
         "slug": product.slug,
         "title": product.title,
         "category": _category(product.category),
-        "price_from": _money(*price_range[::2]) if price_range else None,
+        "price_from": _money_or_none(*price_range[::2]) if price_range else None,
         "purchasable": any(a.purchasable for _, a in pairs),
         "variants": [
             {
@@ -57,8 +56,10 @@ def _product(product, *, detail=False, request=None) -> dict:
                 "option_values": {
                     k: str(x) for k, x in (v.option_values or {}).items()
                 },
-                "price": _money(v.price_minor, v.currency),
-                "compare_at_price": _money(v.compare_at_price_minor, v.currency),
+                "price": _money_or_none(v.price_minor, v.currency),
+                "compare_at_price": _money_or_none(
+                    v.compare_at_price_minor, v.currency
+                ),
                 "weight_grams": v.weight_grams,
                 "max_per_order": v.max_per_order,
                 "stock_tracked": a.track_stock,

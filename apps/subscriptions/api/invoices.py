@@ -11,13 +11,10 @@ from rest_framework.views import APIView
 
 from apps.core.api.schema import raises
 from apps.core.api.serializers import MoneySerializer
+from apps.core.money import money_api
 from apps.subscriptions import selectors
 from apps.subscriptions.exceptions import InvoiceNotFound
 from apps.subscriptions.models import Invoice, InvoiceLine
-
-
-def _money(amount: int, currency: str) -> dict[str, Any]:
-    return {"amount": amount, "currency": currency}
 
 
 class InvoiceLineOutputSerializer(serializers.Serializer):
@@ -30,7 +27,7 @@ class InvoiceLineOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(MoneySerializer)
     def get_amount(self, obj: InvoiceLine) -> dict[str, Any]:
-        return _money(obj.amount_minor, obj.currency)
+        return money_api(obj.amount_minor, obj.currency)
 
 
 class InvoiceOutputSerializer(serializers.Serializer):
@@ -52,23 +49,23 @@ class InvoiceOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(MoneySerializer)
     def get_subtotal(self, obj: Invoice) -> dict[str, Any]:
-        return _money(obj.subtotal_minor, obj.currency)
+        return money_api(obj.subtotal_minor, obj.currency)
 
     @extend_schema_field(MoneySerializer)
     def get_discount(self, obj: Invoice) -> dict[str, Any]:
-        return _money(obj.discount_minor, obj.currency)
+        return money_api(obj.discount_minor, obj.currency)
 
     @extend_schema_field(MoneySerializer)
     def get_tax(self, obj: Invoice) -> dict[str, Any]:
-        return _money(obj.tax_minor, obj.currency)
+        return money_api(obj.tax_minor, obj.currency)
 
     @extend_schema_field(MoneySerializer)
     def get_total(self, obj: Invoice) -> dict[str, Any]:
-        return _money(obj.total_minor, obj.currency)
+        return money_api(obj.total_minor, obj.currency)
 
     @extend_schema_field(MoneySerializer)
     def get_amount_paid(self, obj: Invoice) -> dict[str, Any]:
-        return _money(obj.amount_paid_minor, obj.currency)
+        return money_api(obj.amount_paid_minor, obj.currency)
 
 
 class InvoiceDetailOutputSerializer(InvoiceOutputSerializer):

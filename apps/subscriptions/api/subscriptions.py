@@ -40,6 +40,7 @@ from apps.subscriptions.exceptions import (
 if TYPE_CHECKING:
     from apps.accounts.models import User
 
+from apps.core.money import money_api
 from apps.subscriptions.models import (
     ScheduledChange,
     Subscription,
@@ -76,7 +77,7 @@ class SubscriptionOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(MoneySerializer)
     def get_amount(self, obj: Subscription) -> dict[str, Any]:
-        return {"amount": obj.price.amount_minor, "currency": obj.price.currency}
+        return money_api(obj.price.amount_minor, obj.price.currency)
 
     @extend_schema_field(ScheduledChangeOutputSerializer(allow_null=True))
     def get_scheduled_change(self, obj: Subscription) -> dict[str, Any] | None:
@@ -164,10 +165,9 @@ class SubscriptionCollectionApi(APIView):
             "amount_due": (
                 None
                 if start.amount_due_minor is None or start.kind != "payment_intent"
-                else {
-                    "amount": start.amount_due_minor,
-                    "currency": start.subscription.price.currency,
-                }
+                else money_api(
+                    start.amount_due_minor, start.subscription.price.currency
+                )
             ),
         }
         return Response(
@@ -251,7 +251,7 @@ class ChangePreviewOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(MoneySerializer)
     def get_amount_due(self, obj: Any) -> dict[str, Any]:
-        return {"amount": obj.amount_due_minor, "currency": obj.currency}
+        return money_api(obj.amount_due_minor, obj.currency)
 
 
 class SubscriptionChangePreviewApi(APIView):

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from apps.core.api.schema import raises
 from apps.core.api.serializers import MoneySerializer
 from apps.core.exceptions import ValidationFailed
+from apps.core.money import money_api
 from apps.subscriptions import selectors
 from apps.subscriptions.exceptions import PlanNotFound, UnknownPlans
 
@@ -34,7 +35,7 @@ class PriceOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(MoneySerializer)
     def get_amount(self, obj: dict[str, Any]) -> dict[str, Any]:
-        return {"amount": obj["amount_minor"], "currency": obj["currency"]}
+        return money_api(obj["amount_minor"], obj["currency"])
 
 
 class FeatureOutputSerializer(serializers.Serializer):

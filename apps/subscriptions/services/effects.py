@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 
+from apps.core.money import money_api
 from apps.core.notifications import notification_enqueue_template
 from apps.core.outbox import outbox_publish
 from apps.subscriptions.models import Invoice as InvoiceModel
@@ -38,7 +39,7 @@ def _payload(sub: Subscription, **extra: object) -> dict[str, object]:
         "plan": sub.price.plan.slug,
         "price": sub.price_id,
         "status": sub.status,
-        "amount": {"amount": sub.price.amount_minor, "currency": sub.price.currency},
+        "amount": money_api(sub.price.amount_minor, sub.price.currency),
         **extra,
     }
 
@@ -109,7 +110,7 @@ def renewed(sub: Subscription, invoice: Invoice) -> None:
         "subscription.renewed",
         sub,
         invoice=invoice.stripe_id,
-        paid={"amount": invoice.amount_paid_minor, "currency": invoice.currency},
+        paid=money_api(invoice.amount_paid_minor, invoice.currency),
     )
     _email(sub, "renewal_receipt", invoice.stripe_id, invoice=invoice)
 

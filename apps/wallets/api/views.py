@@ -12,6 +12,7 @@ from apps.core import ratelimit
 from apps.core.api.schema import raises
 from apps.core.api.serializers import MoneySerializer
 from apps.core.exceptions import ValidationFailed
+from apps.core.money import money_api
 from apps.wallets import selectors, services
 from apps.wallets.exceptions import (
     GiftCardExpired,
@@ -19,10 +20,6 @@ from apps.wallets.exceptions import (
     WalletIdempotencyConflict,
 )
 from apps.wallets.throttling import gift_card_limit_hit
-
-
-def _money(amount: int, currency: str) -> dict:
-    return {"amount": amount, "currency": currency}
 
 
 class WalletEntrySerializer(serializers.Serializer):
@@ -72,13 +69,13 @@ class WalletDetailApi(APIView):
                 "wallets": [
                     {
                         "currency": w.currency,
-                        "balance": _money(w.balance_minor, w.currency),
-                        "held": _money(w.held_minor, w.currency),
+                        "balance": money_api(w.balance_minor, w.currency),
+                        "held": money_api(w.held_minor, w.currency),
                         "entries": [
                             {
                                 "kind": e.kind,
-                                "amount": _money(e.amount_minor, w.currency),
-                                "held": _money(e.held_delta_minor, w.currency),
+                                "amount": money_api(e.amount_minor, w.currency),
+                                "held": money_api(e.held_delta_minor, w.currency),
                                 "reference": e.reference,
                                 "memo": e.memo,
                                 "created_at": e.created_at,
@@ -120,7 +117,7 @@ class GiftCardBalanceApi(APIView):
         card = services.gift_card_balance(code=_code(request))
         return Response(
             {
-                "balance": _money(card.balance_minor, card.currency),
+                "balance": money_api(card.balance_minor, card.currency),
                 "expires_at": card.expires_at,
             }
         )
@@ -146,7 +143,7 @@ class GiftCardRedeemApi(APIView):
         wallet.refresh_from_db(fields=["balance_minor"])
         return Response(
             {
-                "credited": _money(entry.amount_minor, wallet.currency),
-                "balance": _money(wallet.balance_minor, wallet.currency),
+                "credited": money_api(entry.amount_minor, wallet.currency),
+                "balance": money_api(wallet.balance_minor, wallet.currency),
             }
         )

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from apps.core.audit import audit_log
 from apps.core.models import AuditLog
-from apps.core.money import Money
+from apps.core.money import Money, money_api
 from apps.core.notifications import notification_enqueue_template
 from apps.core.outbox import outbox_publish
 from apps.wallets.exceptions import (
@@ -118,7 +118,7 @@ def gift_card_issue(
                 aggregate_id=card.pk,
                 payload={
                     "gift_card": card.pk,
-                    "amount": {"amount": amount_minor, "currency": card.currency},
+                    "amount": money_api(amount_minor, card.currency),
                 },
             )
             if actor is not None:
@@ -278,7 +278,7 @@ def gift_card_redeem(*, code: str, user: User) -> LedgerEntry:
             payload={
                 "gift_card": card.pk,
                 "user": user.pk,
-                "amount": {"amount": redeemed, "currency": card.currency},
+                "amount": money_api(redeemed, card.currency),
             },
         )
     return entry

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
+from apps.core.money import money_api
 from apps.core.outbox import outbox_publish
 from apps.wallets.exceptions import (
     HoldNotFound,
@@ -96,11 +97,8 @@ def _post(
         raise InsufficientCredit(
             "There is not enough store credit for this.",
             details={
-                "available": {
-                    "amount": wallet.balance_minor,
-                    "currency": wallet.currency,
-                },
-                "requested": {"amount": -amount_minor, "currency": wallet.currency},
+                "available": money_api(wallet.balance_minor, wallet.currency),
+                "requested": money_api(-amount_minor, wallet.currency),
             },
         )
     if held < 0:
@@ -131,11 +129,8 @@ def _post(
             "user": wallet.user_id,
             "entry": entry.pk,
             "kind": kind,
-            "amount": {
-                "amount": abs(amount_minor or held_delta_minor),
-                "currency": wallet.currency,
-            },
-            "balance": {"amount": balance, "currency": wallet.currency},
+            "amount": money_api(abs(amount_minor or held_delta_minor), wallet.currency),
+            "balance": money_api(balance, wallet.currency),
             "reference": reference,
         },
     )

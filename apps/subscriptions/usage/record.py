@@ -123,14 +123,27 @@ def _limits(plan: _Plan, metric: str) -> list[tuple[Window, int | None]]:
     return [(w, _limit_for(plan, metric, w)) for w in plan.windows]
 
 
-def _counter_params(
-    user_id: int, metric: str, limits: list[tuple[Window, int | None]], n: int, t: Any
+def _values_row(
+    user_id: int,
+    metric: str,
+    limits: list[tuple[Window, int | None]],
+    n: int,
+    now: datetime,
 ) -> list[Any]:
-    params: list[Any] = []
-    for window, limit in limits:
-        params += [user_id, metric, window.kind, _db_time(window.start), n, t]
-        params += [limit, limit]
-    return params
+    """The parameters of statements.VALUES_ROW (PostgreSQL only)."""
+    (day, day_limit), (month, month_limit) = limits
+    return [
+        user_id,
+        metric,
+        n,
+        now,
+        day.kind,
+        day.start,
+        day_limit,
+        month.kind,
+        month.start,
+        month_limit,
+    ]
 
 
 def _count_one_by_one(
@@ -215,9 +228,7 @@ def _increment(
         window, limit = limits[big]
         return _refusal(metric, limit or 0, window, now)
     if connection.vendor == "postgresql":
-        cursor.execute(
-            sql.COUNT_BOTH, _counter_params(user_id, metric, limits, n, _db_time(now))
-        )
+        cursor.execute(sql.COUNT_BOTH, _values_row(user_id, metric, limits, n, now))
         used = list(cursor.fetchone())
     else:
         used = _count_one_by_one(
@@ -240,20 +251,10 @@ def _record_one(
 ) -> UsageOutcome:
     """One event on PostgreSQL: insert and both counters in one statement."""
     limits = _limits(plan, event.metric)
-    (day, day_limit), (month, month_limit) = limits
     cursor.execute(
         sql.RECORD_ONE,
         [
-            event.user_id,
-            event.metric,
-            event.quantity,
-            now,
-            day.kind,
-            day.start,
-            day_limit,
-            month.kind,
-            month.start,
-            month_limit,
+            *_values_row(event.user_id, event.metric, limits, event.quantity, now),
             event.idempotency_key,
             source,
         ],

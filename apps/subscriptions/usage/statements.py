@@ -22,34 +22,13 @@ UPSERT_LIMITED = (
 UPSERT_UNLIMITED = UPSERT + " RETURNING used"
 
 
-def _chained_upsert(name: str, after: str | None) -> str:
-    """The same conditional upsert as a CTE named ``name``; it runs only when
-    the CTE ``after`` returned a row. A NULL limit is an unlimited window."""
-    source = f"FROM {after} " if after else ""
-    return (
-        f"{name} AS (INSERT INTO subscriptions_usagecounter AS c (user_id, metric, "
-        "window_kind, window_start, used, updated_at) SELECT %s, %s, %s, %s, %s, %s "
-        f"{source}ON CONFLICT (user_id, metric, window_kind, window_start) "
-        "DO UPDATE SET used = c.used + excluded.used, updated_at = excluded.updated_at "
-        "WHERE %s::bigint IS NULL OR c.used + excluded.used <= %s RETURNING used)"
-    )
-
-
-# PostgreSQL: both windows in one statement; (day, month) come back NULL
-# where a window refused, and the month is not tried when the day refused.
-# (S608: put together once, at import, from the fixed CTE names above.)
-COUNT_BOTH = (
-    f"WITH {_chained_upsert('day', None)}, {_chained_upsert('month', 'day')} "  # noqa: S608
-    "SELECT (SELECT used FROM day), (SELECT used FROM month)"
-)
-# A single event: its insert feeds the day upsert, so a duplicate key moves
-# no counter; the first column says whether the event was new. Each value is
-# sent once, in the row ``v``, and the CTEs read it from there: written into
-# each CTE, the same user, metric, quantity and times went as 22 parameters,
-# each quoted by the driver (client-side binding) on every event: 1.8 % of a
-# single ingest's web instructions (6.43 -> 6.31 M, in-process under
-# callgrind). The conditional upserts are COUNT_BOTH's.
-RECORD_ONE_VALUES = (
+# The values a PostgreSQL count statement reads, sent once as the row ``v``:
+# written into each CTE, the same user, metric, quantity and times went as 22
+# parameters, each quoted by the driver (client-side binding) on every event,
+# 1.8 % of a single ingest's web instructions (6.43 -> 6.31 M under
+# callgrind). Parameters: user, metric, n, now, then kind, start and limit of
+# the day window and of the month window.
+VALUES_ROW = (
     "v AS (SELECT %s::bigint AS user_id, %s::varchar AS metric, "
     "%s::integer AS n, %s::timestamptz AS t, %s::varchar AS day_kind, "
     "%s::timestamptz AS day_start, %s::bigint AS day_limit, "
@@ -58,13 +37,16 @@ RECORD_ONE_VALUES = (
 )
 
 
-def _chained_upsert_from_values(name: str, after: str, window: str) -> str:
-    """``_chained_upsert`` reading its values from the row ``v``."""
+def _chained_upsert(window: str, after: str | None) -> str:
+    """The conditional upsert of the ``window`` (day or month) counter as a CTE
+    of that name, reading ``v``; it runs only when the CTE ``after`` returned a
+    row. A NULL limit is an unlimited window."""
+    source = f"{after}, v" if after else "v"
     # S608: only the fixed CTE and window names below are formatted in.
     return (
-        f"{name} AS (INSERT INTO subscriptions_usagecounter AS c (user_id, metric, "  # noqa: S608
+        f"{window} AS (INSERT INTO subscriptions_usagecounter AS c (user_id, metric, "  # noqa: S608
         f"window_kind, window_start, used, updated_at) SELECT v.user_id, v.metric, "
-        f"v.{window}_kind, v.{window}_start, v.n, v.t FROM {after}, v "
+        f"v.{window}_kind, v.{window}_start, v.n, v.t FROM {source} "
         "ON CONFLICT (user_id, metric, window_kind, window_start) "
         "DO UPDATE SET used = c.used + excluded.used, updated_at = excluded.updated_at "
         f"WHERE (SELECT {window}_limit FROM v) IS NULL "
@@ -72,13 +54,24 @@ def _chained_upsert_from_values(name: str, after: str, window: str) -> str:
     )
 
 
+# PostgreSQL: both windows in one statement; (day, month) come back NULL
+# where a window refused, and the month is not tried when the day refused.
+# (S608: put together once, at import, from the fixed CTE names above.)
+COUNT_BOTH = (
+    f"WITH {VALUES_ROW}, {_chained_upsert('day', None)}, "  # noqa: S608
+    f"{_chained_upsert('month', 'day')} "
+    "SELECT (SELECT used FROM day), (SELECT used FROM month)"
+)
+# A single event: its insert feeds the day upsert, so a duplicate key moves
+# no counter; the first column says whether the event was new. Parameters:
+# VALUES_ROW's, then the idempotency key and the source.
 RECORD_ONE = (
-    f"WITH {RECORD_ONE_VALUES}, event AS (INSERT INTO subscriptions_usageevent "  # noqa: S608
+    f"WITH {VALUES_ROW}, event AS (INSERT INTO subscriptions_usageevent "  # noqa: S608
     "(user_id, metric, quantity, idempotency_key, source, created_at) "
     "SELECT v.user_id, v.metric, v.n, %s, %s, v.t FROM v "
     "ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING 1), "
-    f"{_chained_upsert_from_values('day', 'event', 'day')}, "
-    f"{_chained_upsert_from_values('month', 'day', 'month')} "
+    f"{_chained_upsert('day', 'event')}, "
+    f"{_chained_upsert('month', 'day')} "
     "SELECT (SELECT count(*) FROM event), (SELECT used FROM day), "
     "(SELECT used FROM month)"
 )

@@ -150,12 +150,14 @@ def _count(group: str, key: str, *, increment: bool) -> Usage | None:
     digest = hashlib.sha256(f"{group}\0{key}".encode()).hexdigest()[:40]
     count_key, started_key = f"rl:{digest}:n", f"rl:{digest}:t"
     try:
-        redis_cache = _redis_cache() if increment else None
-        if redis_cache is not None:
+        if not increment:
+            count = cache.get(count_key, 0)
+            started = cache.get(started_key)
+        elif (redis_cache := _redis_cache()) is not None:
             count, started = _count_in_redis(
                 redis_cache, count_key, started_key, now=now, seconds=rate.seconds
             )
-        elif increment:
+        else:
             # The first counted request opens the client's window; both keys
             # expire with it, so the next request opens a new one.
             cache.add(started_key, now, rate.seconds)
@@ -165,9 +167,6 @@ def _count(group: str, key: str, *, increment: bool) -> Usage | None:
             except ValueError:  # expired between add and incr: a new window
                 cache.set(count_key, 1, rate.seconds)
                 count = 1
-            started = cache.get(started_key)
-        else:
-            count = cache.get(count_key, 0)
             started = cache.get(started_key)
     except Exception as exc:
         warn_unavailable("rate-limit cache", exc)

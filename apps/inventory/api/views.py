@@ -56,7 +56,7 @@ def _product(product, *, detail=False, request=None) -> dict:
                 "option_values": {
                     k: str(x) for k, x in (v.option_values or {}).items()
                 },
-                "price": _money_or_none(v.price_minor, v.currency),
+                "price": money_api(v.price_minor, v.currency),
                 "compare_at_price": _money_or_none(
                     v.compare_at_price_minor, v.currency
                 ),

@@ -448,8 +448,9 @@ def celery_worker(
     """
     from config.celery import app
 
-    # A queue per worker, and so per xdist worker: workers share the Redis
-    # database, and one worker's Celery must never take another's tasks.
+    # A queue per Celery worker process (a new one, or the idle one handed on
+    # with its own queue), and so per xdist worker: they share the Redis
+    # database, and one's Celery must never take another's tasks.
     xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     queue = f"test-{xdist_worker}-{os.getpid()}-{time.monotonic_ns()}"
     env = {
